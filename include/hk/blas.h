@@ -1,0 +1,38 @@
+/* blas: prototypes of the Fortran BLAS/LAPACK/ScaLAPACK routines and the C
+ * BLACS interface we call, in one place (Debian ships no C headers for
+ * ScaLAPACK). Linking against the system libblas/liblapack alternatives keeps
+ * ScaLAPACK and us on the same BLAS. */
+#ifndef HK_BLAS_H
+#define HK_BLAS_H
+
+#include <mpi.h>
+
+void dgemm_(const char *ta, const char *tb, const int *m, const int *n, const int *k, const double *alpha,
+            const double *a, const int *lda, const double *b, const int *ldb, const double *beta, double *c,
+            const int *ldc);
+void dpotrf_(const char *uplo, const int *n, double *a, const int *lda, int *info);
+void dpotrs_(const char *uplo, const int *n, const int *nrhs, const double *a, const int *lda, double *b,
+             const int *ldb, int *info);
+void dsyev_(const char *jobz, const char *uplo, const int *n, double *a, const int *lda, double *w, double *work,
+            const int *lwork, int *info);
+
+/* BLACS (C interface shipped inside libscalapack) */
+int Csys2blacs_handle(MPI_Comm comm);
+void Cblacs_gridinit(int *ctxt, const char *order, int nprow, int npcol);
+void Cblacs_gridinfo(int ctxt, int *nprow, int *npcol, int *myrow, int *mycol);
+void Cblacs_gridexit(int ctxt);
+void Cfree_blacs_system_handle(int handle);
+
+/* ScaLAPACK */
+int numroc_(const int *n, const int *nb, const int *iproc, const int *isrcproc, const int *nprocs);
+void descinit_(int *desc, const int *m, const int *n, const int *mb, const int *nb, const int *irsrc,
+               const int *icsrc, const int *ctxt, const int *lld, int *info);
+void pdpotrf_(const char *uplo, const int *n, double *a, const int *ia, const int *ja, const int *desca, int *info);
+void pdpotrs_(const char *uplo, const int *n, const int *nrhs, const double *a, const int *ia, const int *ja,
+              const int *desca, double *b, const int *ib, const int *jb, const int *descb, int *info);
+void pdgemv_(const char *trans, const int *m, const int *n, const double *alpha, const double *a, const int *ia,
+             const int *ja, const int *desca, const double *x, const int *ix, const int *jx, const int *descx,
+             const int *incx, const double *beta, double *y, const int *iy, const int *jy, const int *descy,
+             const int *incy);
+
+#endif

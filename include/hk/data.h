@@ -1,0 +1,38 @@
+/* data: datasets as the kernels see them (distinct x shared by points, each
+ * with its own z and target), and the synthetic tasks tests and the
+ * quickstart use. Generated from a seed, identical on every rank. */
+#ifndef HK_DATA_H
+#define HK_DATA_H
+
+#include "hk/kernels.h"
+
+struct hk_dataset {
+    struct hk_inputs in;   /* points to x, z, xid below */
+    double *x;             /* nx × dx */
+    double *z;             /* n × dz */
+    int *xid;              /* n */
+    double *y;             /* n targets */
+};
+
+/* The "hyper-sine" task: each x generates the frequencies and phase of a
+ * sine over z, the situation a hypernetwork is built for:
+ *   w(x) = A x / sqrt(dx)   (A: dz × dx, iid N(0,1), drawn from the seed)
+ *   phi(x) = c . x / sqrt(dx)   (c: dx, iid N(0,1))
+ *   y(x, z) = sin((pi/2) w(x).z + phi(x)) + noise * N(0,1)
+ * x ~ N(0, I_dx), z ~ U[-1, 1]^dz. Training points are samples_per_x z's for
+ * each of distinct_x x's, stored x by x; the test set uses fresh x's. */
+struct hk_synthetic_spec {
+    long seed;
+    int dx, dz;
+    int distinct_x, samples_per_x;
+    int test_distinct_x, test_samples_per_x;
+    double noise;
+};
+
+void hk_synthetic_regression(const struct hk_synthetic_spec *spec, struct hk_dataset *train, struct hk_dataset *test);
+void hk_dataset_free(struct hk_dataset *d);
+/* A dataset from explicit per-point x (n × dx) and z: rows of x that are
+ * bit-identical share one distinct x, so x-only work is done once. */
+void hk_dataset_from_points(int n, int dx, const double *x, int dz, const double *z, struct hk_dataset *d);
+
+#endif

@@ -1,0 +1,56 @@
+/* dist: the team's BLACS process grid, 2D block-cyclic matrices, kernel
+ * matrices filled block by block where they live, and the ScaLAPACK solve and
+ * products. No function here gathers a matrix onto one rank. */
+#ifndef HK_DIST_H
+#define HK_DIST_H
+
+#include <mpi.h>
+
+#include "hk/kernels.h"
+
+struct hk_grid {
+    MPI_Comm comm;
+    int blacs_handle, ctxt;
+    int nprow, npcol, myrow, mycol;
+    int rank, size;
+};
+
+/* nprow = 0 chooses the most square grid with nprow <= npcol. */
+int hk_grid_create(struct hk_grid *g, MPI_Comm comm, int nprow);
+void hk_grid_destroy(struct hk_grid *g);
+void hk_grid_shape(int size, int nprow_request, int *nprow, int *npcol);
+
+struct hk_dmatrix {
+    int m, n, mb, nb;
+    int mloc, nloc, lld;
+    int desc[9];
+    double *a;       /* mloc × nloc, column-major, leading dimension lld */
+    int *grows;      /* global index of each local row */
+    int *gcols;      /* global index of each local column */
+    const struct hk_grid *g;
+};
+
+int hk_dmatrix_create(struct hk_dmatrix *A, const struct hk_grid *g, int m, int n, int nb);
+void hk_dmatrix_destroy(struct hk_dmatrix *A);
+/* Largest local size any rank of a grid gets, for memory predictions. */
+long hk_local_elements_max(int m, int n, int nb, int nprow, int npcol);
+
+/* Fills A(i, j) = K(rows_in[i + row0], cols_in[j + col0]) on the blocks this
+ * rank owns; lower_only skips the strict upper triangle. */
+int hk_dist_fill_kernel(struct hk_dmatrix *A, enum hk_kernel kind, const struct hk_depths *d,
+                        const struct hk_inputs *rows_in, int row0, const struct hk_inputs *cols_in, int col0,
+                        int lower_only);
+void hk_dist_add_diagonal(struct hk_dmatrix *A, double value);
+/* Sets a distributed m × 1 vector from a replicated array. */
+void hk_dist_vector_set(struct hk_dmatrix *v, const double *values);
+/* Replicates a distributed m × 1 vector on every rank of the grid. */
+int hk_dist_vector_allgather(const struct hk_dmatrix *v, double *values);
+
+/* Cholesky factorisation A = L L^T (lower) and solve A X = B in place.
+ * Returns 0, or the ScaLAPACK info (> 0: not positive definite). */
+int hk_dist_cholesky(struct hk_dmatrix *A);
+int hk_dist_cholesky_solve(const struct hk_dmatrix *L, struct hk_dmatrix *B);
+/* y = A x for distributed A (m × n), x (n × 1), y (m × 1). */
+void hk_dist_gemv(const struct hk_dmatrix *A, const struct hk_dmatrix *x, struct hk_dmatrix *y);
+
+#endif

@@ -1,0 +1,30 @@
+/* provenance: what produced a result. BLAS core and threads (OpenBLAS found
+ * at run time through dlsym, so any BLAS works), a measured DGEMM rate,
+ * library versions, host, git commit. */
+#ifndef HK_PROVENANCE_H
+#define HK_PROVENANCE_H
+
+#include "hk/result.h"
+
+struct hk_blas_info {
+    char core[64];          /* OpenBLAS core name, or "unknown (not OpenBLAS)" */
+    char config[256];
+    int threads;
+    int generic;            /* 1: a slow generic fallback core */
+    char suggestion[64];    /* OPENBLAS_CORETYPE value that suits this CPU */
+    double dgemm_gflops;    /* measured, one rank, 0 if not measured */
+};
+
+/* One BLAS thread per rank unless HKSWEEP_BLAS_THREADS says otherwise:
+ * with a rank per core, more threads only oversubscribe. */
+void hk_blas_limit_threads(void);
+void hk_blas_probe(struct hk_blas_info *info, int measure);
+/* The warning line for a generic core, or NULL. */
+const char *hk_blas_warning(const struct hk_blas_info *info);
+
+/* Fills provenance attributes common to every command. */
+void hk_provenance_collect(struct hk_attrs *prov, const struct hk_blas_info *blas, int world_size);
+const char *hk_git_commit(void);
+const char *hk_version(void);
+
+#endif

@@ -1,0 +1,35 @@
+/* scheduler: runs a list of points on teams of ranks. Points are grouped by
+ * the team size they need; for each size the world is split into teams
+ * (MPI_Comm_split) and rank 0 hands points out one at a time as teams ask
+ * (a polling thread on rank 0, so rank 0 computes too). Signals (SIGTERM,
+ * SIGINT, SIGUSR1) stop the hand-out; points in flight finish or abandon.
+ * Knows nothing of what a point computes. */
+#ifndef HK_SCHEDULER_H
+#define HK_SCHEDULER_H
+
+#include <mpi.h>
+
+enum hk_point_outcome { HK_POINT_OK = 0, HK_POINT_FAILED = 1, HK_POINT_ABANDONED = 2, HK_POINT_FATAL = 3 };
+
+/* Called on every rank of the team; returns an outcome (the leader's counts)
+ * and, on the leader, a one-line summary for the progress output. */
+typedef int (*hk_point_fn)(int item, MPI_Comm team, void *ctx, char *summary, int summary_len);
+
+struct hk_schedule_report {
+    int done, failed, abandoned;
+    int interrupted;        /* a signal stopped the hand-out */
+    int fatal;              /* a point could not be stored: stop */
+    int signal;
+    double elapsed;
+};
+
+void hk_signals_install(void);
+int hk_stop_requested(void);           /* this rank saw a signal */
+int hk_team_should_stop(MPI_Comm team); /* collective: any rank of the team saw one */
+
+/* items[i] runs on a team of team_sizes[i] ranks (capped at the world size).
+ * The report is valid on every rank. */
+int hk_schedule(MPI_Comm world, int nitems, const int *team_sizes, hk_point_fn fn, void *ctx,
+                const char *const *labels, int quiet, struct hk_schedule_report *report);
+
+#endif

@@ -1,0 +1,44 @@
+/* store: durable results. One small HDF5 file per finished point, written to
+ * a temporary name, fsync'd and renamed, so a killed run never leaves a
+ * half-written record; merge consolidates records and run provenance into
+ * results.h5; collective parallel-HDF5 writes of block-cyclic matrices. */
+#ifndef HK_STORE_H
+#define HK_STORE_H
+
+#include <mpi.h>
+#include <stdint.h>
+
+#include "hk/result.h"
+
+/* Call once per process before any other store function: silences HDF5's
+ * own error stack printing; we report errors ourselves. */
+void hk_store_init(void);
+
+/* DIR/points/<id_hex>.h5 with info (root attributes), params and the result. */
+int hk_store_write_point(const char *dir, const char *id_hex, const struct hk_attrs *info,
+                         const struct hk_attrs *params, const struct hk_result *r);
+/* Ids of the finished points in DIR (count, or -1 with a message). */
+int hk_store_finished_ids(const char *dir, uint64_t **ids);
+/* DIR/runs/<run_id>.h5 holding one run's provenance. */
+int hk_store_write_run(const char *dir, const char *run_id, const struct hk_attrs *provenance);
+/* Merges the points and runs of every DIR into out_path (atomic replace).
+ * Returns the number of rows, or -1 with a message. */
+int hk_store_merge(int ndirs, char *const *dirs, const char *out_path, int verbose);
+
+/* A file written collectively by every rank of comm. */
+struct hk_pfile;
+struct hk_pfile *hk_pfile_create(MPI_Comm comm, const char *path);
+/* The dataset holds A with file[i][j] = A(i, j); local is this rank's
+ * block-cyclic part (column-major, leading dimension lld). */
+int hk_pfile_write_blockcyclic(struct hk_pfile *f, const char *name, int m, int n, int mb, int nb, int nprow,
+                               int npcol, int myrow, int mycol, const double *local, int lld);
+int hk_pfile_attr_text(struct hk_pfile *f, const char *name, const char *text);
+int hk_pfile_attr_num(struct hk_pfile *f, const char *name, double value);
+/* Closes and renames into place; on error removes the temporary file. */
+int hk_pfile_commit(struct hk_pfile *f);
+void hk_pfile_abort(struct hk_pfile *f);
+
+/* Serial helpers for small whole datasets, used by the CLI and tests. */
+int hk_h5_read_matrix(const char *path, const char *name, double **data, long *rows, long *cols);
+
+#endif

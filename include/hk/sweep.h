@@ -1,0 +1,44 @@
+/* sweep: expands a config into numbered points with stable ids; shards and
+ * resume filters. Reads nothing but the parsed config. */
+#ifndef HK_SWEEP_H
+#define HK_SWEEP_H
+
+#include <stdint.h>
+
+#include "hk/config.h"
+
+struct hk_point {
+    int index;                 /* position in the expanded sweep */
+    uint64_t id;               /* hash of experiment and resolved non-resource values */
+    char id_hex[17];
+    const struct hk_config *cfg;
+    struct hk_value values[HK_MAX_PARAMS];
+};
+
+struct hk_sweep {
+    int npoints;
+    struct hk_point *points;
+};
+
+int hk_sweep_expand(const struct hk_config *cfg, struct hk_sweep *out);
+void hk_sweep_free(struct hk_sweep *sw);
+
+/* Shard i of n (0 <= i < n) holds the points with id % n == i: shards
+ * partition any sweep exactly, and agree across configs and machines. */
+int hk_point_in_shard(const struct hk_point *p, int shard, int nshards);
+int hk_parse_shard(const char *text, int *shard, int *nshards);
+
+/* Points to run: in the shard and not among the finished ids (sorted). */
+int hk_sweep_select(const struct hk_sweep *sw, int shard, int nshards, const uint64_t *finished, int nfinished,
+                    int **indices);
+
+double hk_point_num(const struct hk_point *p, const char *key);   /* INT, REAL, BOOL */
+long hk_point_int(const struct hk_point *p, const char *key);
+const char *hk_point_str(const struct hk_point *p, const char *key);
+int hk_point_list_has(const struct hk_point *p, const char *key, const char *item);
+
+/* "key=value key=value" of the swept parameters, for progress lines. */
+void hk_point_describe(const struct hk_point *p, char *buf, int n);
+uint64_t hk_id_parse(const char *hex);
+
+#endif

@@ -1,0 +1,154 @@
+/* dist: BLACS grid, descriptors, local index arithmetic, ScaLAPACK calls. */
+#include "hk/dist.h"
+#include "hk/blas.h"
+#include "hk/util.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+void hk_grid_shape(int size, int nprow_request, int *nprow, int *npcol)
+{
+    int r = 1;
+    if (nprow_request > 0 && size % nprow_request == 0) r = nprow_request;
+    else
+        for (int d = 1; d * d <= size; d++)
+            if (size % d == 0) r = d;
+    *nprow = r;
+    *npcol = size / r;
+}
+
+int hk_grid_create(struct hk_grid *g, MPI_Comm comm, int nprow)
+{
+    memset(g, 0, sizeof *g);
+    g->comm = comm;
+    MPI_Comm_rank(comm, &g->rank);
+    MPI_Comm_size(comm, &g->size);
+    hk_grid_shape(g->size, nprow, &g->nprow, &g->npcol);
+    g->blacs_handle = Csys2blacs_handle(comm);
+    g->ctxt = g->blacs_handle;
+    Cblacs_gridinit(&g->ctxt, "Row", g->nprow, g->npcol);
+    Cblacs_gridinfo(g->ctxt, &g->nprow, &g->npcol, &g->myrow, &g->mycol);
+    if (g->myrow < 0) return hk_fail("BLACS grid %dx%d could not be created on %d ranks", g->nprow, g->npcol, g->size);
+    return 0;
+}
+
+void hk_grid_destroy(struct hk_grid *g)
+{
+    Cblacs_gridexit(g->ctxt);
+    Cfree_blacs_system_handle(g->blacs_handle);
+}
+
+/* Global index of local index il when blocks of nb are dealt cyclically over
+ * nprocs processes, starting at process 0. */
+static int local_to_global(int il, int nb, int iproc, int nprocs) { return (il / nb * nprocs + iproc) * nb + il % nb; }
+
+static int local_count(int n, int nb, int iproc, int nprocs)
+{
+    int zero = 0;
+    return numroc_(&n, &nb, &iproc, &zero, &nprocs);
+}
+
+long hk_local_elements_max(int m, int n, int nb, int nprow, int npcol)
+{
+    return (long)local_count(m, nb, 0, nprow) * local_count(n, nb, 0, npcol); /* process 0 gets the most */
+}
+
+int hk_dmatrix_create(struct hk_dmatrix *A, const struct hk_grid *g, int m, int n, int nb)
+{
+    memset(A, 0, sizeof *A);
+    A->g = g;
+    A->m = m;
+    A->n = n;
+    A->mb = A->nb = nb;
+    A->mloc = local_count(m, nb, g->myrow, g->nprow);
+    A->nloc = local_count(n, nb, g->mycol, g->npcol);
+    A->lld = A->mloc > 1 ? A->mloc : 1;
+    int zero = 0, info;
+    descinit_(A->desc, &m, &n, &nb, &nb, &zero, &zero, &g->ctxt, &A->lld, &info);
+    if (info != 0) return hk_fail("descinit failed (info %d) for a %dx%d matrix, block %d", info, m, n, nb);
+    size_t elems = (size_t)A->lld * (A->nloc > 0 ? A->nloc : 1);
+    A->a = malloc(elems * sizeof(double));
+    if (!A->a)
+        return hk_fail("cannot allocate the local part of a %dx%d matrix: %.2f GB on this rank", m, n,
+                       elems * 8.0 / 1e9);
+    memset(A->a, 0, elems * sizeof(double));
+    A->grows = hk_malloc((size_t)(A->mloc + 1) * sizeof(int));
+    A->gcols = hk_malloc((size_t)(A->nloc + 1) * sizeof(int));
+    for (int i = 0; i < A->mloc; i++) A->grows[i] = local_to_global(i, nb, g->myrow, g->nprow);
+    for (int j = 0; j < A->nloc; j++) A->gcols[j] = local_to_global(j, nb, g->mycol, g->npcol);
+    return 0;
+}
+
+void hk_dmatrix_destroy(struct hk_dmatrix *A)
+{
+    free(A->a);
+    free(A->grows);
+    free(A->gcols);
+    memset(A, 0, sizeof *A);
+}
+
+int hk_dist_fill_kernel(struct hk_dmatrix *A, enum hk_kernel kind, const struct hk_depths *d,
+                        const struct hk_inputs *rows_in, int row0, const struct hk_inputs *cols_in, int col0,
+                        int lower_only)
+{
+    if (A->mloc == 0 || A->nloc == 0) return 0;
+    int *rows = hk_malloc((size_t)A->mloc * sizeof(int));
+    int *cols = hk_malloc((size_t)A->nloc * sizeof(int));
+    for (int i = 0; i < A->mloc; i++) rows[i] = A->grows[i] + row0;
+    for (int j = 0; j < A->nloc; j++) cols[j] = A->gcols[j] + col0;
+    int rc = hk_kernel_eval(kind, d, rows_in, rows, A->mloc, cols_in, cols, A->nloc, lower_only, A->a, A->lld);
+    free(rows);
+    free(cols);
+    return rc;
+}
+
+void hk_dist_add_diagonal(struct hk_dmatrix *A, double value)
+{
+    /* walk local columns; the matching local row, if here, is found by a
+     * merge since both index lists ascend */
+    int i = 0;
+    for (int j = 0; j < A->nloc; j++) {
+        int gj = A->gcols[j];
+        while (i < A->mloc && A->grows[i] < gj) i++;
+        if (i < A->mloc && A->grows[i] == gj) A->a[i + (size_t)j * A->lld] += value;
+    }
+}
+
+void hk_dist_vector_set(struct hk_dmatrix *v, const double *values)
+{
+    for (int j = 0; j < v->nloc; j++)
+        for (int i = 0; i < v->mloc; i++) v->a[i + (size_t)j * v->lld] = values[v->grows[i]];
+}
+
+int hk_dist_vector_allgather(const struct hk_dmatrix *v, double *values)
+{
+    /* A vector, never a matrix: every entry lives on exactly one rank of
+     * process column 0, so a sum over the grid reassembles it. */
+    memset(values, 0, (size_t)v->m * sizeof(double));
+    if (v->nloc > 0)
+        for (int i = 0; i < v->mloc; i++) values[v->grows[i]] = v->a[i];
+    return MPI_Allreduce(MPI_IN_PLACE, values, v->m, MPI_DOUBLE, MPI_SUM, v->g->comm) == MPI_SUCCESS ? 0 : -1;
+}
+
+int hk_dist_cholesky(struct hk_dmatrix *A)
+{
+    int one = 1, info = 0;
+    pdpotrf_("L", &A->n, A->a, &one, &one, A->desc, &info);
+    return info;
+}
+
+int hk_dist_cholesky_solve(const struct hk_dmatrix *L, struct hk_dmatrix *B)
+{
+    int one = 1, info = 0;
+    pdpotrs_("L", &L->n, &B->n, L->a, &one, &one, L->desc, B->a, &one, &one, B->desc, &info);
+    return info;
+}
+
+void hk_dist_gemv(const struct hk_dmatrix *A, const struct hk_dmatrix *x, struct hk_dmatrix *y)
+{
+    int one = 1;
+    double alpha = 1, beta = 0;
+    pdgemv_("N", &A->m, &A->n, &alpha, A->a, &one, &one, A->desc, x->a, &one, &one, x->desc, &one, &beta, y->a, &one,
+            &one, y->desc, &one);
+}

@@ -1,0 +1,273 @@
+/* hyperkernel-regression: kernel ridge regression with the hyperkernel (and
+ * optionally the hyper-GP and the plain-MLP NTK) on the synthetic hyper-sine
+ * task. The training Gram matrix is assembled block-cyclically on the team's
+ * grid, each rank computing only its own blocks, factored with pdpotrf and
+ * solved with pdpotrs; test predictions go chunk by chunk through pdgemv. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hk/data.h"
+#include "hk/dist.h"
+#include "hk/experiments.h"
+#include "hk/kernels.h"
+#include "hk/scheduler.h"
+#include "hk/store.h"
+#include "hk/util.h"
+
+static const struct hk_param_spec params[] = {
+    {"depth_f", HK_T_INT, "2", 1, HK_MAX_DEPTH, NULL, "hidden layers L of the meta-network f", 0},
+    {"depth_g", HK_T_INT, "3", 1, HK_MAX_DEPTH, NULL, "layers H of the primary network g", 0},
+    {"dx", HK_T_INT, "16", 1, 1000000, NULL, "dimension of x (input of f)", 0},
+    {"dz", HK_T_INT, "2", 1, 100000, NULL, "dimension of z (input of g)", 0},
+    {"distinct_x", HK_T_INT, "50", 1, 10000000, NULL, "distinct x in the training set", 0},
+    {"samples_per_x", HK_T_INT, "10", 1, 1000000, NULL, "z samples per training x", 0},
+    {"test_distinct_x", HK_T_INT, "20", 1, 10000000, NULL, "distinct x in the test set", 0},
+    {"test_samples_per_x", HK_T_INT, "10", 1, 1000000, NULL, "z samples per test x", 0},
+    {"noise", HK_T_REAL, "0", 0, 100, NULL, "std of Gaussian noise added to training and test targets", 0},
+    {"ridge", HK_T_REAL, "1e-4", 0, 1e12, NULL, "ridge added to the Gram diagonal", 0},
+    {"kernels", HK_T_LIST, "Th", 0, 0, "Th|Kh|Tmlp", "kernels to regress with: Th, Kh, Tmlp", 0},
+    {"test_chunk", HK_T_INT, "4096", 1, 100000000, NULL, "test points per prediction chunk", 1},
+    HK_COMMON_PARAMS,
+};
+
+static const enum hk_kernel fit_order[] = {HK_TH, HK_KH, HK_TMLP};
+
+static void spec_of(const struct hk_point *p, struct hk_synthetic_spec *s, struct hk_depths *d)
+{
+    s->seed = hk_point_int(p, "seed");
+    s->dx = (int)hk_point_int(p, "dx");
+    s->dz = (int)hk_point_int(p, "dz");
+    s->distinct_x = (int)hk_point_int(p, "distinct_x");
+    s->samples_per_x = (int)hk_point_int(p, "samples_per_x");
+    s->test_distinct_x = (int)hk_point_int(p, "test_distinct_x");
+    s->test_samples_per_x = (int)hk_point_int(p, "test_samples_per_x");
+    s->noise = hk_point_num(p, "noise");
+    d->depth_f = (int)hk_point_int(p, "depth_f");
+    d->depth_g = (int)hk_point_int(p, "depth_g");
+}
+
+static int all_ok(MPI_Comm team, int ok)
+{
+    int all = 0;
+    MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, team);
+    return all;
+}
+
+static double local_trace(const struct hk_dmatrix *A)
+{
+    double s = 0;
+    int i = 0;
+    for (int j = 0; j < A->nloc; j++) {
+        while (i < A->mloc && A->grows[i] < A->gcols[j]) i++;
+        if (i < A->mloc && A->grows[i] == A->gcols[j]) s += A->a[i + (size_t)j * A->lld];
+    }
+    return s;
+}
+
+/* Assembles K + (ridge + jitter) I and factors it, raising the jitter by
+ * decades from 1e-10 to 1e-4 of the mean diagonal until pdpotrf succeeds. */
+static int assemble_and_factor(struct hk_dmatrix *K, enum hk_kernel kind, const struct hk_depths *d,
+                               const struct hk_dataset *train, double ridge, int lower_only, struct hk_pfile *snap,
+                               MPI_Comm team, double *jitter_out, double *t_gram, double *t_factor)
+{
+    double t0 = hk_now();
+    if (hk_dist_fill_kernel(K, kind, d, &train->in, 0, &train->in, 0, lower_only)) return -1;
+    *t_gram = hk_now() - t0;
+    if (snap && hk_pfile_write_blockcyclic(snap, hk_kernel_name(kind), K->m, K->n, K->mb, K->nb, K->g->nprow,
+                                           K->g->npcol, K->g->myrow, K->g->mycol, K->a, K->lld))
+        return -1;
+    double trace = local_trace(K);
+    MPI_Allreduce(MPI_IN_PLACE, &trace, 1, MPI_DOUBLE, MPI_SUM, team);
+    double mean_diag = trace / K->n, jitter = 0;
+    hk_dist_add_diagonal(K, ridge);
+    t0 = hk_now();
+    int info = hk_dist_cholesky(K);
+    for (int attempt = 0; info > 0 && attempt < 7; attempt++) {
+        jitter = mean_diag * pow(10.0, -10 + attempt);
+        if (hk_dist_fill_kernel(K, kind, d, &train->in, 0, &train->in, 0, 1)) return -1;
+        hk_dist_add_diagonal(K, ridge + jitter);
+        info = hk_dist_cholesky(K);
+    }
+    *t_factor = hk_now() - t0;
+    *jitter_out = jitter;
+    return info;
+}
+
+static int run(const struct hk_point *p, MPI_Comm team, const struct hk_experiment_env *env, struct hk_result *r)
+{
+    double t_start = hk_now();
+    struct hk_synthetic_spec spec;
+    struct hk_depths depths;
+    spec_of(p, &spec, &depths);
+    const double ridge = hk_point_num(p, "ridge");
+    const int nb = (int)hk_point_int(p, "block_size"), test_chunk = (int)hk_point_int(p, "test_chunk");
+    const int want_snapshot = hk_point_int(p, "snapshot") != 0;
+    int trank;
+    MPI_Comm_rank(team, &trank);
+
+    struct hk_dataset train, test;
+    hk_synthetic_regression(&spec, &train, &test);
+    const int N = train.in.n, M = test.in.n;
+    struct hk_grid grid;
+    if (hk_grid_create(&grid, team, (int)hk_point_int(p, "grid_rows"))) return -1;
+    hk_attrs_num(&r->metrics, "n_train", N);
+    hk_attrs_num(&r->metrics, "n_test", M);
+    hk_attrs_num(&r->metrics, "grid_rows", grid.nprow);
+    hk_attrs_num(&r->metrics, "grid_cols", grid.npcol);
+
+    double ybar = 0, mse_mean = 0;
+    for (int i = 0; i < N; i++) ybar += train.y[i];
+    ybar /= N;
+    for (int i = 0; i < M; i++) mse_mean += (test.y[i] - ybar) * (test.y[i] - ybar);
+    hk_attrs_num(&r->metrics, "mse_test_mean_predictor", mse_mean / M);
+
+    struct hk_pfile *snap = NULL;
+    char snap_rel[64] = "", snap_path[4200];
+    if (want_snapshot) {
+        snprintf(snap_rel, sizeof snap_rel, "snapshots/%s.h5", env->id_hex);
+        snprintf(snap_path, sizeof snap_path, "%s/%s", env->out_dir, snap_rel);
+        char dir[4200];
+        snprintf(dir, sizeof dir, "%s/snapshots", env->out_dir);
+        int ok = trank != 0 || hk_mkdir_p(dir) == 0;
+        if (!all_ok(team, ok)) { hk_grid_destroy(&grid); hk_dataset_free(&train); hk_dataset_free(&test); return -1; }
+        snap = hk_pfile_create(team, snap_path);
+        if (!snap) { hk_grid_destroy(&grid); hk_dataset_free(&train); hk_dataset_free(&test); return -1; }
+    }
+
+    double *alpha = hk_malloc((size_t)N * sizeof(double));
+    double *ypred = hk_malloc((size_t)(test_chunk < M ? test_chunk : M) * sizeof(double));
+    int rc = 0;
+    for (size_t k = 0; k < sizeof fit_order / sizeof fit_order[0] && rc == 0 && r->status == HK_OK; k++) {
+        enum hk_kernel kind = fit_order[k];
+        const char *name = hk_kernel_name(kind);
+        if (!hk_point_list_has(p, "kernels", name)) continue;
+        if (hk_team_should_stop(team)) {
+            r->status = HK_ABANDONED;
+            snprintf(r->reason, sizeof r->reason, "stopped by a signal before fitting %s", name);
+            break;
+        }
+        char key[64];
+        struct hk_dmatrix K, B, Kt, yv;
+        int ok = hk_dmatrix_create(&K, &grid, N, N, nb) == 0;
+        if (!all_ok(team, ok)) {
+            hk_result_fail(r, "%s", hk_error_message());
+            hk_dmatrix_destroy(&K);
+            break;
+        }
+        double jitter = 0, t_gram = 0, t_factor = 0;
+        int info = assemble_and_factor(&K, kind, &depths, &train, ridge, snap == NULL, snap, team, &jitter, &t_gram,
+                                       &t_factor);
+        if (info < 0) { rc = -1; hk_dmatrix_destroy(&K); break; }
+        snprintf(key, sizeof key, "time_gram_%s", name);
+        hk_attrs_num(&r->metrics, key, t_gram);
+        snprintf(key, sizeof key, "time_factor_%s", name);
+        hk_attrs_num(&r->metrics, key, t_factor);
+        snprintf(key, sizeof key, "jitter_%s", name);
+        hk_attrs_num(&r->metrics, key, jitter);
+        if (info > 0) {
+            hk_result_fail(r, "Gram matrix of %s is not positive definite even with jitter %.3g added to ridge %.3g "
+                           "(pdpotrf info %d at N=%d)", name, jitter, ridge, info, N);
+            hk_dmatrix_destroy(&K);
+            break;
+        }
+        double t0 = hk_now();
+        hk_dmatrix_create(&B, &grid, N, 1, nb);
+        hk_dist_vector_set(&B, train.y);
+        info = hk_dist_cholesky_solve(&K, &B);
+        hk_dist_vector_allgather(&B, alpha);
+        snprintf(key, sizeof key, "time_solve_%s", name);
+        hk_attrs_num(&r->metrics, key, hk_now() - t0);
+        /* (K + lambda I) alpha = y, so the training residual y - K alpha is lambda alpha */
+        double mse_train = 0;
+        for (int i = 0; i < N; i++) mse_train += pow((ridge + jitter) * alpha[i], 2);
+        snprintf(key, sizeof key, "mse_train_%s", name);
+        hk_attrs_num(&r->metrics, key, mse_train / N);
+
+        t0 = hk_now();
+        double sse = 0;
+        for (int c0 = 0; c0 < M && info == 0; c0 += test_chunk) {
+            int rows = M - c0 < test_chunk ? M - c0 : test_chunk;
+            ok = hk_dmatrix_create(&Kt, &grid, rows, N, nb) == 0 && hk_dmatrix_create(&yv, &grid, rows, 1, nb) == 0;
+            if (!all_ok(team, ok)) {
+                hk_result_fail(r, "%s", hk_error_message());
+                hk_dmatrix_destroy(&Kt);
+                hk_dmatrix_destroy(&yv);
+                break;
+            }
+            if (hk_dist_fill_kernel(&Kt, kind, &depths, &test.in, c0, &train.in, 0, 0)) rc = -1;
+            hk_dist_gemv(&Kt, &B, &yv);
+            hk_dist_vector_allgather(&yv, ypred);
+            for (int i = 0; i < rows; i++) sse += pow(ypred[i] - test.y[c0 + i], 2);
+            hk_dmatrix_destroy(&Kt);
+            hk_dmatrix_destroy(&yv);
+        }
+        snprintf(key, sizeof key, "time_predict_%s", name);
+        hk_attrs_num(&r->metrics, key, hk_now() - t0);
+        snprintf(key, sizeof key, "mse_test_%s", name);
+        hk_attrs_num(&r->metrics, key, sse / M);
+        hk_dmatrix_destroy(&B);
+        hk_dmatrix_destroy(&K);
+    }
+    free(alpha);
+    free(ypred);
+    if (snap) {
+        int ok = rc == 0 && hk_pfile_attr_text(snap, "point_id", env->id_hex) == 0;
+        if (!all_ok(team, ok)) hk_pfile_abort(snap), rc = -1;
+        else if (hk_pfile_commit(snap)) rc = -1;
+        else snprintf(r->snapshot, sizeof r->snapshot, "%s", snap_rel);
+    }
+    double rss = (double)hk_peak_rss_bytes();
+    MPI_Allreduce(MPI_IN_PLACE, &rss, 1, MPI_DOUBLE, MPI_MAX, team);
+    hk_attrs_num(&r->metrics, "peak_rss_bytes_max_rank", rss);
+    hk_attrs_num(&r->metrics, "time_total", hk_now() - t_start);
+    hk_grid_destroy(&grid);
+    hk_dataset_free(&train);
+    hk_dataset_free(&test);
+    return rc;
+}
+
+static void estimate(const struct hk_point *p, int team_size, const struct hk_rates *rates, struct hk_estimate *e)
+{
+    struct hk_synthetic_spec s;
+    struct hk_depths d;
+    spec_of(p, &s, &d);
+    int nb = (int)hk_point_int(p, "block_size"), chunk = (int)hk_point_int(p, "test_chunk");
+    int nprow, npcol;
+    hk_grid_shape(team_size, (int)hk_point_int(p, "grid_rows"), &nprow, &npcol);
+    double N = (double)s.distinct_x * s.samples_per_x, M = (double)s.test_distinct_x * s.test_samples_per_x;
+    if (chunk > M) chunk = (int)M;
+    double gram = (double)hk_local_elements_max((int)N, (int)N, nb, nprow, npcol);
+    double test = (double)hk_local_elements_max(chunk, (int)N, nb, nprow, npcol);
+    double data = (double)s.distinct_x * s.dx + N * s.dz + (double)s.test_distinct_x * s.dx + M * s.dz + 3 * N + 2 * M;
+    double per_point = 2 * (N + chunk) * (d.depth_g + 4);      /* diagonals kept per row and column */
+    double tables = 3.0 * 1024 * 256 + (1024 + 256) * s.dx;    /* x-pair tile tables and gathered x */
+    e->mem_bytes_per_rank = 8 * (gram + test + data + per_point + tables + N);
+    int nk = 0;
+    double entry_cost = 0;
+    for (size_t k = 0; k < sizeof fit_order / sizeof fit_order[0]; k++)
+        if (hk_point_list_has(p, "kernels", hk_kernel_name(fit_order[k]))) {
+            nk++;
+            entry_cost += hk_kernel_entry_cost(fit_order[k], &d, s.dz);
+        }
+    int lower = !hk_point_int(p, "snapshot");
+    double gram_entries = lower ? N * (N + 1) / 2 : N * N;
+    e->kernel_entries = nk * (gram_entries + M * N);
+    e->gflop = nk * (N * N * N / 3 + 2 * N * N + 2 * M * N) / 1e9;
+    double kernel_flop = entry_cost * (gram_entries + M * N) / 1e9;
+    double t_kernel = rates->kernel_gflops > 0 ? kernel_flop / (rates->kernel_gflops * team_size) : 0;
+    /* pdpotrf reaches about 70 % of DGEMM on a few ranks */
+    double t_la = rates->dgemm_gflops > 0 ? e->gflop / (0.7 * rates->dgemm_gflops * team_size) : 0;
+    e->seconds = t_kernel + t_la;
+}
+
+const struct hk_experiment hk_exp_hyperkernel_regression = {
+    .kind = "hyperkernel-regression",
+    .summary = "kernel ridge regression with Th (and Kh, Tmlp) on the synthetic hyper-sine task, distributed",
+    .params = params,
+    .nparams = sizeof params / sizeof params[0],
+    .run = run,
+    .estimate = estimate,
+    .headline = "mse_test_Th,mse_test_Kh,mse_test_Tmlp,mse_test_mean_predictor",
+};

@@ -1,0 +1,720 @@
+/* store: per-point records, merge into results.h5, parallel matrix files. */
+#define _GNU_SOURCE
+#include "hk/store.h"
+#include "hk/blas.h"
+#include "hk/util.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <hdf5.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+void hk_store_init(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
+
+/* ---- attributes ---------------------------------------------------------- */
+
+static int attr_write_text(hid_t loc, const char *name, const char *text)
+{
+    hid_t type = H5Tcopy(H5T_C_S1);
+    size_t len = strlen(text);
+    H5Tset_size(type, len ? len + 1 : 1);
+    H5Tset_strpad(type, H5T_STR_NULLTERM);
+    H5Tset_cset(type, H5T_CSET_UTF8);
+    hid_t space = H5Screate(H5S_SCALAR);
+    hid_t attr = H5Acreate2(loc, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
+    herr_t rc = attr >= 0 ? H5Awrite(attr, type, text) : -1;
+    if (attr >= 0) H5Aclose(attr);
+    H5Sclose(space);
+    H5Tclose(type);
+    return rc < 0 ? -1 : 0;
+}
+
+static int attr_write_num(hid_t loc, const char *name, double value)
+{
+    hid_t space = H5Screate(H5S_SCALAR);
+    hid_t attr = H5Acreate2(loc, name, H5T_IEEE_F64LE, space, H5P_DEFAULT, H5P_DEFAULT);
+    herr_t rc = attr >= 0 ? H5Awrite(attr, H5T_NATIVE_DOUBLE, &value) : -1;
+    if (attr >= 0) H5Aclose(attr);
+    H5Sclose(space);
+    return rc < 0 ? -1 : 0;
+}
+
+static int attrs_write(hid_t loc, const struct hk_attrs *l)
+{
+    for (int i = 0; i < l->n; i++) {
+        const struct hk_attr *a = &l->items[i];
+        int rc = a->is_text ? attr_write_text(loc, a->name, a->text) : attr_write_num(loc, a->name, a->num);
+        if (rc) return hk_fail("cannot write attribute '%s'", a->name);
+    }
+    return 0;
+}
+
+static herr_t attr_read_cb(hid_t loc, const char *name, const H5A_info_t *info, void *data)
+{
+    (void)info;
+    struct hk_attrs *l = data;
+    hid_t attr = H5Aopen(loc, name, H5P_DEFAULT);
+    if (attr < 0) return -1;
+    hid_t type = H5Aget_type(attr);
+    herr_t rc = 0;
+    if (H5Tget_class(type) == H5T_STRING) {
+        if (H5Tis_variable_str(type) > 0) {
+            char *s = NULL;
+            hid_t mt = H5Tcopy(H5T_C_S1);
+            H5Tset_size(mt, H5T_VARIABLE);
+            rc = H5Aread(attr, mt, &s);
+            if (rc >= 0) hk_attrs_text(l, name, s ? s : "");
+            if (s) H5free_memory(s);
+            H5Tclose(mt);
+        } else {
+            size_t size = H5Tget_size(type);
+            char *buf = hk_calloc(size + 1, 1);
+            rc = H5Aread(attr, type, buf);
+            if (rc >= 0) hk_attrs_text(l, name, buf);
+            free(buf);
+        }
+    } else {
+        double v = NAN;
+        hid_t space = H5Aget_space(attr);
+        if (H5Sget_simple_extent_npoints(space) == 1) rc = H5Aread(attr, H5T_NATIVE_DOUBLE, &v);
+        H5Sclose(space);
+        if (rc >= 0) hk_attrs_num(l, name, v);
+    }
+    H5Tclose(type);
+    H5Aclose(attr);
+    return rc < 0 ? -1 : 0;
+}
+
+static int attrs_read(hid_t loc, const char *path, struct hk_attrs *l)
+{
+    hid_t obj = H5Oopen(loc, path, H5P_DEFAULT);
+    if (obj < 0) return -1;
+    herr_t rc = H5Aiterate2(obj, H5_INDEX_NAME, H5_ITER_INC, NULL, attr_read_cb, l);
+    H5Oclose(obj);
+    return rc < 0 ? -1 : 0;
+}
+
+/* ---- atomic small files -------------------------------------------------- */
+
+static int durable_rename(const char *tmp, const char *final, const char *dir)
+{
+    int fd = open(tmp, O_RDONLY);
+    if (fd < 0) return hk_fail("cannot reopen %s: %s", tmp, strerror(errno));
+    if (fsync(fd) != 0) {
+        int e = errno;
+        close(fd);
+        return hk_fail("cannot fsync %s: %s", tmp, strerror(e));
+    }
+    close(fd);
+    if (rename(tmp, final) != 0) return hk_fail("cannot rename %s to %s: %s", tmp, final, strerror(errno));
+    return hk_fsync_dir(dir);
+}
+
+static hid_t create_tmp(const char *tmp)
+{
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_LATEST);
+    hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    H5Pclose(fapl);
+    return f;
+}
+
+static int write_array(hid_t group, const struct hk_array *a)
+{
+    hsize_t dims[3];
+    for (int d = 0; d < a->rank; d++) dims[d] = (hsize_t)a->dims[d];
+    hid_t space = H5Screate_simple(a->rank, dims, NULL);
+    hid_t ds = H5Dcreate2(group, a->name, H5T_IEEE_F64LE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    herr_t rc = ds >= 0 ? H5Dwrite(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, a->data) : -1;
+    if (ds >= 0) H5Dclose(ds);
+    H5Sclose(space);
+    return rc < 0 ? -1 : 0;
+}
+
+int hk_store_write_point(const char *dir, const char *id_hex, const struct hk_attrs *info,
+                         const struct hk_attrs *params, const struct hk_result *r)
+{
+    char pdir[PATH_MAX], tmp[PATH_MAX + 64], final[PATH_MAX + 32];
+    snprintf(pdir, sizeof pdir, "%s/points", dir);
+    if (hk_mkdir_p(pdir)) return -1;
+    snprintf(final, sizeof final, "%s/%s.h5", pdir, id_hex);
+    snprintf(tmp, sizeof tmp, "%s/.%s.h5.tmp.%d", pdir, id_hex, (int)getpid());
+    hid_t f = create_tmp(tmp);
+    if (f < 0) return hk_fail("cannot create %s (disk full or no permission?)", tmp);
+    int bad = attr_write_text(f, "format", "hksweep-point-1") || attr_write_text(f, "id", id_hex) ||
+              attr_write_text(f, "status", hk_status_name(r->status)) || attr_write_text(f, "reason", r->reason) ||
+              attr_write_text(f, "snapshot", r->snapshot) || attrs_write(f, info);
+    hid_t g = H5Gcreate2(f, "param", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    bad = bad || g < 0 || attrs_write(g, params);
+    if (g >= 0) H5Gclose(g);
+    g = H5Gcreate2(f, "metric", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    bad = bad || g < 0 || attrs_write(g, &r->metrics);
+    if (g >= 0) H5Gclose(g);
+    if (r->narrays) {
+        g = H5Gcreate2(f, "arrays", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        for (int i = 0; i < r->narrays && !bad; i++) bad = write_array(g, &r->arrays[i]);
+        if (g >= 0) H5Gclose(g);
+    }
+    if (H5Fclose(f) < 0) bad = 1;
+    if (bad) {
+        unlink(tmp);
+        return hk_fail("cannot write the record of point %s to %s (disk full?)", id_hex, tmp);
+    }
+    if (durable_rename(tmp, final, pdir)) {
+        unlink(tmp);
+        return -1;
+    }
+    return 0;
+}
+
+static int is_record_name(const char *name)
+{
+    /* 16 hex digits + ".h5"; temporary files start with a dot */
+    if (strlen(name) != 19 || strcmp(name + 16, ".h5")) return 0;
+    for (int i = 0; i < 16; i++)
+        if (!strchr("0123456789abcdef", name[i])) return 0;
+    return 1;
+}
+
+int hk_store_finished_ids(const char *dir, uint64_t **ids)
+{
+    char pdir[PATH_MAX];
+    snprintf(pdir, sizeof pdir, "%s/points", dir);
+    *ids = NULL;
+    DIR *d = opendir(pdir);
+    if (!d) {
+        if (errno == ENOENT) return 0;
+        return hk_fail("cannot read %s: %s", pdir, strerror(errno));
+    }
+    int n = 0, cap = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (!is_record_name(e->d_name)) continue;
+        if (n == cap) {
+            cap = cap ? 2 * cap : 256;
+            *ids = realloc(*ids, (size_t)cap * sizeof **ids);
+        }
+        (*ids)[n++] = strtoull(e->d_name, NULL, 16);
+    }
+    closedir(d);
+    return n;
+}
+
+int hk_store_write_run(const char *dir, const char *run_id, const struct hk_attrs *prov)
+{
+    char rdir[PATH_MAX], tmp[PATH_MAX + 64], final[PATH_MAX + 80];
+    snprintf(rdir, sizeof rdir, "%s/runs", dir);
+    if (hk_mkdir_p(rdir)) return -1;
+    snprintf(final, sizeof final, "%s/%s.h5", rdir, run_id);
+    snprintf(tmp, sizeof tmp, "%s/.%s.tmp", rdir, run_id);
+    hid_t f = create_tmp(tmp);
+    if (f < 0) return hk_fail("cannot create %s", tmp);
+    int bad = attr_write_text(f, "format", "hksweep-run-1") || attrs_write(f, prov);
+    if (H5Fclose(f) < 0) bad = 1;
+    if (bad || durable_rename(tmp, final, rdir)) {
+        unlink(tmp);
+        return bad ? hk_fail("cannot write provenance to %s (disk full?)", tmp) : -1;
+    }
+    return 0;
+}
+
+/* ---- merge ---------------------------------------------------------------- */
+
+struct record {
+    char path[PATH_MAX];
+    char srcdir[PATH_MAX];
+    struct hk_attrs info, params, metrics;
+    double index;
+    int has_arrays;
+};
+
+struct column {
+    char name[64];
+    int is_text;
+};
+
+static int find_column(struct column *cols, int n, const char *name)
+{
+    for (int i = 0; i < n; i++)
+        if (!strcmp(cols[i].name, name)) return i;
+    return -1;
+}
+
+static void add_columns(struct column **cols, int *n, int *cap, const struct hk_attrs *l)
+{
+    for (int i = 0; i < l->n; i++) {
+        if (find_column(*cols, *n, l->items[i].name) >= 0) continue;
+        if (*n == *cap) {
+            *cap = *cap ? 2 * *cap : 32;
+            *cols = realloc(*cols, (size_t)*cap * sizeof **cols);
+        }
+        snprintf((*cols)[*n].name, sizeof(*cols)[*n].name, "%s", l->items[i].name);
+        (*cols)[*n].is_text = l->items[i].is_text;
+        (*n)++;
+    }
+}
+
+static const char *info_text(const struct record *r, const char *name)
+{
+    const struct hk_attr *a = hk_attrs_find(&r->info, name);
+    return a && a->is_text ? a->text : "";
+}
+
+static int cmp_records(const void *pa, const void *pb)
+{
+    const struct record *a = pa, *b = pb;
+    if (a->index != b->index) return a->index < b->index ? -1 : 1;
+    return strcmp(info_text(a, "id"), info_text(b, "id"));
+}
+
+static int read_record(const char *path, const char *srcdir, struct record *r)
+{
+    memset(r, 0, sizeof *r);
+    snprintf(r->path, sizeof r->path, "%s", path);
+    snprintf(r->srcdir, sizeof r->srcdir, "%s", srcdir);
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f < 0) return hk_fail("%s: not a readable HDF5 point record", path);
+    int bad = attrs_read(f, "/", &r->info) || attrs_read(f, "param", &r->params) || attrs_read(f, "metric", &r->metrics);
+    r->has_arrays = H5Lexists(f, "arrays", H5P_DEFAULT) > 0;
+    H5Fclose(f);
+    const struct hk_attr *fmt = hk_attrs_find(&r->info, "format");
+    if (bad || !fmt || !fmt->is_text || strcmp(fmt->text, "hksweep-point-1"))
+        return hk_fail("%s: not an hksweep point record (missing groups or format attribute)", path);
+    const struct hk_attr *idx = hk_attrs_find(&r->info, "index");
+    r->index = idx && !idx->is_text ? idx->num : 0;
+    return 0;
+}
+
+static int write_text_column(hid_t g, const char *name, const char **values, int n)
+{
+    hid_t type = H5Tcopy(H5T_C_S1);
+    H5Tset_size(type, H5T_VARIABLE);
+    H5Tset_cset(type, H5T_CSET_UTF8);
+    hsize_t dims[1] = {(hsize_t)n};
+    hid_t space = H5Screate_simple(1, dims, NULL);
+    hid_t ds = H5Dcreate2(g, name, type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    herr_t rc = ds >= 0 ? (n ? H5Dwrite(ds, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, values) : 0) : -1;
+    if (ds >= 0) H5Dclose(ds);
+    H5Sclose(space);
+    H5Tclose(type);
+    return rc < 0 ? -1 : 0;
+}
+
+static int write_num_column(hid_t g, const char *name, const double *values, int n)
+{
+    hsize_t dims[1] = {(hsize_t)n};
+    hid_t space = H5Screate_simple(1, dims, NULL);
+    hid_t ds = H5Dcreate2(g, name, H5T_IEEE_F64LE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    herr_t rc = ds >= 0 ? (n ? H5Dwrite(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, values) : 0) : -1;
+    if (ds >= 0) H5Dclose(ds);
+    H5Sclose(space);
+    return rc < 0 ? -1 : 0;
+}
+
+/* Writes one table group: a dataset per column, a row per record. */
+static int write_columns(hid_t g, struct record *recs, int n, struct column *cols, int ncols, int which)
+{
+    const char **texts = hk_calloc((size_t)n + 1, sizeof *texts);
+    double *nums = hk_calloc((size_t)n + 1, sizeof *nums);
+    int bad = 0;
+    for (int c = 0; c < ncols && !bad; c++) {
+        for (int i = 0; i < n; i++) {
+            const struct hk_attrs *l = which == 0 ? &recs[i].info : which == 1 ? &recs[i].params : &recs[i].metrics;
+            const struct hk_attr *a = hk_attrs_find(l, cols[c].name);
+            if (cols[c].is_text) texts[i] = a && a->is_text ? a->text : "";
+            else nums[i] = a && !a->is_text ? a->num : NAN;
+        }
+        bad = cols[c].is_text ? write_text_column(g, cols[c].name, texts, n) : write_num_column(g, cols[c].name, nums, n);
+    }
+    free(texts);
+    free(nums);
+    return bad ? hk_fail("cannot write results column") : 0;
+}
+
+static int list_dir(const char *path, int (*accept)(const char *), char ***names)
+{
+    DIR *d = opendir(path);
+    *names = NULL;
+    if (!d) return errno == ENOENT ? 0 : hk_fail("cannot read %s: %s", path, strerror(errno));
+    int n = 0, cap = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (!accept(e->d_name)) continue;
+        if (n == cap) {
+            cap = cap ? 2 * cap : 64;
+            *names = realloc(*names, (size_t)cap * sizeof **names);
+        }
+        (*names)[n++] = hk_strdup(e->d_name);
+    }
+    closedir(d);
+    return n;
+}
+
+static int is_run_name(const char *name) { return name[0] != '.' && strlen(name) > 3 && !strcmp(name + strlen(name) - 3, ".h5"); }
+
+static void free_names(char **names, int n)
+{
+    for (int i = 0; i < n; i++) free(names[i]);
+    free(names);
+}
+
+static int copy_runs(hid_t out, int ndirs, char *const *dirs)
+{
+    hid_t prov = H5Gcreate2(out, "provenance", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    if (prov < 0) return hk_fail("cannot create /provenance");
+    int bad = 0;
+    for (int d = 0; d < ndirs && !bad; d++) {
+        char rdir[PATH_MAX];
+        snprintf(rdir, sizeof rdir, "%s/runs", dirs[d]);
+        char **names;
+        int n = list_dir(rdir, is_run_name, &names);
+        if (n < 0) { bad = 1; break; }
+        for (int i = 0; i < n && !bad; i++) {
+            char path[PATH_MAX + 300], gname[300];
+            snprintf(path, sizeof path, "%s/%s", rdir, names[i]);
+            snprintf(gname, sizeof gname, "%.*s", (int)strlen(names[i]) - 3, names[i]);
+            if (H5Lexists(prov, gname, H5P_DEFAULT) > 0) continue;
+            struct hk_attrs a = {0};
+            hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+            if (f < 0 || attrs_read(f, "/", &a)) {
+                if (f >= 0) H5Fclose(f);
+                bad = hk_fail("%s: unreadable run provenance file", path);
+                break;
+            }
+            H5Fclose(f);
+            hid_t g = H5Gcreate2(prov, gname, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+            bad = g < 0 || attrs_write(g, &a);
+            if (g >= 0) H5Gclose(g);
+            hk_attrs_free(&a);
+        }
+        free_names(names, n);
+    }
+    H5Gclose(prov);
+    return bad ? -1 : 0;
+}
+
+static int link_extras(hid_t out, struct record *recs, int n, const char *out_dir)
+{
+    hid_t arrays = -1, snaps = -1;
+    for (int i = 0; i < n; i++) {
+        const char *id = info_text(&recs[i], "id");
+        if (recs[i].has_arrays) {
+            if (arrays < 0) arrays = H5Gcreate2(out, "arrays", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+            hid_t src = H5Fopen(recs[i].path, H5F_ACC_RDONLY, H5P_DEFAULT);
+            if (src < 0 || H5Ocopy(src, "arrays", arrays, id, H5P_DEFAULT, H5P_DEFAULT) < 0) {
+                if (src >= 0) H5Fclose(src);
+                return hk_fail("%s: cannot copy its arrays", recs[i].path);
+            }
+            H5Fclose(src);
+        }
+        const char *snap = info_text(&recs[i], "snapshot");
+        if (snap[0]) {
+            if (snaps < 0) snaps = H5Gcreate2(out, "snapshots", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+            char target[2 * PATH_MAX + 2], abs_src[PATH_MAX], abs_out[PATH_MAX];
+            /* relative to results.h5 when it sits in the point's own directory */
+            if (realpath(recs[i].srcdir, abs_src) && realpath(out_dir, abs_out) && !strcmp(abs_src, abs_out))
+                snprintf(target, sizeof target, "%s", snap);
+            else
+                snprintf(target, sizeof target, "%s/%s", realpath(recs[i].srcdir, abs_src) ? abs_src : recs[i].srcdir, snap);
+            H5Lcreate_external(target, "/", snaps, id, H5P_DEFAULT, H5P_DEFAULT);
+        }
+    }
+    if (arrays >= 0) H5Gclose(arrays);
+    if (snaps >= 0) H5Gclose(snaps);
+    return 0;
+}
+
+int hk_store_merge(int ndirs, char *const *dirs, const char *out_path, int verbose)
+{
+    int n = 0, cap = 0, dup = 0, rc = -1;
+    struct record *recs = NULL;
+    for (int d = 0; d < ndirs; d++) {
+        struct stat st;
+        if (stat(dirs[d], &st) != 0 || !S_ISDIR(st.st_mode)) {
+            hk_fail("%s: not a directory of hksweep results", dirs[d]);
+            goto done;
+        }
+        char pdir[PATH_MAX];
+        snprintf(pdir, sizeof pdir, "%s/points", dirs[d]);
+        char **names;
+        int nn = list_dir(pdir, is_record_name, &names);
+        if (nn < 0) goto done;
+        for (int i = 0; i < nn; i++) {
+            int seen = 0;
+            for (int k = 0; k < n && !seen; k++) seen = !strncmp(info_text(&recs[k], "id"), names[i], 16);
+            if (seen) { dup++; continue; }
+            if (n == cap) {
+                cap = cap ? 2 * cap : 256;
+                recs = realloc(recs, (size_t)cap * sizeof *recs);
+            }
+            char path[2 * PATH_MAX];
+            snprintf(path, sizeof path, "%s/%s", pdir, names[i]);
+            if (read_record(path, dirs[d], &recs[n])) {
+                free_names(names, nn);
+                goto done;
+            }
+            n++;
+        }
+        free_names(names, nn);
+    }
+    qsort(recs, (size_t)n, sizeof *recs, cmp_records);
+
+    struct column *cols[3] = {NULL, NULL, NULL};
+    int ncols[3] = {0, 0, 0}, caps[3] = {0, 0, 0};
+    for (int i = 0; i < n; i++) {
+        add_columns(&cols[0], &ncols[0], &caps[0], &recs[i].info);
+        add_columns(&cols[1], &ncols[1], &caps[1], &recs[i].params);
+        add_columns(&cols[2], &ncols[2], &caps[2], &recs[i].metrics);
+    }
+    char tmp[PATH_MAX + 64], out_dir[PATH_MAX];
+    snprintf(tmp, sizeof tmp, "%s.tmp.%d", out_path, (int)getpid());
+    snprintf(out_dir, sizeof out_dir, "%s", out_path);
+    char *slash = strrchr(out_dir, '/');
+    if (slash) *slash = 0; else snprintf(out_dir, sizeof out_dir, ".");
+    hid_t f = create_tmp(tmp);
+    if (f < 0) {
+        hk_fail("cannot create %s (disk full or no permission?)", tmp);
+        goto free_cols;
+    }
+    int bad = attr_write_text(f, "format", "hksweep-results-1") || attr_write_num(f, "npoints", n);
+    char created[64];
+    time_t now = time(NULL);
+    strftime(created, sizeof created, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+    bad = bad || attr_write_text(f, "created", created);
+    hid_t pts = H5Gcreate2(f, "points", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t gp = H5Gcreate2(pts, "param", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t gm = H5Gcreate2(pts, "metric", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    bad = bad || write_columns(pts, recs, n, cols[0], ncols[0], 0) || write_columns(gp, recs, n, cols[1], ncols[1], 1) ||
+          write_columns(gm, recs, n, cols[2], ncols[2], 2);
+    H5Gclose(gp);
+    H5Gclose(gm);
+    H5Gclose(pts);
+    bad = bad || copy_runs(f, ndirs, dirs) || link_extras(f, recs, n, out_dir);
+    if (H5Fclose(f) < 0) bad = 1;
+    if (bad) {
+        unlink(tmp);
+        if (!hk_error_message()[0]) hk_fail("cannot write %s", tmp);
+        goto free_cols;
+    }
+    if (durable_rename(tmp, out_path, out_dir)) {
+        unlink(tmp);
+        goto free_cols;
+    }
+    if (verbose)
+        printf("merged %d points from %d director%s into %s%s\n", n, ndirs, ndirs == 1 ? "y" : "ies", out_path,
+               dup ? " (duplicates skipped)" : "");
+    rc = n;
+free_cols:
+    for (int k = 0; k < 3; k++) free(cols[k]);
+done:
+    for (int i = 0; i < n; i++) {
+        hk_attrs_free(&recs[i].info);
+        hk_attrs_free(&recs[i].params);
+        hk_attrs_free(&recs[i].metrics);
+    }
+    free(recs);
+    return rc;
+}
+
+/* ---- parallel files ------------------------------------------------------- */
+
+struct hk_pfile {
+    MPI_Comm comm;
+    hid_t file;
+    char path[PATH_MAX];
+    char tmp[PATH_MAX + 32];
+};
+
+struct hk_pfile *hk_pfile_create(MPI_Comm comm, const char *path)
+{
+    struct hk_pfile *f = hk_calloc(1, sizeof *f);
+    f->comm = comm;
+    snprintf(f->path, sizeof f->path, "%s", path);
+    snprintf(f->tmp, sizeof f->tmp, "%s.tmp", path);
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    H5Pset_fapl_mpio(fapl, comm, MPI_INFO_NULL);
+    f->file = H5Fcreate(f->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    H5Pclose(fapl);
+    int ok = f->file >= 0, all_ok;
+    MPI_Allreduce(&ok, &all_ok, 1, MPI_INT, MPI_MIN, comm);
+    if (!all_ok) {
+        if (f->file >= 0) H5Fclose(f->file);
+        hk_fail("cannot create %s (directory missing, disk full or no permission?)", f->tmp);
+        free(f);
+        return NULL;
+    }
+    return f;
+}
+
+/* Selects, in a 2D space whose first dimension runs over columns, the
+ * block-cyclic pieces one process owns: full blocks as one regular
+ * hyperslab, plus the partial last block of each dimension. */
+static void select_blockcyclic(hid_t space, int n_rows, int n_cols, int mb, int nb, int nprow, int npcol, int myrow,
+                               int mycol)
+{
+    H5Sselect_none(space);
+    int dims[2] = {n_cols, n_rows}, bs[2] = {nb, mb}, np[2] = {npcol, nprow}, me[2] = {mycol, myrow};
+    hsize_t start[2][2], count[2][2], block[2][2], stride[2];
+    int npieces[2];
+    for (int d = 0; d < 2; d++) {
+        int nblocks = (dims[d] + bs[d] - 1) / bs[d];
+        int mine = nblocks > me[d] ? (nblocks - me[d] + np[d] - 1) / np[d] : 0; /* my blocks, last may be partial */
+        stride[d] = (hsize_t)bs[d] * np[d];
+        npieces[d] = 0;
+        if (mine == 0) continue;
+        int last_block = me[d] + (mine - 1) * np[d];
+        int last_size = dims[d] - last_block * bs[d];
+        if (last_size > bs[d]) last_size = bs[d];
+        int full = last_size == bs[d] ? mine : mine - 1;
+        if (full > 0) {
+            start[d][npieces[d]] = (hsize_t)me[d] * bs[d];
+            count[d][npieces[d]] = (hsize_t)full;
+            block[d][npieces[d]] = (hsize_t)bs[d];
+            npieces[d]++;
+        }
+        if (full < mine) {
+            start[d][npieces[d]] = (hsize_t)last_block * bs[d];
+            count[d][npieces[d]] = 1;
+            block[d][npieces[d]] = (hsize_t)last_size;
+            npieces[d]++;
+        }
+    }
+    for (int p = 0; p < npieces[0]; p++)
+        for (int q = 0; q < npieces[1]; q++) {
+            hsize_t s[2] = {start[0][p], start[1][q]}, c[2] = {count[0][p], count[1][q]};
+            hsize_t b[2] = {block[0][p], block[1][q]}, st[2] = {stride[0], stride[1]};
+            H5Sselect_hyperslab(space, H5S_SELECT_OR, s, st, c, b);
+        }
+}
+
+int hk_pfile_write_blockcyclic(struct hk_pfile *f, const char *name, int m, int n, int mb, int nb, int nprow,
+                               int npcol, int myrow, int mycol, const double *local, int lld)
+{
+    /* The file's first dimension runs over columns of A, matching the
+     * column-major local storage, so file[j][i] = A(i, j). Kernel matrices
+     * are symmetric, so readers see file[i][j] = A(i, j) as well; an
+     * attribute records the convention. */
+    hsize_t fdims[2] = {(hsize_t)n, (hsize_t)m};
+    hid_t fspace = H5Screate_simple(2, fdims, NULL);
+    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    hsize_t chunk[2] = {(hsize_t)(n < 512 ? n : 512), (hsize_t)(m < 512 ? m : 512)};
+    if (chunk[0] > 0 && chunk[1] > 0) H5Pset_chunk(dcpl, 2, chunk);
+    hid_t ds = H5Dcreate2(f->file, name, H5T_IEEE_F64LE, fspace, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    H5Pclose(dcpl);
+    if (ds < 0) {
+        H5Sclose(fspace);
+        return hk_fail("%s: cannot create dataset %s", f->tmp, name);
+    }
+    int zero = 0;
+    int mloc = numroc_(&m, &mb, &myrow, &zero, &nprow), nloc = numroc_(&n, &nb, &mycol, &zero, &npcol);
+    select_blockcyclic(fspace, m, n, mb, nb, nprow, npcol, myrow, mycol);
+    hsize_t mdims[2] = {(hsize_t)(nloc > 0 ? nloc : 1), (hsize_t)(lld > 0 ? lld : 1)};
+    hid_t mspace = H5Screate_simple(2, mdims, NULL);
+    if (mloc > 0 && nloc > 0) {
+        hsize_t s[2] = {0, 0}, c[2] = {(hsize_t)nloc, (hsize_t)mloc};
+        H5Sselect_hyperslab(mspace, H5S_SELECT_SET, s, NULL, c, NULL);
+    } else {
+        H5Sselect_none(mspace);
+        H5Sselect_none(fspace);
+    }
+    hid_t dxpl = H5Pcreate(H5P_DATASET_XFER);
+    H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE);
+    double dummy = 0;
+    herr_t rc = H5Dwrite(ds, H5T_NATIVE_DOUBLE, mspace, fspace, dxpl, local ? local : &dummy);
+    H5Pclose(dxpl);
+    H5Sclose(mspace);
+    H5Sclose(fspace);
+    if (rc >= 0) rc = attr_write_text(ds, "layout", "file[j][i] = A(i, j); symmetric kernels read either way");
+    H5Dclose(ds);
+    int ok = rc >= 0, all_ok;
+    MPI_Allreduce(&ok, &all_ok, 1, MPI_INT, MPI_MIN, f->comm);
+    return all_ok ? 0 : hk_fail("%s: writing dataset %s failed (disk full?)", f->tmp, name);
+}
+
+int hk_pfile_attr_text(struct hk_pfile *f, const char *name, const char *text)
+{
+    return attr_write_text(f->file, name, text) ? hk_fail("%s: cannot write attribute %s", f->tmp, name) : 0;
+}
+
+int hk_pfile_attr_num(struct hk_pfile *f, const char *name, double value)
+{
+    return attr_write_num(f->file, name, value) ? hk_fail("%s: cannot write attribute %s", f->tmp, name) : 0;
+}
+
+int hk_pfile_commit(struct hk_pfile *f)
+{
+    int ok = H5Fclose(f->file) >= 0, all_ok, rank;
+    MPI_Allreduce(&ok, &all_ok, 1, MPI_INT, MPI_MIN, f->comm);
+    MPI_Comm_rank(f->comm, &rank);
+    int rc = 0;
+    if (rank == 0) {
+        char dir[PATH_MAX];
+        snprintf(dir, sizeof dir, "%s", f->path);
+        char *slash = strrchr(dir, '/');
+        if (slash) *slash = 0; else snprintf(dir, sizeof dir, ".");
+        if (!all_ok) {
+            unlink(f->tmp);
+            rc = hk_fail("%s: closing failed (disk full?); nothing was written", f->tmp);
+        } else if (durable_rename(f->tmp, f->path, dir)) {
+            unlink(f->tmp);
+            rc = -1;
+        }
+    }
+    MPI_Bcast(&rc, 1, MPI_INT, 0, f->comm);
+    if (rc && rank != 0) hk_fail("%s: writing failed on rank 0", f->path);
+    free(f);
+    return rc;
+}
+
+void hk_pfile_abort(struct hk_pfile *f)
+{
+    int rank;
+    H5Fclose(f->file);
+    MPI_Comm_rank(f->comm, &rank);
+    if (rank == 0) unlink(f->tmp);
+    free(f);
+}
+
+int hk_h5_read_matrix(const char *path, const char *name, double **data, long *rows, long *cols)
+{
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f < 0) return hk_fail("%s: cannot open as HDF5 (missing or not an HDF5 file)", path);
+    hid_t ds = H5Dopen2(f, name, H5P_DEFAULT);
+    if (ds < 0) {
+        H5Fclose(f);
+        return hk_fail("%s: has no dataset %s", path, name);
+    }
+    hid_t space = H5Dget_space(ds);
+    int rank = H5Sget_simple_extent_ndims(space);
+    hsize_t dims[2] = {0, 1};
+    int rc = 0;
+    if (rank < 1 || rank > 2) rc = hk_fail("%s: dataset %s has rank %d; expected a matrix (rank 2)", path, name, rank);
+    else {
+        H5Sget_simple_extent_dims(space, dims, NULL);
+        hid_t type = H5Dget_type(ds);
+        if (H5Tget_class(type) != H5T_FLOAT && H5Tget_class(type) != H5T_INTEGER)
+            rc = hk_fail("%s: dataset %s is not numeric", path, name);
+        H5Tclose(type);
+    }
+    if (!rc) {
+        *rows = (long)dims[0];
+        *cols = rank == 2 ? (long)dims[1] : 1;
+        *data = hk_malloc((size_t)(*rows) * (*cols) * sizeof(double) + 8);
+        if (H5Dread(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, *data) < 0) {
+            free(*data);
+            rc = hk_fail("%s: cannot read dataset %s", path, name);
+        }
+    }
+    H5Sclose(space);
+    H5Dclose(ds);
+    H5Fclose(f);
+    return rc;
+}
