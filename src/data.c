@@ -15,7 +15,18 @@ static void make_split(struct hk_rng *rng, const struct hk_synthetic_spec *s, in
     d->z = hk_malloc((size_t)n * s->dz * sizeof(double));
     d->xid = hk_malloc((size_t)n * sizeof(int));
     d->y = hk_malloc((size_t)n * sizeof(double));
-    for (long i = 0; i < (long)nx * s->dx; i++) d->x[i] = hk_rng_normal(rng);
+    /* x uniform on the sphere |x|^2 = dx: without biases the kernels are
+     * homogeneous in |x| (degree H for Kh and Th), so inputs of one norm keep
+     * the task about the direction of x, as in NTK practice */
+    for (int u = 0; u < nx; u++) {
+        double *x = d->x + (size_t)u * s->dx, norm = 0;
+        for (int k = 0; k < s->dx; k++) {
+            x[k] = hk_rng_normal(rng);
+            norm += x[k] * x[k];
+        }
+        norm = sqrt(norm / s->dx);
+        for (int k = 0; k < s->dx; k++) x[k] /= norm;
+    }
     double scale = 1.0 / sqrt((double)s->dx);
     for (int u = 0; u < nx; u++) {
         const double *x = d->x + (size_t)u * s->dx;
@@ -109,4 +120,28 @@ void hk_dataset_from_points(int n, int dx, const double *x, int dz, const double
     free(first_of);
     free(keys);
     d->in = (struct hk_inputs){.n = n, .nx = nx, .dx = dx, .x = d->x, .dz = dz, .z = d->z, .xid = d->xid};
+}
+
+void hk_embed_fourier(struct hk_dataset *d, int width, double lengthscale, long seed)
+{
+    int dz = d->in.dz, n = d->in.n;
+    struct hk_rng rng;
+    hk_rng_seed(&rng, (uint64_t)seed, 7);
+    double *omega = hk_malloc((size_t)width * dz * sizeof(double)), *phase = hk_malloc((size_t)width * sizeof(double));
+    for (long i = 0; i < (long)width * dz; i++) omega[i] = hk_rng_normal(&rng) / lengthscale;
+    for (int k = 0; k < width; k++) phase[k] = 2 * M_PI * hk_rng_uniform(&rng);
+    double *e = hk_malloc((size_t)n * width * sizeof(double));
+    /* sqrt(2/D) cos(.) scaled by sqrt(D): z.z'/D of the result is e(z).e(z') */
+    for (int p = 0; p < n; p++)
+        for (int k = 0; k < width; k++) {
+            double a = phase[k];
+            for (int j = 0; j < dz; j++) a += omega[(size_t)k * dz + j] * d->z[(size_t)p * dz + j];
+            e[(size_t)p * width + k] = sqrt(2.0) * cos(a);
+        }
+    free(omega);
+    free(phase);
+    free(d->z);
+    d->z = e;
+    d->in.z = e;
+    d->in.dz = width;
 }

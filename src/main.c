@@ -211,7 +211,7 @@ static int cmd_run(int argc, char **argv)
     char msg[2300];
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "+o:s:rqh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "o:s:rqh", opts, NULL)) != -1) {
         switch (c) {
         case 'o': out_opt = optarg; break;
         case 's':
@@ -412,7 +412,7 @@ static int cmd_plan(int argc, char **argv)
     char msg[600];
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "+n:s:lh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "n:s:lh", opts, NULL)) != -1) {
         switch (c) {
         case 'n': {
             char *end;
@@ -494,7 +494,7 @@ static int cmd_merge(int argc, char **argv)
     char msg[600];
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "+o:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
         if (c == 'o') out = optarg;
         else if (c == 'h') {
             printf("usage: hksweep merge DIR... [--out FILE]\n\n"
@@ -590,7 +590,11 @@ static int read_text_attr(hid_t obj, const char *name, char *buf, size_t n)
     hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
     hid_t t = H5Aget_type(a);
     int rc = -1;
-    if (H5Tget_class(t) == H5T_STRING && !H5Tis_variable_str(t)) {
+    if (H5Tget_class(t) == H5T_STRING && H5Tis_variable_str(t) > 0) {
+        char *s = NULL;
+        if (H5Aread(a, t, &s) >= 0 && s) { snprintf(buf, n, "%s", s); rc = 0; }
+        if (s) H5free_memory(s);
+    } else if (H5Tget_class(t) == H5T_STRING) {
         size_t size = H5Tget_size(t);
         char *tmp = calloc(size + 1, 1);
         if (H5Aread(a, t, tmp) >= 0) { snprintf(buf, n, "%s", tmp); rc = 0; }
@@ -649,14 +653,13 @@ static int cmd_inspect(int argc, char **argv)
             hid_t space = H5Dget_space(ds);
             hssize_t n = H5Sget_simple_extent_npoints(space);
             char **st = calloc((size_t)n + 1, sizeof(char *));
-            hid_t t = H5Tcopy(H5T_C_S1);
-            H5Tset_size(t, H5T_VARIABLE);
+            hid_t t = H5Dget_type(ds);
             int ok = 0, failed = 0;
             if (n > 0 && H5Dread(ds, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, st) >= 0)
                 for (hssize_t i = 0; i < n; i++) {
                     if (st[i] && !strcmp(st[i], "ok")) ok++;
                     else failed++;
-                    free(st[i]);
+                    H5free_memory(st[i]);
                 }
             printf("points: %lld (%d ok, %d failed)\n", (long long)n, ok, failed);
             free(st);
@@ -696,7 +699,7 @@ static int cmd_kernel(int argc, char **argv)
     int c;
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "+i:o:L:H:k:b:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "i:o:L:H:k:b:h", opts, NULL)) != -1) {
         char *end = NULL;
         switch (c) {
         case 'i': in = optarg; break;

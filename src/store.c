@@ -21,16 +21,21 @@ void hk_store_init(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
 
 /* ---- attributes ---------------------------------------------------------- */
 
+static hid_t text_type(void)
+{
+    /* variable-length UTF-8: h5py reads these as str */
+    hid_t type = H5Tcopy(H5T_C_S1);
+    H5Tset_size(type, H5T_VARIABLE);
+    H5Tset_cset(type, H5T_CSET_UTF8);
+    return type;
+}
+
 static int attr_write_text(hid_t loc, const char *name, const char *text)
 {
-    hid_t type = H5Tcopy(H5T_C_S1);
-    size_t len = strlen(text);
-    H5Tset_size(type, len ? len + 1 : 1);
-    H5Tset_strpad(type, H5T_STR_NULLTERM);
-    H5Tset_cset(type, H5T_CSET_UTF8);
+    hid_t type = text_type();
     hid_t space = H5Screate(H5S_SCALAR);
     hid_t attr = H5Acreate2(loc, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
-    herr_t rc = attr >= 0 ? H5Awrite(attr, type, text) : -1;
+    herr_t rc = attr >= 0 ? H5Awrite(attr, type, &text) : -1;
     if (attr >= 0) H5Aclose(attr);
     H5Sclose(space);
     H5Tclose(type);
@@ -68,12 +73,9 @@ static herr_t attr_read_cb(hid_t loc, const char *name, const H5A_info_t *info, 
     if (H5Tget_class(type) == H5T_STRING) {
         if (H5Tis_variable_str(type) > 0) {
             char *s = NULL;
-            hid_t mt = H5Tcopy(H5T_C_S1);
-            H5Tset_size(mt, H5T_VARIABLE);
-            rc = H5Aread(attr, mt, &s);
+            rc = H5Aread(attr, type, &s); /* the file's own type: same cset, no conversion */
             if (rc >= 0) hk_attrs_text(l, name, s ? s : "");
             if (s) H5free_memory(s);
-            H5Tclose(mt);
         } else {
             size_t size = H5Tget_size(type);
             char *buf = hk_calloc(size + 1, 1);
@@ -229,7 +231,7 @@ int hk_store_write_run(const char *dir, const char *run_id, const struct hk_attr
 /* ---- merge ---------------------------------------------------------------- */
 
 struct record {
-    char path[PATH_MAX];
+    char path[2 * PATH_MAX];
     char srcdir[PATH_MAX];
     struct hk_attrs info, params, metrics;
     double index;
@@ -295,9 +297,7 @@ static int read_record(const char *path, const char *srcdir, struct record *r)
 
 static int write_text_column(hid_t g, const char *name, const char **values, int n)
 {
-    hid_t type = H5Tcopy(H5T_C_S1);
-    H5Tset_size(type, H5T_VARIABLE);
-    H5Tset_cset(type, H5T_CSET_UTF8);
+    hid_t type = text_type();
     hsize_t dims[1] = {(hsize_t)n};
     hid_t space = H5Screate_simple(1, dims, NULL);
     hid_t ds = H5Dcreate2(g, name, type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);

@@ -19,7 +19,8 @@ struct hk_dataset {
  *   w(x) = A x / sqrt(dx)   (A: dz × dx, iid N(0,1), drawn from the seed)
  *   phi(x) = c . x / sqrt(dx)   (c: dx, iid N(0,1))
  *   y(x, z) = sin((pi/2) w(x).z + phi(x)) + noise * N(0,1)
- * x ~ N(0, I_dx), z ~ U[-1, 1]^dz. Training points are samples_per_x z's for
+ * x uniform on the sphere |x|^2 = dx (the kernels, without biases, are
+ * homogeneous in |x|), z ~ U[-1, 1]^dz. Training points are samples_per_x z's for
  * each of distinct_x x's, stored x by x; the test set uses fresh x's. */
 struct hk_synthetic_spec {
     long seed;
@@ -28,6 +29,13 @@ struct hk_synthetic_spec {
     int test_distinct_x, test_samples_per_x;
     double noise;
 };
+
+/* Random Fourier features e(z) = sqrt(2/D) cos(Omega z + b), Omega ~
+ * N(0, 1/ell^2) (D × dz), b ~ U[0, 2 pi): the fixed embedding of the math
+ * doc, whose kernel e(z).e(z') tends to exp(-|z - z'|^2 / (2 ell^2)). The
+ * same seed gives the same map. Replaces d->z by its D-wide embedding and
+ * scales it by sqrt(D) so that the kernels' z.z'/dz is e(z).e(z'). */
+void hk_embed_fourier(struct hk_dataset *d, int width, double lengthscale, long seed);
 
 void hk_synthetic_regression(const struct hk_synthetic_spec *spec, struct hk_dataset *train, struct hk_dataset *test);
 void hk_dataset_free(struct hk_dataset *d);

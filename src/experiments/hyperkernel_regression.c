@@ -28,6 +28,9 @@ static const struct hk_param_spec params[] = {
     {"noise", HK_T_REAL, "0", 0, 100, NULL, "std of Gaussian noise added to training and test targets", 0},
     {"ridge", HK_T_REAL, "1e-4", 0, 1e12, NULL, "ridge added to the Gram diagonal", 0},
     {"kernels", HK_T_LIST, "Th", 0, 0, "Th|Kh|Tmlp", "kernels to regress with: Th, Kh, Tmlp", 0},
+    {"z_embedding", HK_T_STRING, "none", 0, 0, "none|fourier", "fixed embedding of z: none, or random Fourier features", 0},
+    {"embedding_width", HK_T_INT, "64", 1, 1000000, NULL, "width D of the Fourier embedding", 0},
+    {"embedding_lengthscale", HK_T_REAL, "0.5", 1e-6, 1e6, NULL, "length scale of the Fourier embedding", 0},
     {"test_chunk", HK_T_INT, "4096", 1, 100000000, NULL, "test points per prediction chunk", 1},
     HK_COMMON_PARAMS,
 };
@@ -46,6 +49,19 @@ static void spec_of(const struct hk_point *p, struct hk_synthetic_spec *s, struc
     s->noise = hk_point_num(p, "noise");
     d->depth_f = (int)hk_point_int(p, "depth_f");
     d->depth_g = (int)hk_point_int(p, "depth_g");
+}
+
+/* The synthetic task, with z embedded when asked (the same map for both splits). */
+static void make_task(const struct hk_point *p, const struct hk_synthetic_spec *spec, struct hk_dataset *train,
+                      struct hk_dataset *test)
+{
+    hk_synthetic_regression(spec, train, test);
+    if (!strcmp(hk_point_str(p, "z_embedding"), "fourier")) {
+        int width = (int)hk_point_int(p, "embedding_width");
+        double ell = hk_point_num(p, "embedding_lengthscale");
+        hk_embed_fourier(train, width, ell, spec->seed);
+        hk_embed_fourier(test, width, ell, spec->seed);
+    }
 }
 
 static int all_ok(MPI_Comm team, int ok)
@@ -108,7 +124,7 @@ static int run(const struct hk_point *p, MPI_Comm team, const struct hk_experime
     MPI_Comm_rank(team, &trank);
 
     struct hk_dataset train, test;
-    hk_synthetic_regression(&spec, &train, &test);
+    make_task(p, &spec, &train, &test);
     const int N = train.in.n, M = test.in.n;
     struct hk_grid grid;
     if (hk_grid_create(&grid, team, (int)hk_point_int(p, "grid_rows"))) return -1;
@@ -240,6 +256,7 @@ static void estimate(const struct hk_point *p, int team_size, const struct hk_ra
     if (chunk > M) chunk = (int)M;
     double gram = (double)hk_local_elements_max((int)N, (int)N, nb, nprow, npcol);
     double test = (double)hk_local_elements_max(chunk, (int)N, nb, nprow, npcol);
+    if (!strcmp(hk_point_str(p, "z_embedding"), "fourier")) s.dz = (int)hk_point_int(p, "embedding_width");
     double data = (double)s.distinct_x * s.dx + N * s.dz + (double)s.test_distinct_x * s.dx + M * s.dz + 3 * N + 2 * M;
     double per_point = 2 * (N + chunk) * (d.depth_g + 4);      /* diagonals kept per row and column */
     double tables = 3.0 * 1024 * 256 + (1024 + 256) * s.dx;    /* x-pair tile tables and gathered x */

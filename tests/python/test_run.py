@@ -1,0 +1,226 @@
+"""The sweep runner end to end: results, provenance, resume, signals, shards,
+snapshots and failures, all through the real binary under mpirun."""
+import glob
+import os
+import signal
+import subprocess
+import time
+
+import h5py
+import numpy as np
+import pytest
+
+from conftest import HKSWEEP, SMALL_SWEEP, assert_same_results, hk, popen, read_results
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    """One uninterrupted run of the small sweep on 1 rank."""
+    d = tmp_path_factory.mktemp("ref")
+    cfg = d / "small.yaml"
+    cfg.write_text(SMALL_SWEEP.replace("{team}", "1"))
+    proc = hk("run", cfg, "--out", d / "out", ranks=1, check=True)
+    return cfg, d / "out", read_results(d / "out" / "results.h5"), proc
+
+
+def test_results_rows_and_values(reference):
+    cfg, out, rows, proc = reference
+    assert len(rows) == 8
+    for pid, r in rows.items():
+        assert r["status"] == "ok"
+        m = r["metric"]
+        assert m["n_train"] == r["param"]["distinct_x"] * 6
+        assert np.isfinite(m["mse_test_Th"]) and np.isfinite(m["mse_test_Tmlp"])
+        assert m["time_gram_Th"] >= 0 and m["peak_rss_bytes_max_rank"] > 1e6
+    # on this hypernetwork-shaped task the hyperkernel beats predicting the mean
+    big = [r for r in rows.values() if r["param"]["distinct_x"] == 30]
+    assert all(r["metric"]["mse_test_Th"] < 0.6 * r["metric"]["mse_test_mean_predictor"] for r in big)
+    assert "[8/8] ok" in proc.stdout and "about" in proc.stdout and "left" in proc.stdout
+
+
+def test_provenance(reference):
+    _, out, _, _ = reference
+    with h5py.File(out / "results.h5") as f:
+        runs = list(f["provenance"])
+        assert len(runs) == 1
+        p = f["provenance"][runs[0]].attrs
+        for key in ("git_commit", "host", "mpi_library", "hdf5_version", "libyaml_version", "blas_core",
+                    "config_text", "scalapack"):
+            assert len(p[key]) > 0, key
+        assert "hyperkernel-regression" in p["config_text"]
+        assert p["dgemm_gflops_per_rank"] > 0.1
+        assert p["blas_threads_per_rank"] == 1
+        assert p["mpi_world_size"] == 1
+        assert set(f["points/team_size"][...]) == {1}
+        assert all((r.decode() if isinstance(r, bytes) else r) == runs[0] for r in f["points/run"][...])
+
+
+def test_two_ranks_one_team_gives_same_results(reference, small_config, tmp_path):
+    _, _, rows, _ = reference
+    hk("run", small_config(team=2), "--out", tmp_path / "o2", ranks=2, check=True)
+    got = read_results(tmp_path / "o2" / "results.h5")
+    assert_same_results(got, rows, rtol=1e-8)
+    with h5py.File(tmp_path / "o2" / "results.h5") as f:
+        assert set(f["points/team_size"][...]) == {2}
+
+
+def test_four_ranks_two_teams(reference, small_config, tmp_path):
+    _, _, rows, _ = reference
+    hk("run", small_config(team=2), "--out", tmp_path / "o4", ranks=4, check=True)
+    assert_same_results(read_results(tmp_path / "o4" / "results.h5"), rows)
+
+
+def test_refuses_to_reuse_a_directory(reference, tmp_path):
+    cfg, out, _, _ = reference
+    before = (out / "results.h5").read_bytes()
+    proc = hk("run", cfg, "--out", out, ranks=1)
+    assert proc.returncode == 2
+    assert "already holds 8 finished points" in proc.stderr and "--resume" in proc.stderr
+    assert (out / "results.h5").read_bytes() == before
+    proc = hk("run", cfg, "--out", out, "--resume", ranks=1, check=True)
+    assert "0 to run, 8 already finished" in proc.stdout
+
+
+def slow_config(tmp_path):
+    text = SMALL_SWEEP.replace("distinct_x: [10, 30]", "distinct_x: [60, 70]").replace("{team}", "1")
+    text = text.replace("seeds: [1, 2]", "seeds: [1, 2, 3]")
+    cfg = tmp_path / "slow.yaml"
+    cfg.write_text(text)
+    return cfg
+
+
+def wait_for_points(out, count, proc, limit=120):
+    t0 = time.time()
+    while time.time() - t0 < limit:
+        if len(glob.glob(str(out / "points" / "*.h5"))) >= count:
+            return
+        assert proc.poll() is None, "run ended before it could be interrupted"
+        time.sleep(0.05)
+    raise AssertionError("points did not appear in time")
+
+
+def test_killed_run_resumes_to_the_same_results(tmp_path):
+    cfg = slow_config(tmp_path)
+    hk("run", cfg, "--out", tmp_path / "full", ranks=1, check=True)
+    full = read_results(tmp_path / "full" / "results.h5")
+    out = tmp_path / "killed"
+    proc = subprocess.Popen([HKSWEEP, "run", cfg, "--out", out], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    wait_for_points(out, 3, proc)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    finished = len(glob.glob(str(out / "points" / "*.h5")))
+    assert 3 <= finished < len(full)
+    for path in glob.glob(str(out / "points" / "*.h5")):
+        with h5py.File(path) as f:
+            assert f.attrs["status"] == "ok"
+    resumed = hk("run", cfg, "--out", out, "--resume", ranks=1, check=True)
+    assert f"{len(full) - finished} to run, {finished} already finished" in resumed.stdout
+    assert_same_results(read_results(out / "results.h5"), full)
+
+
+def test_sigterm_on_one_rank_keeps_finished_points(tmp_path):
+    cfg = slow_config(tmp_path)
+    out = tmp_path / "term"
+    proc = popen("run", cfg, "--out", out, ranks=2)
+    wait_for_points(out, 2, proc)
+    ranks = subprocess.run(["pgrep", "-f", f"{HKSWEEP} run {cfg}"], capture_output=True, text=True).stdout.split()
+    ranks = [int(r) for r in ranks if int(r) != proc.pid]
+    assert len(ranks) == 2
+    os.kill(max(ranks), signal.SIGTERM)       # one rank only, as a node-local kill would
+    stdout, stderr = proc.communicate(timeout=120)
+    assert proc.returncode != 0
+    assert "interrupted by signal 15" in stderr and "--resume" in stderr
+    points = glob.glob(str(out / "points" / "*.h5"))
+    assert not glob.glob(str(out / "points" / ".*")), "temporary files left behind"
+    for path in points:
+        with h5py.File(path) as f:
+            assert f.attrs["status"] == "ok"
+    rows = read_results(out / "results.h5")
+    assert len(rows) == len(points) < 12
+    hk("run", cfg, "--out", out, "--resume", ranks=2, check=True)
+    assert len(read_results(out / "results.h5")) == 12
+
+
+def test_shards_partition_and_merge(reference, tmp_path):
+    cfg, _, rows, _ = reference
+    ids = []
+    for i in range(3):
+        plan = hk("plan", cfg, "--shard", f"{i}/3", check=True).stdout
+        ids += [line.split()[1] for line in plan.splitlines() if line[:1].isdigit() and len(line.split()[1]) == 16]
+        hk("run", cfg, "--out", tmp_path / f"s{i}", "--shard", f"{i}/3", ranks=1, check=True)
+    assert sorted(ids) == sorted(rows)
+    proc = hk("merge", tmp_path / "s0", tmp_path / "s1", tmp_path / "s2", "--out", tmp_path / "all.h5", check=True)
+    assert "merged 8 points from 3 directories" in proc.stdout
+    merged = read_results(tmp_path / "all.h5")
+    assert_same_results(merged, rows)
+    with h5py.File(tmp_path / "all.h5") as f:
+        assert len(f["provenance"]) == 3
+
+
+def test_snapshot_written_collectively_and_linked(small_config, tmp_path):
+    text = SMALL_SWEEP.replace("ridge: 1.0e-3", "ridge: 1.0e-3\n  snapshot: true").replace("{team}", "2")
+    text = text.replace("depth_g: [2, 3]", "depth_g: [3]").replace("seeds: [1, 2]", "seeds: [1]")
+    grams = {}
+    for ranks in (1, 2):
+        cfg = tmp_path / f"snap{ranks}.yaml"
+        cfg.write_text(text)
+        out = tmp_path / f"snap{ranks}"
+        hk("run", cfg, "--out", out, ranks=ranks, check=True)
+        with h5py.File(out / "results.h5") as f:
+            for pid in f["snapshots"]:
+                th = f["snapshots"][pid]["Th"][...]
+                n = f["points/metric/n_train"][list(f["points/id"].asstr()[...]).index(pid)]
+                assert th.shape == (n, n)
+                assert np.array_equal(th, th.T)
+                assert np.linalg.eigvalsh(th).min() > -1e-10 * np.abs(th).max()
+                grams[(ranks, pid)] = th
+    assert len(grams) == 4
+    for (ranks, pid), th in grams.items():
+        assert np.array_equal(th, grams[(1, pid)]), "snapshot depends on the number of ranks"
+
+
+def test_jitter_rescues_a_singular_gram(tmp_path):
+    cfg = tmp_path / "sing.yaml"
+    # H = 1 without embedding: Th = Tf(x,x') z.z'/dz has rank <= 5 * dz < N
+    cfg.write_text("experiment: hyperkernel-regression\nparams: {depth_g: 1, dz: 1, dx: 3, distinct_x: 5, "
+                   "samples_per_x: 10, ridge: 0, team_size: 1}\n")
+    hk("run", cfg, "--out", tmp_path / "o", ranks=1, check=True)
+    (row,) = read_results(tmp_path / "o" / "results.h5").values()
+    assert row["status"] == "ok" and row["metric"]["jitter_Th"] > 0
+
+
+def test_a_failing_point_is_recorded_and_the_sweep_goes_on(tmp_path):
+    cfg = tmp_path / "fail.yaml"
+    cfg.write_text("experiment: hyperkernel-regression\nparams: {dx: 2, test_distinct_x: 2, test_samples_per_x: 2}\n"
+                   "sweep:\n  zip:\n    distinct_x: [10, 1000000]\n    samples_per_x: [5, 100]\n")
+    proc = hk("run", cfg, "--out", tmp_path / "o", ranks=1, check=True)
+    assert "FAILED" in proc.stdout and "(1 failed)" in proc.stdout
+    rows = read_results(tmp_path / "o" / "results.h5")
+    statuses = sorted(r["status"] for r in rows.values())
+    assert statuses == ["failed", "ok"]
+    with h5py.File(tmp_path / "o" / "results.h5") as f:
+        reasons = list(f["points/reason"].asstr()[...])
+    assert any("cannot allocate" in r for r in reasons)
+
+
+def test_plan_predicts_memory_and_time(tmp_path):
+    proc = hk("plan", "--list", "hyperkernel-regression", check=True)
+    assert "depth_f" in proc.stdout and "not part of the point id" in proc.stdout
+    cfg = tmp_path / "big.yaml"
+    cfg.write_text("experiment: hyperkernel-regression\nparams: {distinct_x: 500, samples_per_x: 20, dx: 784}\n")
+    out = hk("plan", cfg, "--ranks", "2", check=True).stdout
+    assert "rates measured now" in out
+    row = [l for l in out.splitlines() if l.startswith("0 ")][0].split()
+    # N = 10,000 on a 1 x 2 grid: each rank holds 10,000 x 5,000 doubles = 400 MB of Gram matrix
+    mem = float(row[3]) * {"MB": 1e6, "GB": 1e9}[row[4]]
+    assert 400e6 <= mem < 500e6
+    assert float(row[5]) == pytest.approx(10000**3 / 3 / 1e9, rel=0.01)
+
+
+def test_inspect_results(reference):
+    _, out, _, _ = reference
+    text = hk("inspect", out / "results.h5", check=True).stdout
+    assert "hksweep-results-1" in text and "points: 8 (8 ok, 0 failed)" in text and "runs: " in text
+    proc = hk("inspect", out / "nope.h5")
+    assert proc.returncode == 2 and "cannot open as HDF5" in proc.stderr

@@ -1,0 +1,156 @@
+/* Distributed Gram assembly, pdpotrf/pdpotrs solve, pdgemv predictions and
+ * the collective HDF5 write, on every grid shape of the world, several block
+ * sizes, N not a multiple of the block: all against serial LAPACK on the same
+ * matrix (assembled whole here, in the test only). */
+#include <hdf5.h>
+#include <mpi.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "hk/blas.h"
+#include "hk/data.h"
+#include "hk/dist.h"
+#include "hk/store.h"
+#include "hk/util.h"
+
+static int rank;
+
+static double rel_diff(const double *a, const double *b, int n)
+{
+    double num = 0, den = 0;
+    for (int i = 0; i < n; i++) {
+        num += (a[i] - b[i]) * (a[i] - b[i]);
+        den += b[i] * b[i];
+    }
+    return sqrt(num / den);
+}
+
+static void one_case(int nprow, int nb, int distinct_x, int per_x, enum hk_kernel kind, const char *tmpdir)
+{
+    struct hk_synthetic_spec spec = {.seed = 11, .dx = 5, .dz = 2, .distinct_x = distinct_x, .samples_per_x = per_x,
+                                     .test_distinct_x = 9, .test_samples_per_x = 5};
+    struct hk_dataset tr, te;
+    hk_synthetic_regression(&spec, &tr, &te);
+    int N = tr.in.n, M = te.in.n;
+    struct hk_depths d = {2, 3};
+    const double ridge = 1e-2;
+    struct hk_grid g;
+    hk_grid_create(&g, MPI_COMM_WORLD, nprow);
+    char what[160];
+    snprintf(what, sizeof what, "grid %dx%d nb=%d N=%d %s", g.nprow, g.npcol, nb, N, hk_kernel_name(kind));
+
+    /* serial reference */
+    int *all = malloc((N > M ? N : M) * sizeof(int));
+    for (int i = 0; i < (N > M ? N : M); i++) all[i] = i;
+    double *Kfull = malloc((size_t)N * N * sizeof(double)), *Kt = malloc((size_t)M * N * sizeof(double));
+    hk_kernel_eval(kind, &d, &tr.in, all, N, &tr.in, all, N, 0, Kfull, N);
+    hk_kernel_eval(kind, &d, &te.in, all, M, &tr.in, all, N, 0, Kt, M);
+
+    /* distributed: full matrix first, checked entry by entry and written collectively */
+    struct hk_dmatrix K, B, T, Y;
+    hk_dmatrix_create(&K, &g, N, N, nb);
+    hk_dist_fill_kernel(&K, kind, &d, &tr.in, 0, &tr.in, 0, 0);
+    double worst = 0;
+    for (int j = 0; j < K.nloc; j++)
+        for (int i = 0; i < K.mloc; i++)
+            worst = fmax(worst, fabs(K.a[i + (size_t)j * K.lld] - Kfull[K.grows[i] + (size_t)K.gcols[j] * N]));
+    MPI_Allreduce(MPI_IN_PLACE, &worst, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
+    CHECK(worst == 0, "%s: local blocks differ from the serial matrix by %g", what, worst);
+
+    char path[512];
+    snprintf(path, sizeof path, "%s/gram.h5", tmpdir);
+    struct hk_pfile *pf = hk_pfile_create(MPI_COMM_WORLD, path);
+    CHECK(pf != NULL, "%s: pfile create: %s", what, hk_error_message());
+    if (pf) {
+        int rc = hk_pfile_write_blockcyclic(pf, "K", N, N, nb, nb, g.nprow, g.npcol, g.myrow, g.mycol, K.a, K.lld);
+        rc |= hk_pfile_commit(pf);
+        CHECK(rc == 0, "%s: collective write failed: %s", what, hk_error_message());
+        if (rank == 0) {
+            double *read;
+            long r, c;
+            CHECK(hk_h5_read_matrix(path, "K", &read, &r, &c) == 0 && r == N && c == N, "%s: read back", what);
+            double diff = 0;
+            for (long i = 0; i < (long)N * N; i++) diff = fmax(diff, fabs(read[i] - Kfull[i]));
+            CHECK(diff == 0, "%s: written file differs from the matrix by %g", what, diff);
+            free(read);
+            unlink(path);
+        }
+    }
+
+    /* solve: lower triangle only, as the experiment does */
+    hk_dmatrix_destroy(&K);
+    hk_dmatrix_create(&K, &g, N, N, nb);
+    hk_dist_fill_kernel(&K, kind, &d, &tr.in, 0, &tr.in, 0, 1);
+    hk_dist_add_diagonal(&K, ridge);
+    int info = hk_dist_cholesky(&K);
+    CHECK(info == 0, "%s: pdpotrf info %d", what, info);
+    hk_dmatrix_create(&B, &g, N, 1, nb);
+    hk_dist_vector_set(&B, tr.y);
+    info = hk_dist_cholesky_solve(&K, &B);
+    CHECK(info == 0, "%s: pdpotrs info %d", what, info);
+    double *alpha = malloc(N * sizeof(double));
+    hk_dist_vector_allgather(&B, alpha);
+
+    double *ref = malloc(N * sizeof(double));
+    memcpy(ref, tr.y, N * sizeof(double));
+    for (int i = 0; i < N; i++) Kfull[i + (size_t)i * N] += ridge;
+    int one = 1;
+    dpotrf_("L", &N, Kfull, &N, &info);
+    dpotrs_("L", &N, &one, Kfull, &N, ref, &N, &info);
+    double err = rel_diff(alpha, ref, N);
+    CHECK(err < 1e-10, "%s: solve differs from serial LAPACK by %g (relative)", what, err);
+
+    /* predictions in two chunks against the serial product */
+    double *pred = malloc(M * sizeof(double)), *pred_ref = calloc(M, sizeof(double));
+    int half = M / 2;
+    for (int c0 = 0; c0 < M; c0 += half) {
+        int rows = M - c0 < half ? M - c0 : half;
+        hk_dmatrix_create(&T, &g, rows, N, nb);
+        hk_dmatrix_create(&Y, &g, rows, 1, nb);
+        hk_dist_fill_kernel(&T, kind, &d, &te.in, c0, &tr.in, 0, 0);
+        hk_dist_gemv(&T, &B, &Y);
+        hk_dist_vector_allgather(&Y, pred + c0);
+        hk_dmatrix_destroy(&T);
+        hk_dmatrix_destroy(&Y);
+    }
+    for (int i = 0; i < M; i++)
+        for (int j = 0; j < N; j++) pred_ref[i] += Kt[i + (size_t)j * M] * ref[j];
+    err = rel_diff(pred, pred_ref, M);
+    CHECK(err < 1e-10, "%s: chunked predictions differ from the serial product by %g", what, err);
+
+    hk_dmatrix_destroy(&K);
+    hk_dmatrix_destroy(&B);
+    hk_grid_destroy(&g);
+    free(all); free(Kfull); free(Kt); free(alpha); free(ref); free(pred); free(pred_ref);
+    hk_dataset_free(&tr);
+    hk_dataset_free(&te);
+}
+
+int main(int argc, char **argv)
+{
+    int provided, size;
+    MPI_Init_thread(&argc, &argv, MPI_THREAD_MULTIPLE, &provided);
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    hk_store_init();
+    char tmpdir[256] = "/tmp/hk_test_dist_XXXXXX";
+    if (rank == 0 && !mkdtemp(tmpdir)) return 1;
+    MPI_Bcast(tmpdir, sizeof tmpdir, MPI_CHAR, 0, MPI_COMM_WORLD);
+    static const int blocks[] = {4, 16, 64};
+    for (int nprow = 1; nprow <= size; nprow++) {
+        if (size % nprow) continue;
+        for (int b = 0; b < 3; b++) {
+            one_case(nprow, blocks[b], 11, 7, HK_TH, tmpdir);   /* N = 77 */
+            one_case(nprow, blocks[b], 3, 12, HK_KH, tmpdir);   /* N = 36, fewer than one block of 64 */
+        }
+        one_case(nprow, 32, 40, 5, HK_TMLP, tmpdir);            /* N = 200 */
+    }
+    if (rank == 0) rmdir(tmpdir);
+    int failures = check_failures;
+    MPI_Allreduce(MPI_IN_PLACE, &failures, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
+    if (rank == 0) printf("test_dist on %d ranks: %d checks per rank, %d failed in all\n", size, check_count, failures);
+    MPI_Finalize();
+    return failures ? 1 : 0;
+}

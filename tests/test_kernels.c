@@ -1,0 +1,213 @@
+/* Analytic kernels against hand-worked values, Monte Carlo of the dual maps,
+ * symmetry, positive semi-definiteness, and the tiled evaluator against the
+ * per-pair maps. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "hk/blas.h"
+#include "hk/data.h"
+#include "hk/kernels.h"
+#include "hk/util.h"
+
+static double eval_one(enum hk_kernel k, const struct hk_depths *d, const struct hk_inputs *in, int i, int j)
+{
+    double v;
+    hk_kernel_eval(k, d, in, &i, 1, in, &j, 1, 0, &v, 1);
+    return v;
+}
+
+static void test_dual_maps(void)
+{
+    double v, vd;
+    hk_relu_dual(2.5, 2.5, 2.5, &v, &vd);
+    CHECK(v == 2.5 && vd == 1, "diagonal must be exact: V=%.17g Vd=%.17g", v, vd);
+    hk_relu_dual(1, 1, 0, &v, &vd); /* orthogonal: V = 1/pi, Vd = 1/2 */
+    CHECK_CLOSE(v, 1 / M_PI, 1e-15, "V orthogonal");
+    CHECK_CLOSE(vd, 0.5, 1e-15, "Vd orthogonal");
+    hk_relu_dual(1, 4, -2, &v, &vd); /* c = -1 */
+    CHECK(v == 0 && vd == 0, "antiparallel: V=%g Vd=%g", v, vd);
+    hk_relu_dual(1, 1, 1 + 1e-15, &v, &vd); /* rounding past c = 1 is clamped */
+    CHECK(v == 1 && vd == 1, "clamp at c > 1: V=%.17g Vd=%.17g", v, vd);
+    /* Monte Carlo of E[s(a)s(b)] and E[s'(a)s'(b)] for kxx=2, kyy=0.5, kxy=0.6 */
+    struct hk_rng rng;
+    hk_rng_seed(&rng, 42, 0);
+    double kxx = 2, kyy = 0.5, kxy = 0.6, sv = 0, svd = 0;
+    double l11 = sqrt(kxx), l21 = kxy / l11, l22 = sqrt(kyy - l21 * l21);
+    const int n = 2000000;
+    for (int i = 0; i < n; i++) {
+        double g1 = hk_rng_normal(&rng), g2 = hk_rng_normal(&rng);
+        double a = l11 * g1, b = l21 * g1 + l22 * g2;
+        if (a > 0 && b > 0) {
+            sv += 2 * a * b;
+            svd += 2;
+        }
+    }
+    hk_relu_dual(kxx, kyy, kxy, &v, &vd);
+    CHECK(fabs(sv / n - v) < 4e-3, "V vs Monte Carlo: %g vs %g", v, sv / n);
+    CHECK(fabs(svd / n - vd) < 3e-3, "Vd vs Monte Carlo: %g vs %g", vd, svd / n);
+}
+
+/* Two points with orthogonal x of unit x.x/dx, and chosen z. */
+static void test_hand_cases(void)
+{
+    double x[4] = {M_SQRT2, 0, 0, M_SQRT2};    /* dx = 2: x.x/dx = 1, x1.x2 = 0 */
+    double z[4] = {1, 0, 0.6, 0.8};            /* dz = 2: z.z/dz = 0.5, z1.z2/dz = 0.3 */
+    int xid[2] = {0, 1};
+    struct hk_inputs in = {.n = 2, .nx = 2, .dx = 2, .x = x, .dz = 2, .z = z, .xid = xid};
+    /* L = 1: Sf(x1,x2) = V(1,1,0) = 1/pi, Tf = Sf + 0 * Vd = 1/pi */
+    struct hk_depths d1 = {1, 1};
+    CHECK_CLOSE(eval_one(HK_SF, &d1, &in, 0, 1), 1 / M_PI, 1e-15, "Sf orthogonal L=1");
+    CHECK_CLOSE(eval_one(HK_TF, &d1, &in, 0, 1), 1 / M_PI, 1e-15, "Tf orthogonal L=1");
+    /* H = 1: Kh = Sf Z0, Th = Tf Z0 */
+    CHECK_CLOSE(eval_one(HK_KH, &d1, &in, 0, 1), 0.3 / M_PI, 1e-15, "Kh H=1");
+    CHECK_CLOSE(eval_one(HK_TH, &d1, &in, 0, 1), 0.3 / M_PI, 1e-15, "Th H=1");
+    /* L = 2 orthogonal: S1 = 1/pi, T1 = 1/pi; S2 = V(1,1,1/pi), T2 = S2 + T1 Vd(1,1,1/pi) */
+    double t = acos(1 / M_PI);
+    double s2 = (sin(t) + (M_PI - t) / M_PI) / M_PI, vd2 = (M_PI - t) / M_PI;
+    struct hk_depths d2 = {2, 1};
+    CHECK_CLOSE(eval_one(HK_SF, &d2, &in, 0, 1), s2, 1e-14, "Sf orthogonal L=2");
+    CHECK_CLOSE(eval_one(HK_TF, &d2, &in, 0, 1), s2 + vd2 / M_PI, 1e-14, "Tf orthogonal L=2");
+    /* H = 2, L = 1, orthogonal x: K1 = Z0/pi, diagonals K1(u,u) = 0.5;
+     * In_2 = V(0.5, 0.5, 0.3/pi), Th = Tf (In_1 Sf Vd(K1) + In_2) */
+    double c = (0.3 / M_PI) / 0.5, tt = acos(c);
+    double in2 = 0.5 * (sin(tt) + (M_PI - tt) * c) / M_PI, vdk = (M_PI - tt) / M_PI;
+    struct hk_depths d12 = {1, 2};
+    CHECK_CLOSE(eval_one(HK_KH, &d12, &in, 0, 1), in2 / M_PI, 1e-14, "Kh H=2 orthogonal");
+    CHECK_CLOSE(eval_one(HK_TH, &d12, &in, 0, 1), (0.3 * (1 / M_PI) * vdk + in2) / M_PI, 1e-14, "Th H=2 orthogonal");
+    /* x = x' (same point): S_l = s, T_l = (l+1) s, K_l = s^l zz, and
+     * Th = (L+1) s * sum_l In_l s^(H-l) with In_1 = zz, In_l = s^(l-1) zz */
+    double xs[2] = {1.2, -0.7}, zs[3] = {0.3, -1.1, 0.5};
+    int one = 0;
+    struct hk_inputs pt = {.n = 1, .nx = 1, .dx = 2, .x = xs, .dz = 3, .z = zs, .xid = &one};
+    double s = (1.2 * 1.2 + 0.7 * 0.7) / 2, zz = (0.09 + 1.21 + 0.25) / 3;
+    for (int L = 1; L <= 3; L++)
+        for (int H = 1; H <= 4; H++) {
+            struct hk_depths d = {L, H};
+            double sum = 0;
+            for (int l = 1; l <= H; l++) sum += pow(s, l - 1) * zz * pow(s, H - l);
+            char what[64];
+            snprintf(what, sizeof what, "Th(u,u) L=%d H=%d", L, H);
+            CHECK_CLOSE(eval_one(HK_TH, &d, &pt, 0, 0), (L + 1) * s * sum, 1e-14, what);
+            snprintf(what, sizeof what, "Kh(u,u) L=%d H=%d", L, H);
+            CHECK_CLOSE(eval_one(HK_KH, &d, &pt, 0, 0), pow(s, H) * zz, 1e-14, what);
+            /* plain MLP on (x, z): diagonal T = (L+H+1) (x.x + z.z)/(dx+dz) */
+            snprintf(what, sizeof what, "Tmlp(u,u) L=%d H=%d", L, H);
+            CHECK_CLOSE(eval_one(HK_TMLP, &d, &pt, 0, 0), (L + H + 1) * (2 * s + 3 * zz) / 5, 1e-14, what);
+        }
+}
+
+static void random_task(struct hk_dataset *train, struct hk_dataset *test, int nx, int per_x)
+{
+    struct hk_synthetic_spec spec = {.seed = 5, .dx = 6, .dz = 3, .distinct_x = nx, .samples_per_x = per_x,
+                                     .test_distinct_x = 7, .test_samples_per_x = 3};
+    hk_synthetic_regression(&spec, train, test);
+}
+
+static void test_symmetric_psd(void)
+{
+    struct hk_dataset tr, te;
+    random_task(&tr, &te, 12, 5);
+    int n = tr.in.n;
+    int *idx = malloc(n * sizeof(int));
+    for (int i = 0; i < n; i++) idx[i] = i;
+    double *K = malloc((size_t)n * n * sizeof(double)), *w = malloc(n * sizeof(double));
+    for (int k = 0; k < HK_NKERNELS; k++) {
+        struct hk_depths d = {2, 3};
+        hk_kernel_eval(k, &d, &tr.in, idx, n, &tr.in, idx, n, 0, K, n);
+        double asym = 0, scale = 0;
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < n; j++) {
+                asym = fmax(asym, fabs(K[i + j * n] - K[j + i * n]));
+                scale = fmax(scale, fabs(K[i + j * n]));
+            }
+        CHECK(asym <= 1e-14 * scale, "%s not symmetric: %g", hk_kernel_name(k), asym / scale);
+        int lwork = 10 * n, info;
+        double *work = malloc(lwork * sizeof(double));
+        dsyev_("N", "L", &n, K, &n, w, work, &lwork, &info);
+        free(work);
+        CHECK(info == 0 && w[0] >= -1e-12 * w[n - 1], "%s not PSD: smallest eigenvalue %g, largest %g",
+              hk_kernel_name(k), w[0], w[n - 1]);
+    }
+    free(K);
+    free(w);
+    free(idx);
+    hk_dataset_free(&tr);
+    hk_dataset_free(&te);
+}
+
+/* The tiled evaluator (many tiles, cross sets, lower_only) against the per-pair maps. */
+static void test_tiles_against_pairs(void)
+{
+    struct hk_dataset tr, te;
+    random_task(&tr, &te, 60, 11); /* 660 points: several column tiles */
+    struct hk_depths d = {2, 3};
+    int nr = te.in.n, nc = tr.in.n;
+    int *rows = malloc(nr * sizeof(int)), *cols = malloc(nc * sizeof(int));
+    for (int i = 0; i < nr; i++) rows[i] = i;
+    for (int j = 0; j < nc; j++) cols[j] = nc - 1 - j; /* descending: order must not matter */
+    double *th = malloc((size_t)nr * nc * sizeof(double)), *tm = malloc((size_t)nr * nc * sizeof(double));
+    hk_kernel_eval(HK_TH, &d, &te.in, rows, nr, &tr.in, cols, nc, 0, th, nr);
+    hk_kernel_eval(HK_TMLP, &d, &te.in, rows, nr, &tr.in, cols, nc, 0, tm, nr);
+    double worst = 0, worst_mlp = 0;
+    for (int i = 0; i < nr; i++)
+        for (int j = 0; j < nc; j++) {
+            const double *xa = te.in.x + te.in.xid[rows[i]] * 6, *xb = tr.in.x + tr.in.xid[cols[j]] * 6;
+            const double *za = te.in.z + rows[i] * 3, *zb = tr.in.z + cols[j] * 3;
+            double sab = 0, saa = 0, sbb = 0, zab = 0, zaa = 0, zbb = 0;
+            for (int k = 0; k < 6; k++) { sab += xa[k] * xb[k]; saa += xa[k] * xa[k]; sbb += xb[k] * xb[k]; }
+            for (int k = 0; k < 3; k++) { zab += za[k] * zb[k]; zaa += za[k] * za[k]; zbb += zb[k] * zb[k]; }
+            double sf, tf, sfa, tfa, sfb, tfb;
+            hk_relu_net_kernels(2, saa / 6, sbb / 6, sab / 6, &sf, &tf);
+            hk_relu_net_kernels(2, saa / 6, saa / 6, saa / 6, &sfa, &tfa);
+            hk_relu_net_kernels(2, sbb / 6, sbb / 6, sbb / 6, &sfb, &tfb);
+            double kda[2] = {sfa * zaa / 3, sfa * sfa * zaa / 3}, kdb[2] = {sfb * zbb / 3, sfb * sfb * zbb / 3};
+            double kh, want;
+            hk_hyper_pair(3, sf, tf, zab / 3, kda, kdb, &kh, &want);
+            worst = fmax(worst, fabs(th[i + j * nr] - want) / fabs(want));
+            double s_unused, want_mlp;
+            hk_relu_net_kernels(5, (saa + zaa) / 9, (sbb + zbb) / 9, (sab + zab) / 9, &s_unused, &want_mlp);
+            worst_mlp = fmax(worst_mlp, fabs(tm[i + j * nr] - want_mlp) / fabs(want_mlp));
+        }
+    CHECK(worst < 1e-12, "tiled Th differs from per-pair maps by %g", worst);
+    CHECK(worst_mlp < 1e-12, "tiled Tmlp differs from per-pair maps by %g", worst_mlp);
+    /* lower_only leaves the strict upper triangle untouched */
+    int n = 300;
+    double *K = malloc((size_t)n * n * sizeof(double));
+    for (int i = 0; i < n * n; i++) K[i] = -7;
+    int *idx = malloc(n * sizeof(int));
+    for (int i = 0; i < n; i++) idx[i] = i;
+    hk_kernel_eval(HK_TH, &d, &tr.in, idx, n, &tr.in, idx, n, 1, K, n);
+    int upper_ok = 1, lower_ok = 1;
+    for (int j = 0; j < n; j++)
+        for (int i = 0; i < n; i++) {
+            if (i < j && K[i + j * n] != -7) upper_ok = 0;
+            if (i >= j && K[i + j * n] == -7) lower_ok = 0;
+        }
+    CHECK(upper_ok && lower_ok, "lower_only: upper untouched %d, lower filled %d", upper_ok, lower_ok);
+    free(K); free(idx); free(rows); free(cols); free(th); free(tm);
+    hk_dataset_free(&tr);
+    hk_dataset_free(&te);
+}
+
+static void test_dedup(void)
+{
+    /* identical rows of x share one distinct x; different rows do not */
+    double x[8] = {1, 2, 3, 4, 1, 2, 1, 2.0000001};
+    double z[4] = {0, 1, 2, 3};
+    struct hk_dataset d;
+    hk_dataset_from_points(4, 2, x, 1, z, &d);
+    CHECK(d.in.nx == 3, "distinct x: got %d, want 3", d.in.nx);
+    CHECK(d.xid[0] == d.xid[2] && d.xid[0] != d.xid[1] && d.xid[3] != d.xid[0], "xid grouping wrong");
+    hk_dataset_free(&d);
+}
+
+int main(void)
+{
+    test_dual_maps();
+    test_hand_cases();
+    test_symmetric_psd();
+    test_tiles_against_pairs();
+    test_dedup();
+    return check_summary("test_kernels");
+}
