@@ -106,6 +106,59 @@ double hk_kernel_entry_cost(enum hk_kernel kind, const struct hk_depths *d, int 
     }
 }
 
+/* ---- vectorised layer map -------------------------------------------------
+ * The evaluator spends its time in the dual map of each layer, so that map
+ * runs over contiguous arrays in a loop the compiler vectorises (clones for
+ * AVX-512, AVX2 and plain x86-64, picked at load time). arccos is a
+ * branch-free minimax form, accurate to one ulp (relative), so it vectorises
+ * too: acos(a) = pi/2 - asin(a) for a <= 1/2, 2 asin(sqrt((1-a)/2)) above,
+ * with asin(s) = s + s w P(4w), w = s^2 in [0, 1/4]. The coefficients were
+ * fitted to the Taylor series of asin on Chebyshev nodes. */
+static const double asin_poly[13] = {
+    0.16666666666666693,   0.018749999999983877,  0.002790178572027094,  0.0004747178716718561,
+    8.7391344993013531e-05, 1.6945474060181072e-05, 3.4116639674678711e-06, 6.9905094433779148e-07,
+    1.5985622050122656e-07, 1.8503637359068011e-08, 1.8057749774791596e-08, -4.0755504169018544e-09,
+    1.8000188530822325e-09};
+
+static inline double acos_branchless(double c)
+{
+    double a = fabs(c);
+    int big = a > 0.5;
+    double w = big ? (1 - a) * 0.5 : a * a;
+    double s = big ? sqrt(w) : a;
+    double u = 4 * w, p = asin_poly[12];
+    for (int k = 11; k >= 0; k--) p = p * u + asin_poly[k];
+    double r = s + s * w * p;
+    double res = big ? 2 * r : M_PI_2 - r;
+    return c < 0 ? M_PI - res : res;
+}
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define HK_VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define HK_VECTOR_CLONES
+#endif
+
+/* v[i], vd[i] = V, Vd of (kxx[i], kyy, kxy[i]): the same map as relu_dual. */
+HK_VECTOR_CLONES
+static void relu_layer(int n, const double *restrict kxx, double kyy, const double *restrict kxy, double *restrict v,
+                       double *restrict vd)
+{
+    for (int i = 0; i < n; i++) {
+        double norm = sqrt(kxx[i] * kyy);
+        double c = kxy[i] / (norm > 0 ? norm : 1);
+        c = c > 1 ? 1 : c;
+        c = c < -1 ? -1 : c;
+        double t = acos_branchless(c);
+        double rest = (M_PI - t) * (1.0 / M_PI);
+        double value = norm * (sqrt(1 - c * c) + (M_PI - t) * c) * (1.0 / M_PI);
+        value = c >= 1 ? norm : value; /* the diagonal stays exact */
+        rest = c >= 1 ? 1 : rest;
+        v[i] = norm > 0 ? value : 0;
+        vd[i] = norm > 0 ? rest : 0;
+    }
+}
+
 /* Everything about one side (rows or columns) that depends on a single
  * point: computed once per call, O(points) memory. */
 struct side {
@@ -113,14 +166,17 @@ struct side {
     const int *pts;
     int n;
     double *xnorm;  /* per distinct x: x.x/dx */
-    double *sfd;    /* per point: Sf(x,x), Tf(x,x), z.z/dz */
+    double *sfd;    /* per point: Sf(x,x), Tf(x,x), z.z/dz, MLP input kernel diagonal */
     double *tfd;
     double *zz;
-    double *kd;     /* per point: K_l(u,u), l = 1..H-1 (stride H) */
+    double *mlpd;
+    double *kd;     /* K_l(u,u) for l = 1..H-1, layer-major: kd[(l-1) n + i] */
     int *slot;      /* per point in the current tile: index of its distinct x */
     int *mark;      /* per distinct x: slot in the current tile, or -1 */
     int *ux;        /* the current tile's distinct x */
     double *xg;     /* their vectors gathered, ux count × dx */
+    double *uxnorm; /* their x.x/dx */
+    double *zg;     /* the tile's z gathered, tile × dz */
 };
 
 static double dot(const double *a, const double *b, int n)
@@ -134,25 +190,31 @@ static void side_init(struct side *s, const struct hk_inputs *in, const int *pts
                       const struct hk_depths *d)
 {
     int H = d->depth_g;
+    memset(s, 0, sizeof *s);
     s->in = in;
     s->pts = pts;
     s->n = n;
+    /* the same arithmetic (dot times reciprocal) as the DGEMM tables, so a
+     * point paired with itself reproduces its diagonal bit for bit */
     s->xnorm = hk_malloc((size_t)in->nx * sizeof(double));
     for (int x = 0; x < in->nx; x++)
         s->xnorm[x] = dot(in->x + (size_t)x * in->dx, in->x + (size_t)x * in->dx, in->dx) * (1.0 / in->dx);
     s->sfd = hk_malloc((size_t)n * sizeof(double));
     s->tfd = hk_malloc((size_t)n * sizeof(double));
     s->zz = hk_malloc((size_t)n * sizeof(double));
-    s->kd = hk_malloc((size_t)n * H * sizeof(double));
+    s->mlpd = hk_malloc((size_t)n * sizeof(double));
+    s->kd = hk_malloc((size_t)n * (H > 1 ? H - 1 : 1) * sizeof(double));
+    const double inv_dxz = 1.0 / (in->dx + in->dz);
     for (int i = 0; i < n; i++) {
         int p = pts[i];
         double sxx = s->xnorm[in->xid[p]];
         relu_net(d->depth_f, sxx, sxx, sxx, &s->sfd[i], &s->tfd[i]);
         const double *z = in->z + (size_t)p * in->dz;
-        s->zz[i] = dot(z, z, in->dz) * (1.0 / in->dz); /* same arithmetic as the pairs: exact diagonals */
+        s->zz[i] = dot(z, z, in->dz) * (1.0 / in->dz);
+        s->mlpd[i] = (sxx * in->dx + s->zz[i] * in->dz) * inv_dxz;
         double k = s->sfd[i] * s->zz[i];
         for (int l = 1; l < H; l++) {
-            s->kd[(size_t)i * H + l - 1] = k;
+            s->kd[(size_t)(l - 1) * n + i] = k;
             double v, vd;
             relu_dual(k, k, k, &v, &vd);
             k = s->sfd[i] * v;
@@ -163,32 +225,42 @@ static void side_init(struct side *s, const struct hk_inputs *in, const int *pts
     for (int x = 0; x < in->nx; x++) s->mark[x] = -1;
     s->ux = hk_malloc((size_t)tile * sizeof(int));
     s->xg = hk_malloc((size_t)tile * in->dx * sizeof(double));
+    s->uxnorm = hk_malloc((size_t)tile * sizeof(double));
+    s->zg = hk_malloc((size_t)tile * in->dz * sizeof(double));
 }
 
 static void side_free(struct side *s)
 {
-    free(s->xnorm); free(s->sfd); free(s->tfd); free(s->zz); free(s->kd);
-    free(s->slot); free(s->mark); free(s->ux); free(s->xg);
+    free(s->xnorm); free(s->sfd); free(s->tfd); free(s->zz); free(s->mlpd); free(s->kd);
+    free(s->slot); free(s->mark); free(s->ux); free(s->xg); free(s->uxnorm); free(s->zg);
 }
 
-/* Finds the distinct x among points [i0, i1) and gathers them; returns how many. */
+/* Finds the distinct x among points [i0, i1) and gathers them and the
+ * points' z; returns how many distinct x. */
 static int side_tile(struct side *s, int i0, int i1)
 {
     const struct hk_inputs *in = s->in;
     int nu = 0;
     for (int i = i0; i < i1; i++) {
-        int x = in->xid[s->pts[i]];
+        int p = s->pts[i], x = in->xid[p];
         if (s->mark[x] < 0) {
             s->mark[x] = nu;
             s->ux[nu] = x;
+            s->uxnorm[nu] = s->xnorm[x];
             memcpy(s->xg + (size_t)nu * in->dx, in->x + (size_t)x * in->dx, (size_t)in->dx * sizeof(double));
             nu++;
         }
         s->slot[i - i0] = s->mark[x];
+        memcpy(s->zg + (size_t)(i - i0) * in->dz, in->z + (size_t)p * in->dz, (size_t)in->dz * sizeof(double));
     }
     for (int u = 0; u < nu; u++) s->mark[s->ux[u]] = -1;
     return nu;
 }
+
+/* Work arrays of one tile column, TILE_ROWS long. */
+struct lanes {
+    double *sf, *tf, *z0, *k, *acc, *v, *vd;
+};
 
 int hk_kernel_eval(enum hk_kernel kind, const struct hk_depths *d, const struct hk_inputs *a, const int *rows,
                    int nrows, const struct hk_inputs *b, const int *cols, int ncols, int lower_only, double *out,
@@ -200,78 +272,119 @@ int hk_kernel_eval(enum hk_kernel kind, const struct hk_depths *d, const struct 
                        HK_MAX_DEPTH);
     if (a->dx != b->dx || a->dz != b->dz)
         return hk_fail("kernel inputs disagree in dimension: dx %d vs %d, dz %d vs %d", a->dx, b->dx, a->dz, b->dz);
+    for (int i = 1; lower_only && i < nrows; i++)
+        if (rows[i] <= rows[i - 1]) return hk_fail("kernel evaluation: lower_only needs ascending rows");
     if (nrows == 0 || ncols == 0) return 0;
-    const int H = d->depth_g, dx = a->dx, dz = a->dz;
+    const int H = d->depth_g, L = d->depth_f, dx = a->dx, dz = a->dz;
     const int same_inputs = (a == b);
     struct side R, C;
     side_init(&R, a, rows, nrows, TILE_ROWS, d);
     side_init(&C, b, cols, ncols, TILE_COLS, d);
-    double *s0 = hk_malloc((size_t)TILE_ROWS * TILE_COLS * sizeof(double));
-    double *sf = hk_malloc((size_t)TILE_ROWS * TILE_COLS * sizeof(double));
-    double *tf = hk_malloc((size_t)TILE_ROWS * TILE_COLS * sizeof(double));
-    const double inv_dx = 1.0 / dx, inv_dz = 1.0 / dz, inv_dxz = 1.0 / (dx + dz);
+    const size_t tile = (size_t)TILE_ROWS * TILE_COLS;
+    double *s0 = hk_malloc(tile * sizeof(double)), *sf = hk_malloc(tile * sizeof(double));
+    double *tf = hk_malloc(tile * sizeof(double)), *z0 = hk_malloc(tile * sizeof(double));
+    struct lanes w;
+    double *lane_mem = hk_malloc(7 * (size_t)TILE_ROWS * sizeof(double));
+    w.sf = lane_mem; w.tf = w.sf + TILE_ROWS; w.z0 = w.tf + TILE_ROWS; w.k = w.z0 + TILE_ROWS;
+    w.acc = w.k + TILE_ROWS; w.v = w.acc + TILE_ROWS; w.vd = w.v + TILE_ROWS;
+    const double inv_dx = 1.0 / dx, inv_dz = 1.0 / dz, inv_dxz = 1.0 / (dx + dz), zero = 0;
 
     for (int j0 = 0; j0 < ncols; j0 += TILE_COLS) {
-        int j1 = j0 + TILE_COLS < ncols ? j0 + TILE_COLS : ncols;
+        int j1 = j0 + TILE_COLS < ncols ? j0 + TILE_COLS : ncols, ncj = j1 - j0;
         int uc = side_tile(&C, j0, j1);
         int min_col = cols[j0];
         for (int j = j0; j < j1; j++) if (cols[j] < min_col) min_col = cols[j];
         for (int i0 = 0; i0 < nrows; i0 += TILE_ROWS) {
-            int i1 = i0 + TILE_ROWS < nrows ? i0 + TILE_ROWS : nrows;
-            if (lower_only) {
-                int max_row = rows[i0];
-                for (int i = i0; i < i1; i++) if (rows[i] > max_row) max_row = rows[i];
-                if (max_row < min_col) continue;
-            }
+            int i1 = i0 + TILE_ROWS < nrows ? i0 + TILE_ROWS : nrows, nri = i1 - i0;
+            if (lower_only && rows[i1 - 1] < min_col) continue;
             int ur = side_tile(&R, i0, i1);
             /* x-only part: one DGEMM for the dot products of the tile's
-             * distinct x, then the f recursion per pair of distinct x. */
-            dgemm_("T", "N", &ur, &uc, &dx, &inv_dx, R.xg, &dx, C.xg, &dx, &(double){0}, s0, &ur);
-            for (int q = 0; q < uc; q++) {
-                int xb = C.ux[q];
-                for (int p = 0; p < ur; p++) {
-                    int xa = R.ux[p];
-                    double *e = &s0[p + (size_t)q * ur];
-                    if (same_inputs && xa == xb) *e = R.xnorm[xa]; /* x = x': exact diagonal */
-                    if (kind != HK_TMLP)
-                        relu_net(d->depth_f, R.xnorm[xa], C.xnorm[xb], *e, &sf[p + (size_t)q * ur], &tf[p + (size_t)q * ur]);
-                }
-            }
-            for (int j = j0; j < j1; j++) {
-                const int cj = cols[j], jc = j - j0, ci = C.slot[jc];
-                const double *zb = b->z + (size_t)cj * dz;
-                const double *kdb = C.kd + (size_t)j * H;
-                double *col = out + (size_t)j * ld;
-                for (int i = i0; i < i1; i++) {
-                    const int ri = rows[i];
-                    if (lower_only && ri < cj) continue;
-                    const size_t t = R.slot[i - i0] + (size_t)ci * ur;
-                    double value;
-                    if (kind == HK_SF) value = sf[t];
-                    else if (kind == HK_TF) value = tf[t];
-                    else {
-                        const double *za = a->z + (size_t)ri * dz;
-                        double z0 = dot(za, zb, dz) * inv_dz;
-                        if (kind == HK_TMLP) {
-                            /* plain MLP on (x, z): input kernel (x.x' + z.z') / (dx + dz) */
-                            double sxx = (R.xnorm[a->xid[ri]] * dx + R.zz[i] * dz) * inv_dxz;
-                            double syy = (C.xnorm[b->xid[cj]] * dx + C.zz[j] * dz) * inv_dxz;
-                            double sxy = (s0[t] * dx + z0 * dz) * inv_dxz;
-                            if (same_inputs && ri == cj) sxy = sxx;
-                            double s_unused;
-                            relu_net(d->depth_f + d->depth_g, sxx, syy, sxy, &s_unused, &value);
-                        } else {
-                            double kh, th;
-                            hyper_pair(H, sf[t], tf[t], z0, R.kd + (size_t)i * H, kdb, &kh, &th);
-                            value = (kind == HK_KH) ? kh : th;
+             * distinct x, then the f recursion per pair of distinct x */
+            dgemm_("T", "N", &ur, &uc, &dx, &inv_dx, R.xg, &dx, C.xg, &dx, &zero, s0, &ur);
+            for (int q = 0; q < uc; q++)
+                for (int p = 0; p < ur; p++)
+                    if (same_inputs && R.ux[p] == C.ux[q]) s0[p + (size_t)q * ur] = R.uxnorm[p]; /* x = x' */
+            if (kind != HK_TMLP)
+                for (int q = 0; q < uc; q++) {
+                    /* f recursion, column by column of the table, vectorised over rows */
+                    double *sq = s0 + (size_t)q * ur, *sfq = sf + (size_t)q * ur, *tfq = tf + (size_t)q * ur;
+                    memcpy(sfq, sq, (size_t)ur * sizeof(double));
+                    memcpy(tfq, sq, (size_t)ur * sizeof(double));
+                    for (int l = 0; l < L; l++) {
+                        relu_layer(ur, R.uxnorm, C.uxnorm[q], sfq, w.v, w.vd);
+                        for (int p = 0; p < ur; p++) {
+                            tfq[p] = w.v[p] + tfq[p] * w.vd[p];
+                            sfq[p] = w.v[p];
                         }
                     }
-                    col[i] = value;
                 }
+            if (kind != HK_SF && kind != HK_TF) /* the z dot products of the tile, one DGEMM */
+                dgemm_("T", "N", &nri, &ncj, &dz, &inv_dz, R.zg, &dz, C.zg, &dz, &zero, z0, &nri);
+            for (int j = j0; j < j1; j++) {
+                const int cj = cols[j], jc = j - j0, ci = C.slot[jc];
+                int start = i0;
+                if (lower_only) { /* rows ascend: skip those above the diagonal */
+                    int lo = i0, hi = i1;
+                    while (lo < hi) {
+                        int mid = (lo + hi) / 2;
+                        if (rows[mid] < cj) lo = mid + 1; else hi = mid;
+                    }
+                    start = lo;
+                }
+                const int m = i1 - start, off = start - i0;
+                if (m <= 0) continue;
+                double *col = out + (size_t)j * ld + start;
+                const double *sfcol = sf + (size_t)ci * ur, *tfcol = tf + (size_t)ci * ur, *s0col = s0 + (size_t)ci * ur;
+                const int *slot = R.slot + off;
+                if (kind == HK_SF || kind == HK_TF) {
+                    const double *table = kind == HK_SF ? sfcol : tfcol;
+                    for (int i = 0; i < m; i++) col[i] = table[slot[i]];
+                    continue;
+                }
+                const double *z0col = z0 + (size_t)jc * nri + off;
+                for (int i = 0; i < m; i++) w.z0[i] = z0col[i];
+                if (same_inputs) /* a point with itself: its diagonal, bit for bit */
+                    for (int i = 0; i < m; i++)
+                        if (rows[start + i] == cj) w.z0[i] = R.zz[start + i];
+                if (kind == HK_TMLP) {
+                    /* plain MLP on (x, z): input kernel (x.x' + z.z') / (dx + dz) */
+                    for (int i = 0; i < m; i++) {
+                        double sxy = (s0col[slot[i]] * dx + w.z0[i] * dz) * inv_dxz;
+                        w.k[i] = (same_inputs && rows[start + i] == cj) ? R.mlpd[start + i] : sxy;
+                        w.acc[i] = w.k[i];
+                    }
+                    for (int l = 0; l < L + H; l++) {
+                        relu_layer(m, R.mlpd + start, C.mlpd[j], w.k, w.v, w.vd);
+                        for (int i = 0; i < m; i++) {
+                            w.acc[i] = w.v[i] + w.acc[i] * w.vd[i];
+                            w.k[i] = w.v[i];
+                        }
+                    }
+                    for (int i = 0; i < m; i++) col[i] = w.acc[i];
+                    continue;
+                }
+                /* hyper-GP and hyperkernel: the g recursion of section 4 in
+                 * Horner form, acc_l = acc_{l-1} Sf Vd(K_{l-1}) + In_l */
+                for (int i = 0; i < m; i++) {
+                    w.sf[i] = sfcol[slot[i]];
+                    w.tf[i] = tfcol[slot[i]];
+                    w.k[i] = w.sf[i] * w.z0[i];
+                    w.acc[i] = w.z0[i];
+                }
+                for (int l = 1; l < H; l++) {
+                    relu_layer(m, R.kd + (size_t)(l - 1) * nrows + start, C.kd[(size_t)(l - 1) * ncols + j], w.k, w.v,
+                               w.vd);
+                    for (int i = 0; i < m; i++) {
+                        w.acc[i] = w.acc[i] * w.sf[i] * w.vd[i] + w.v[i];
+                        w.k[i] = w.sf[i] * w.v[i];
+                    }
+                }
+                if (kind == HK_KH) for (int i = 0; i < m; i++) col[i] = w.k[i];
+                else for (int i = 0; i < m; i++) col[i] = w.tf[i] * w.acc[i];
             }
         }
     }
-    free(s0); free(sf); free(tf);
+    free(s0); free(sf); free(tf); free(z0); free(lane_mem);
     side_free(&R);
     side_free(&C);
     return 0;

@@ -22,6 +22,12 @@ static void compute_id(struct hk_point *p)
     snprintf(p->id_hex, sizeof p->id_hex, "%016llx", (unsigned long long)h);
 }
 
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
 int hk_sweep_expand(const struct hk_config *cfg, struct hk_sweep *out)
 {
     int nzip = cfg->nzip ? cfg->zip_len : 1;
@@ -49,12 +55,22 @@ int hk_sweep_expand(const struct hk_config *cfg, struct hk_sweep *out)
         }
     }
     /* Two points with the same id would overwrite each other's record. */
-    for (int i = 0; i < out->npoints; i++)
-        for (int j = i + 1; j < out->npoints && out->npoints <= 20000; j++)
-            if (out->points[i].id == out->points[j].id)
-                return hk_fail("%s: points %d and %d have identical parameters (a value repeated in sweep.grid or "
-                               "sweep.zip?)",
-                               cfg->path, i, j);
+    uint64_t *ids = hk_malloc((size_t)total * sizeof *ids);
+    for (int i = 0; i < out->npoints; i++) ids[i] = out->points[i].id;
+    qsort(ids, (size_t)total, sizeof *ids, cmp_u64);
+    for (int i = 1; i < out->npoints; i++)
+        if (ids[i] == ids[i - 1]) {
+            int first = -1, second = -1;
+            for (int k = 0; k < out->npoints; k++)
+                if (out->points[k].id == ids[i]) {
+                    if (first < 0) first = k;
+                    else if (second < 0) second = k;
+                }
+            free(ids);
+            return hk_fail("%s: points %d and %d have identical parameters (a value repeated in sweep.grid or "
+                           "sweep.zip?)", cfg->path, first, second);
+        }
+    free(ids);
     return 0;
 }
 
@@ -82,12 +98,6 @@ int hk_parse_shard(const char *text, int *shard, int *nshards)
     *shard = (int)i;
     *nshards = (int)n;
     return 0;
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
 }
 
 int hk_sweep_select(const struct hk_sweep *sw, int shard, int nshards, const uint64_t *finished, int nfinished,

@@ -15,7 +15,7 @@
 #define HK_COMMON_PARAMS                                                                                           \
     {"seed", HK_T_INT, "1", 0, 2147483647, NULL, "random seed of data and initialisation", 0},                   \
     {"team_size", HK_T_INT, "0", 0, 1000000, NULL, "ranks per point (0: all ranks)", 1},                          \
-    {"block_size", HK_T_INT, "64", 1, 4096, NULL, "ScaLAPACK block size", 1},                                     \
+    {"block_size", HK_T_INT, "128", 1, 4096, NULL, "ScaLAPACK block size", 1},                                     \
     {"grid_rows", HK_T_INT, "0", 0, 1000000, NULL, "process grid rows (0: most square)", 1},                      \
     {"snapshot", HK_T_BOOL, "false", 0, 1, NULL, "write the training Gram matrices to snapshots/", 1}
 

@@ -82,3 +82,12 @@ def test_every_command_has_help():
     for cmd in ("run", "plan", "merge", "inspect", "kernel"):
         proc = hk(cmd, "--help")
         assert proc.returncode == 0 and "usage: hksweep " + cmd in proc.stdout, cmd
+
+
+def test_repeated_value_gives_duplicate_points(tmp_path):
+    cfg = tmp_path / "dup.yaml"
+    cfg.write_text(GOOD + "sweep:\n  grid:\n    dx: [3, 3]\n")
+    proc = hk("run", cfg, "--out", tmp_path / "out")
+    assert proc.returncode == 2
+    assert "points 0 and 1 have identical parameters" in proc.stderr
+    assert not (tmp_path / "out").exists()

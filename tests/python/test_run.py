@@ -82,7 +82,8 @@ def test_refuses_to_reuse_a_directory(reference, tmp_path):
 
 
 def slow_config(tmp_path):
-    text = SMALL_SWEEP.replace("distinct_x: [10, 30]", "distinct_x: [60, 70]").replace("{team}", "1")
+    # points of about 0.3 s each, so a signal lands while most are still to run
+    text = SMALL_SWEEP.replace("distinct_x: [10, 30]", "distinct_x: [400, 500]").replace("{team}", "1")
     text = text.replace("seeds: [1, 2]", "seeds: [1, 2, 3]")
     cfg = tmp_path / "slow.yaml"
     cfg.write_text(text)
@@ -224,3 +225,18 @@ def test_inspect_results(reference):
     assert "hksweep-results-1" in text and "points: 8 (8 ok, 0 failed)" in text and "runs: " in text
     proc = hk("inspect", out / "nope.h5")
     assert proc.returncode == 2 and "cannot open as HDF5" in proc.stderr
+
+
+def test_generic_blas_core_is_reported_and_warned(tmp_path):
+    cfg = tmp_path / "one.yaml"
+    cfg.write_text("experiment: hyperkernel-regression\nparams: {distinct_x: 5, samples_per_x: 4}\n")
+    env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
+               OPENBLAS_CORETYPE="Prescott")
+    proc = subprocess.run([HKSWEEP, "run", cfg, "--out", tmp_path / "o"], capture_output=True, text=True, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert "generic 'Prescott' kernels" in proc.stderr and "OPENBLAS_CORETYPE=" in proc.stderr
+    with h5py.File(tmp_path / "o" / "results.h5") as f:
+        (run,) = f["provenance"].values()
+        assert run.attrs["blas_core"] == "Prescott"
+        assert run.attrs["blas_generic_fallback"] == 1
+        assert run.attrs["env_OPENBLAS_CORETYPE"] == "Prescott"
