@@ -104,8 +104,78 @@ static int attrs_read(hid_t loc, const char *path, struct hk_attrs *l)
     return rc < 0 ? -1 : 0;
 }
 
-/* ---- atomic small files -------------------------------------------------- */
+/* ---- atomic small files --------------------------------------------------
+ * Small files are built in memory (HDF5's core driver) and their bytes
+ * written with write(2): a full disk is then an ordinary error return, not a
+ * half-closed HDF5 file, and the file appears under its final name only
+ * complete (temporary name, fsync, rename, fsync of the directory). */
 
+static hid_t memory_file_create(void)
+{
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    H5Pset_fapl_core(fapl, 1 << 16, 0);
+    /* default format bounds: an image taken from an open file with the
+     * newest superblock fails its metadata checksum when read back */
+    static unsigned counter = 0;
+    char name[64];
+    snprintf(name, sizeof name, "hksweep-memory-%u", counter++);
+    hid_t f = H5Fcreate(name, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    H5Pclose(fapl);
+    return f;
+}
+
+static int write_all(int fd, const char *buf, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, buf, n);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            return -1;
+        }
+        buf += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* Closes the in-memory file f and stores it durably as final (in dir). */
+static int memory_file_commit(hid_t f, const char *final, const char *dir)
+{
+    ssize_t size = H5Fflush(f, H5F_SCOPE_GLOBAL) < 0 ? -1 : H5Fget_file_image(f, NULL, 0);
+    char *image = size > 0 ? malloc((size_t)size) : NULL;
+    if (image && H5Fget_file_image(f, image, (size_t)size) != size) size = -1;
+    H5Fclose(f);
+    if (size <= 0 || !image) {
+        free(image);
+        return hk_fail("cannot assemble %s in memory", final);
+    }
+    /* hidden temporary name beside the final one: .NAME.tmp.PID */
+    const char *base = strrchr(final, '/');
+    base = base ? base + 1 : final;
+    char tmp[2 * PATH_MAX + 64];
+    snprintf(tmp, sizeof tmp, "%s/.%s.tmp.%d", dir, base, (int)getpid());
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0) {
+        free(image);
+        return hk_fail("cannot create %s: %s", tmp, strerror(errno));
+    }
+    int rc = write_all(fd, image, (size_t)size) || fsync(fd);
+    int err = errno;
+    free(image);
+    if (close(fd) != 0 && !rc) { rc = 1; err = errno; }
+    if (rc) {
+        unlink(tmp);
+        return hk_fail("cannot write %s: %s", final, strerror(err));
+    }
+    if (rename(tmp, final) != 0) {
+        err = errno;
+        unlink(tmp);
+        return hk_fail("cannot rename %s to %s: %s", tmp, final, strerror(err));
+    }
+    return hk_fsync_dir(dir);
+}
+
+/* For files written collectively by MPI-IO, which cannot go through memory. */
 static int durable_rename(const char *tmp, const char *final, const char *dir)
 {
     int fd = open(tmp, O_RDONLY);
@@ -118,15 +188,6 @@ static int durable_rename(const char *tmp, const char *final, const char *dir)
     close(fd);
     if (rename(tmp, final) != 0) return hk_fail("cannot rename %s to %s: %s", tmp, final, strerror(errno));
     return hk_fsync_dir(dir);
-}
-
-static hid_t create_tmp(const char *tmp)
-{
-    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
-    H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_LATEST);
-    hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
-    H5Pclose(fapl);
-    return f;
 }
 
 static int write_array(hid_t group, const struct hk_array *a)
@@ -144,13 +205,12 @@ static int write_array(hid_t group, const struct hk_array *a)
 int hk_store_write_point(const char *dir, const char *id_hex, const struct hk_attrs *info,
                          const struct hk_attrs *params, const struct hk_result *r)
 {
-    char pdir[PATH_MAX], tmp[PATH_MAX + 64], final[PATH_MAX + 32];
+    char pdir[PATH_MAX], final[PATH_MAX + 32];
     snprintf(pdir, sizeof pdir, "%s/points", dir);
     if (hk_mkdir_p(pdir)) return -1;
     snprintf(final, sizeof final, "%s/%s.h5", pdir, id_hex);
-    snprintf(tmp, sizeof tmp, "%s/.%s.h5.tmp.%d", pdir, id_hex, (int)getpid());
-    hid_t f = create_tmp(tmp);
-    if (f < 0) return hk_fail("cannot create %s (disk full or no permission?)", tmp);
+    hid_t f = memory_file_create();
+    if (f < 0) return hk_fail("cannot start the record of point %s", id_hex);
     int bad = attr_write_text(f, "format", "hksweep-point-1") || attr_write_text(f, "id", id_hex) ||
               attr_write_text(f, "status", hk_status_name(r->status)) || attr_write_text(f, "reason", r->reason) ||
               attr_write_text(f, "snapshot", r->snapshot) || attrs_write(f, info);
@@ -165,14 +225,14 @@ int hk_store_write_point(const char *dir, const char *id_hex, const struct hk_at
         for (int i = 0; i < r->narrays && !bad; i++) bad = write_array(g, &r->arrays[i]);
         if (g >= 0) H5Gclose(g);
     }
-    if (H5Fclose(f) < 0) bad = 1;
     if (bad) {
-        unlink(tmp);
-        return hk_fail("cannot write the record of point %s to %s (disk full?)", id_hex, tmp);
+        H5Fclose(f);
+        return hk_fail("cannot build the record of point %s", id_hex);
     }
-    if (durable_rename(tmp, final, pdir)) {
-        unlink(tmp);
-        return -1;
+    if (memory_file_commit(f, final, pdir)) {
+        char msg[1200];
+        snprintf(msg, sizeof msg, "%s", hk_error_message());
+        return hk_fail("cannot store the record of point %s: %s", id_hex, msg);
     }
     return 0;
 }
@@ -212,20 +272,16 @@ int hk_store_finished_ids(const char *dir, uint64_t **ids)
 
 int hk_store_write_run(const char *dir, const char *run_id, const struct hk_attrs *prov)
 {
-    char rdir[PATH_MAX], tmp[PATH_MAX + 64], final[PATH_MAX + 80];
+    char rdir[PATH_MAX], final[PATH_MAX + 80];
     snprintf(rdir, sizeof rdir, "%s/runs", dir);
     if (hk_mkdir_p(rdir)) return -1;
     snprintf(final, sizeof final, "%s/%s.h5", rdir, run_id);
-    snprintf(tmp, sizeof tmp, "%s/.%s.tmp", rdir, run_id);
-    hid_t f = create_tmp(tmp);
-    if (f < 0) return hk_fail("cannot create %s", tmp);
-    int bad = attr_write_text(f, "format", "hksweep-run-1") || attrs_write(f, prov);
-    if (H5Fclose(f) < 0) bad = 1;
-    if (bad || durable_rename(tmp, final, rdir)) {
-        unlink(tmp);
-        return bad ? hk_fail("cannot write provenance to %s (disk full?)", tmp) : -1;
+    hid_t f = memory_file_create();
+    if (f < 0 || attr_write_text(f, "format", "hksweep-run-1") || attrs_write(f, prov)) {
+        if (f >= 0) H5Fclose(f);
+        return hk_fail("cannot build the provenance of run %s", run_id);
     }
-    return 0;
+    return memory_file_commit(f, final, rdir);
 }
 
 /* ---- merge ---------------------------------------------------------------- */
@@ -474,14 +530,13 @@ int hk_store_merge(int ndirs, char *const *dirs, const char *out_path, int verbo
         add_columns(&cols[1], &ncols[1], &caps[1], &recs[i].params);
         add_columns(&cols[2], &ncols[2], &caps[2], &recs[i].metrics);
     }
-    char tmp[PATH_MAX + 64], out_dir[PATH_MAX];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%d", out_path, (int)getpid());
+    char out_dir[PATH_MAX];
     snprintf(out_dir, sizeof out_dir, "%s", out_path);
     char *slash = strrchr(out_dir, '/');
     if (slash) *slash = 0; else snprintf(out_dir, sizeof out_dir, ".");
-    hid_t f = create_tmp(tmp);
+    hid_t f = memory_file_create();
     if (f < 0) {
-        hk_fail("cannot create %s (disk full or no permission?)", tmp);
+        hk_fail("cannot start %s in memory", out_path);
         goto free_cols;
     }
     int bad = attr_write_text(f, "format", "hksweep-results-1") || attr_write_num(f, "npoints", n);
@@ -498,16 +553,11 @@ int hk_store_merge(int ndirs, char *const *dirs, const char *out_path, int verbo
     H5Gclose(gm);
     H5Gclose(pts);
     bad = bad || copy_runs(f, ndirs, dirs) || link_extras(f, recs, n, out_dir);
-    if (H5Fclose(f) < 0) bad = 1;
     if (bad) {
-        unlink(tmp);
-        if (!hk_error_message()[0]) hk_fail("cannot write %s", tmp);
+        H5Fclose(f);
         goto free_cols;
     }
-    if (durable_rename(tmp, out_path, out_dir)) {
-        unlink(tmp);
-        goto free_cols;
-    }
+    if (memory_file_commit(f, out_path, out_dir)) goto free_cols;
     if (verbose)
         printf("merged %d points from %d director%s into %s%s\n", n, ndirs, ndirs == 1 ? "y" : "ies", out_path,
                dup ? " (duplicates skipped)" : "");

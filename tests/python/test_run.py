@@ -240,3 +240,34 @@ def test_generic_blas_core_is_reported_and_warned(tmp_path):
         assert run.attrs["blas_core"] == "Prescott"
         assert run.attrs["blas_generic_fallback"] == 1
         assert run.attrs["env_OPENBLAS_CORETYPE"] == "Prescott"
+
+
+def test_full_disk_keeps_every_stored_point(tmp_path):
+    """A sweep that fills its disk stops with a clear message; every record on
+    disk stays readable; after space is freed, --resume completes the sweep."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=200k", "tmpfs", str(disk)],
+                      capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a small tmpfs here (needs root); the full-disk test needs one")
+    try:
+        cfg = tmp_path / "many.yaml"
+        cfg.write_text("experiment: hyperkernel-regression\nparams: {distinct_x: 5, samples_per_x: 4, "
+                       "test_distinct_x: 2, test_samples_per_x: 2, team_size: 1}\nsweep:\n  seeds: 200\n")
+        out = disk / "out"
+        proc = hk("run", cfg, "--out", out, "--quiet", ranks=2)
+        assert proc.returncode != 0
+        assert "No space left on device" in proc.stderr and "--resume" in proc.stderr
+        assert "Segmentation" not in proc.stderr + proc.stdout
+        records = glob.glob(str(out / "points" / "*.h5"))
+        assert 0 < len(records) < 200
+        assert not [p for p in os.listdir(out / "points") if p.startswith(".")], "temporary files left"
+        for path in records:
+            with h5py.File(path) as f:
+                assert f.attrs["status"] == "ok"
+        subprocess.run(["mount", "-o", "remount,size=20m", str(disk)], check=True)
+        done = hk("run", cfg, "--out", out, "--resume", "--quiet", ranks=2, check=True)
+        assert f"{200 - len(records)} to run, {len(records)} already finished" in done.stdout
+        assert len(read_results(out / "results.h5")) == 200
+    finally:
+        subprocess.run(["umount", str(disk)])
