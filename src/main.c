@@ -19,6 +19,7 @@
 #include "hk/data.h"
 #include "hk/dist.h"
 #include "hk/experiments.h"
+#include "hk/hypernet.h"
 #include "hk/kernels.h"
 #include "hk/provenance.h"
 #include "hk/scheduler.h"
@@ -811,6 +812,181 @@ static int cmd_kernel(int argc, char **argv)
     return status;
 }
 
+/* ---- ntk ------------------------------------------------------------------ */
+
+static void usage_ntk(void)
+{
+    printf("usage: hksweep ntk --in IN.h5 --out OUT.h5 --width-f n --width-g m --depth-f L --depth-g H\n"
+           "                   --seeds S [--seed0 s]\n\n"
+           "Empirical NTK of finite hypernetworks (docs/hyperkernel-math.md sections 1 and 7) at S random\n"
+           "initialisations (seeds s, s+1, ...), for the inputs /x (N x dx) and /z (N x dz) of IN.h5, over all\n"
+           "of f's parameters, for g's single output. Writes /Th_seeds (S x N x N), /Th_mean (N x N) and\n"
+           "/h_seeds (S x N). Under mpirun the seeds are spread over the ranks; the result does not depend\n"
+           "on how many. Compare with 'hksweep kernel' (Th, Kh) for the infinite-width limit.\n");
+}
+
+static int parse_long(const char *opt, const char *text, long lo, long hi, long *out)
+{
+    char *end, msg[300];
+    long v = strtol(text, &end, 10);
+    if (end == text || *end || v < lo || v > hi) {
+        snprintf(msg, sizeof msg, "ntk: %s expects an integer in [%ld, %ld], got '%s'", opt, lo, hi, text);
+        say_error(msg);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static int read_inputs(const char *cmd, const char *in, struct hk_dataset *data)
+{
+    double *x = NULL, *z = NULL;
+    long nx_rows = 0, dx = 0, nz_rows = 0, dz = 0;
+    char msg[PATH_MAX + 200];
+    if (hk_h5_read_matrix(in, "/x", &x, &nx_rows, &dx) || hk_h5_read_matrix(in, "/z", &z, &nz_rows, &dz)) {
+        snprintf(msg, sizeof msg, "%s: %s", cmd, hk_error_message());
+        say_error(msg);
+        free(x);
+        return -1;
+    }
+    int bad = 0;
+    if (nx_rows != nz_rows || nx_rows < 1) {
+        snprintf(msg, sizeof msg, "%s: %s: /x has %ld rows but /z has %ld; they must describe the same N >= 1 points",
+                 cmd, in, nx_rows, nz_rows);
+        bad = 1;
+    }
+    for (long i = 0; i < nx_rows * dx && !bad; i++)
+        if (!isfinite(x[i])) {
+            snprintf(msg, sizeof msg, "%s: %s: /x[%ld][%ld] is not finite", cmd, in, i / dx, i % dx);
+            bad = 1;
+        }
+    for (long i = 0; i < nz_rows * dz && !bad; i++)
+        if (!isfinite(z[i])) {
+            snprintf(msg, sizeof msg, "%s: %s: /z[%ld][%ld] is not finite", cmd, in, i / dz, i % dz);
+            bad = 1;
+        }
+    if (!bad) hk_dataset_from_points((int)nx_rows, (int)dx, x, (int)dz, z, data);
+    else say_error(msg);
+    free(x);
+    free(z);
+    return bad ? -1 : 0;
+}
+
+static int cmd_ntk(int argc, char **argv)
+{
+    static struct option opts[] = {{"in", required_argument, 0, 'i'},      {"out", required_argument, 0, 'o'},
+                                   {"width-f", required_argument, 0, 'n'}, {"width-g", required_argument, 0, 'm'},
+                                   {"depth-f", required_argument, 0, 'L'}, {"depth-g", required_argument, 0, 'H'},
+                                   {"seeds", required_argument, 0, 'S'},   {"seed0", required_argument, 0, 's'},
+                                   {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
+    const char *in = NULL, *out = NULL;
+    long n = 0, m = 0, L = 2, H = 3, seeds = 0, seed0 = 1;
+    char msg[PATH_MAX + 200];
+    int c;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "i:o:n:m:L:H:S:s:h", opts, NULL)) != -1) {
+        int rc = 0;
+        switch (c) {
+        case 'i': in = optarg; break;
+        case 'o': out = optarg; break;
+        case 'n': rc = parse_long("--width-f", optarg, 1, 1000000, &n); break;
+        case 'm': rc = parse_long("--width-g", optarg, 1, 1000000, &m); break;
+        case 'L': rc = parse_long("--depth-f", optarg, 1, HK_MAX_DEPTH, &L); break;
+        case 'H': rc = parse_long("--depth-g", optarg, 1, HK_MAX_DEPTH, &H); break;
+        case 'S': rc = parse_long("--seeds", optarg, 1, 1000000, &seeds); break;
+        case 's': rc = parse_long("--seed0", optarg, 0, 2147483647L, &seed0); break;
+        case 'h': if (world_rank == 0) usage_ntk(); return 0;
+        default:
+            snprintf(msg, sizeof msg, "ntk: unknown option '%s' (see 'hksweep ntk --help')", argv[optind - 1]);
+            say_error(msg);
+            return EXIT_USAGE;
+        }
+        if (rc) return EXIT_USAGE;
+    }
+    if (!in || !out || !n || !m || !seeds) {
+        say_error("ntk: --in, --out, --width-f, --width-g and --seeds are required (see 'hksweep ntk --help')");
+        return EXIT_USAGE;
+    }
+    struct hk_dataset data;
+    if (read_inputs("ntk", in, &data)) return EXIT_USAGE;
+    int size, N = data.in.n;
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    struct hk_hn_shape shape = {.dx = data.in.dx, .dz = data.in.dz, .n = (int)n, .L = (int)L, .m = (int)m, .H = (int)H, .k = 1};
+    int *all = hk_malloc((size_t)N * sizeof(int));
+    for (int i = 0; i < N; i++) all[i] = i;
+    struct hk_hn_batch batch = {.in = &data.in, .samples = all, .nb = N};
+    /* seed i on rank i % size; each rank keeps its own in order */
+    int mine = 0;
+    for (long i = world_rank; i < seeds; i += size) mine++;
+    double *local = hk_malloc((size_t)(mine + 1) * ((size_t)N * N + N) * sizeof(double));
+    int status = 0;
+    double t0 = hk_now();
+    for (long i = world_rank, j = 0; i < seeds && !status; i += size, j++) {
+        struct hk_hypernet net;
+        if (hk_hn_init(&net, &shape, seed0 + i)) { status = EXIT_RUNTIME; break; }
+        double *slot = local + (size_t)j * ((size_t)N * N + N);
+        hk_hn_entk(&net, &batch, slot);
+        struct hk_hn_cache cache;
+        hk_hn_forward(&net, &batch, &cache);
+        memcpy(slot + (size_t)N * N, cache.out, (size_t)N * sizeof(double));
+        hk_hn_cache_free(&cache);
+        hk_hn_free(&net);
+    }
+    MPI_Allreduce(MPI_IN_PLACE, &status, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+    if (status) { say_error(hk_error_message()); free(local); free(all); hk_dataset_free(&data); return status; }
+    /* gather to rank 0, which reorders by seed */
+    size_t per = (size_t)N * N + N;
+    int *counts = hk_malloc((size_t)size * sizeof(int)), *displs = hk_malloc((size_t)size * sizeof(int));
+    for (int r = 0; r < size; r++) {
+        int cnt = 0;
+        for (long i = r; i < seeds; i += size) cnt++;
+        counts[r] = (int)(cnt * per);
+        displs[r] = r ? displs[r - 1] + counts[r - 1] : 0;
+    }
+    double *gathered = world_rank == 0 ? hk_malloc((size_t)seeds * per * sizeof(double)) : NULL;
+    MPI_Gatherv(local, (int)(mine * per), MPI_DOUBLE, gathered, counts, displs, MPI_DOUBLE, 0, MPI_COMM_WORLD);
+    if (world_rank == 0) {
+        struct hk_array arrays[3];
+        memset(arrays, 0, sizeof arrays);
+        snprintf(arrays[0].name, sizeof arrays[0].name, "Th_seeds");
+        arrays[0].rank = 3; arrays[0].dims[0] = seeds; arrays[0].dims[1] = N; arrays[0].dims[2] = N;
+        arrays[0].data = hk_malloc((size_t)seeds * N * N * sizeof(double));
+        snprintf(arrays[1].name, sizeof arrays[1].name, "Th_mean");
+        arrays[1].rank = 2; arrays[1].dims[0] = N; arrays[1].dims[1] = N;
+        arrays[1].data = hk_calloc((size_t)N * N, sizeof(double));
+        snprintf(arrays[2].name, sizeof arrays[2].name, "h_seeds");
+        arrays[2].rank = 2; arrays[2].dims[0] = seeds; arrays[2].dims[1] = N;
+        arrays[2].data = hk_malloc((size_t)seeds * N * sizeof(double));
+        for (long i = 0; i < seeds; i++) {
+            int r = (int)(i % size);
+            long j = i / size;
+            const double *src = gathered + displs[r] + j * per;
+            memcpy(arrays[0].data + (size_t)i * N * N, src, (size_t)N * N * sizeof(double));
+            for (long e = 0; e < (long)N * N; e++) arrays[1].data[e] += src[e] / seeds;
+            memcpy(arrays[2].data + (size_t)i * N, src + (size_t)N * N, (size_t)N * sizeof(double));
+        }
+        struct hk_attrs attrs = {0};
+        hk_attrs_num(&attrs, "width_f", n);
+        hk_attrs_num(&attrs, "width_g", m);
+        hk_attrs_num(&attrs, "depth_f", L);
+        hk_attrs_num(&attrs, "depth_g", H);
+        hk_attrs_num(&attrs, "seeds", seeds);
+        hk_attrs_num(&attrs, "seed0", seed0);
+        hk_attrs_text(&attrs, "input", in);
+        hk_attrs_text(&attrs, "git_commit", hk_git_commit());
+        if (hk_store_write_arrays(out, &attrs, arrays, 3)) { say_error(hk_error_message()); status = EXIT_RUNTIME; }
+        else printf("wrote %s: empirical NTK of %ld seeds, N=%d, n=%ld m=%ld L=%ld H=%ld, %d rank%s, %.2f s\n", out, seeds,
+                    N, n, m, L, H, size, size == 1 ? "" : "s", hk_now() - t0);
+        hk_attrs_free(&attrs);
+        for (int a = 0; a < 3; a++) free(arrays[a].data);
+    }
+    MPI_Bcast(&status, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    free(gathered); free(counts); free(displs); free(local); free(all);
+    hk_dataset_free(&data);
+    return status;
+}
+
 /* ---- dispatch ------------------------------------------------------------- */
 
 static void usage(void)
@@ -822,6 +998,7 @@ static void usage(void)
            "  merge DIR...      consolidate point records into one results.h5\n"
            "  inspect FILE      summarise a results, record or kernel file\n"
            "  kernel            evaluate the analytic kernels for your own inputs\n"
+           "  ntk               empirical NTK of finite hypernetworks over many initialisations\n"
            "  version           print version, git commit and BLAS core\n",
            hk_version());
 }
@@ -845,7 +1022,7 @@ int main(int argc, char **argv)
                blas.generic ? " (generic fallback)" : "");
         return 0;
     }
-    if (strcmp(cmd, "run") && strcmp(cmd, "kernel")) {
+    if (strcmp(cmd, "run") && strcmp(cmd, "kernel") && strcmp(cmd, "ntk")) {
         fprintf(stderr, "hksweep: unknown command '%s' (see 'hksweep --help')\n", cmd);
         return EXIT_USAGE;
     }
@@ -853,7 +1030,9 @@ int main(int argc, char **argv)
     MPI_Init_thread(&argc, &argv, MPI_THREAD_MULTIPLE, &provided);
     MPI_Comm_rank(MPI_COMM_WORLD, &world_rank);
     hk_signals_install();
-    int status = !strcmp(cmd, "run") ? cmd_run(argc - 1, argv + 1) : cmd_kernel(argc - 1, argv + 1);
+    int status = !strcmp(cmd, "run")      ? cmd_run(argc - 1, argv + 1)
+                 : !strcmp(cmd, "kernel") ? cmd_kernel(argc - 1, argv + 1)
+                                          : cmd_ntk(argc - 1, argv + 1);
     MPI_Finalize();
     return status;
 }

@@ -237,6 +237,22 @@ int hk_store_write_point(const char *dir, const char *id_hex, const struct hk_at
     return 0;
 }
 
+int hk_store_write_arrays(const char *path, const struct hk_attrs *attrs, const struct hk_array *arrays, int narrays)
+{
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash) *slash = 0; else snprintf(dir, sizeof dir, ".");
+    hid_t f = memory_file_create();
+    int bad = f < 0 || attrs_write(f, attrs);
+    for (int i = 0; i < narrays && !bad; i++) bad = write_array(f, &arrays[i]);
+    if (bad) {
+        if (f >= 0) H5Fclose(f);
+        return hk_fail("cannot build %s", path);
+    }
+    return memory_file_commit(f, path, dir);
+}
+
 static int is_record_name(const char *name)
 {
     /* 16 hex digits + ".h5"; temporary files start with a dot */

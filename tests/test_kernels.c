@@ -202,8 +202,33 @@ static void test_dedup(void)
     hk_dataset_free(&d);
 }
 
+/* The ziggurat sampler: moments and tail mass of N(0, 1). */
+static void test_normal_sampler(void)
+{
+    const long n = 4000000;
+    double *a = malloc(n * sizeof(double));
+    struct hk_rng rng;
+    hk_rng_seed(&rng, 77, 3);
+    hk_rng_normal_fill(&rng, a, n);
+    double m1 = 0, m2 = 0, m4 = 0;
+    long tail = 0;
+    for (long i = 0; i < n; i++) {
+        m1 += a[i];
+        m2 += a[i] * a[i];
+        m4 += a[i] * a[i] * a[i] * a[i];
+        tail += fabs(a[i]) > 3;
+    }
+    m1 /= n; m2 /= n; m4 /= n;
+    CHECK(fabs(m1) < 3e-3, "mean %g", m1);
+    CHECK(fabs(m2 - 1) < 3e-3, "variance %g", m2);
+    CHECK(fabs(m4 - 3) < 3e-2, "fourth moment %g", m4);
+    CHECK(fabs((double)tail / n - 0.0026998) < 2.5e-4, "P(|x| > 3) = %g, want 0.0027", (double)tail / n);
+    free(a);
+}
+
 int main(void)
 {
+    test_normal_sampler();
     test_dual_maps();
     test_hand_cases();
     test_symmetric_psd();

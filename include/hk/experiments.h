@@ -57,5 +57,6 @@ const struct hk_experiment *const *hk_experiment_list(int *n);
 const struct hk_param_spec *hk_experiment_schema(const char *kind, int *nparams);
 
 extern const struct hk_experiment hk_exp_hyperkernel_regression;
+extern const struct hk_experiment hk_exp_kernel_convergence;
 
 #endif

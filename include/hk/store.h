@@ -25,6 +25,9 @@ int hk_store_write_run(const char *dir, const char *run_id, const struct hk_attr
  * Returns the number of rows, or -1 with a message. */
 int hk_store_merge(int ndirs, char *const *dirs, const char *out_path, int verbose);
 
+/* A small file of root attributes and arrays, written whole and durably. */
+int hk_store_write_arrays(const char *path, const struct hk_attrs *attrs, const struct hk_array *arrays, int narrays);
+
 /* A file written collectively by every rank of comm. */
 struct hk_pfile;
 struct hk_pfile *hk_pfile_create(MPI_Comm comm, const char *path);

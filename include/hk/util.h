@@ -23,6 +23,9 @@ void hk_rng_seed(struct hk_rng *rng, uint64_t seed, uint64_t stream);
 uint64_t hk_rng_next(struct hk_rng *rng);
 double hk_rng_uniform(struct hk_rng *rng);        /* [0, 1) */
 double hk_rng_normal(struct hk_rng *rng);         /* N(0, 1) */
+/* Fills a with iid N(0, 1) by the ziggurat method (about 5x faster than
+ * Box-Muller): for the millions of weights of a wide network. */
+void hk_rng_normal_fill(struct hk_rng *rng, double *a, long count);
 
 double hk_now(void);                               /* monotonic seconds */
 uint64_t hk_fnv1a(const void *data, size_t len, uint64_t h);

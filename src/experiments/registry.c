@@ -3,7 +3,7 @@
 
 #include "hk/experiments.h"
 
-static const struct hk_experiment *const kinds[] = {&hk_exp_hyperkernel_regression};
+static const struct hk_experiment *const kinds[] = {&hk_exp_hyperkernel_regression, &hk_exp_kernel_convergence};
 
 const struct hk_experiment *const *hk_experiment_list(int *n)
 {

@@ -1,0 +1,80 @@
+/* hypernet: the finite hypernetwork of docs/hyperkernel-math.md section 1,
+ * h(x, z) = g(z; f(x; w)), with its forward and backward passes, gradient
+ * descent, and the empirical NTK of section 7. NTK parameterisation: every
+ * weight is iid N(0, 1) and the 1/sqrt(fan_in) factors live in the forward
+ * pass. No MPI, no HDF5.
+ *
+ * Shapes (row-major):
+ *   f:  W1 n x dx, W_l n x n (l = 2..L), A P x n        (the trained parameters)
+ *   g:  V1 m x dz, V_l m x m (l = 2..H-1), V_H k x m    (cut from f(x), length P)
+ * With H = 1, V1 is k x dz. */
+#ifndef HK_HYPERNET_H
+#define HK_HYPERNET_H
+
+#include "hk/kernels.h"
+
+struct hk_hn_shape {
+    int dx, dz;
+    int n, L;       /* width and hidden layers of f */
+    int m, H, k;    /* width, layers and outputs of g */
+};
+
+struct hk_hypernet {
+    struct hk_hn_shape s;
+    long P;                          /* f's output size = g's parameter count */
+    long v_off[HK_MAX_DEPTH + 1];    /* where V_l starts inside f(x) */
+    int v_rows[HK_MAX_DEPTH + 1], v_cols[HK_MAX_DEPTH + 1];
+    double *W[HK_MAX_DEPTH + 1];     /* W[1..L] */
+    double *A;
+    long nparams;
+};
+
+/* A batch: distinct x shared by samples, as the kernels see inputs. */
+struct hk_hn_batch {
+    const struct hk_inputs *in;
+    const int *samples;   /* which points of `in` are in the batch */
+    int nb;
+};
+
+/* Activations of a forward pass, kept for backward. */
+struct hk_hn_cache {
+    int nx, nb;
+    int *xs;              /* distinct x of the batch (indices into in->x) */
+    int *slot;            /* per sample: its x's position in xs */
+    int *order;           /* samples sorted by slot, and group starts */
+    int *group_start;
+    double *y[HK_MAX_DEPTH + 1], *a[HK_MAX_DEPTH + 1];   /* f: nx x n each; a[0] = gathered x */
+    double *V;            /* nx x P: g's weights for each distinct x */
+    double *gpre[HK_MAX_DEPTH + 1], *gin[HK_MAX_DEPTH + 1]; /* g, per sample in sorted order */
+    double *out;          /* nb x k, in batch order */
+};
+
+struct hk_hn_grad {
+    double *W[HK_MAX_DEPTH + 1];
+    double *A;
+};
+
+long hk_hn_param_count(const struct hk_hn_shape *s);
+int hk_hn_init(struct hk_hypernet *net, const struct hk_hn_shape *s, long seed);
+void hk_hn_free(struct hk_hypernet *net);
+
+void hk_hn_forward(const struct hk_hypernet *net, const struct hk_hn_batch *b, struct hk_hn_cache *c);
+void hk_hn_cache_free(struct hk_hn_cache *c);
+
+/* Gradient of sum_b dout[b] . out[b] with respect to W and A (accumulated into g). */
+void hk_hn_backward(const struct hk_hypernet *net, const struct hk_hn_batch *b, const struct hk_hn_cache *c,
+                    const double *dout, struct hk_hn_grad *g);
+void hk_hn_grad_alloc(const struct hk_hypernet *net, struct hk_hn_grad *g);
+void hk_hn_grad_zero(const struct hk_hypernet *net, struct hk_hn_grad *g);
+void hk_hn_grad_free(struct hk_hn_grad *g);
+/* net -= lr * g */
+void hk_hn_step(struct hk_hypernet *net, const struct hk_hn_grad *g, double lr);
+
+/* MSE loss 1/(2 nb) sum (out - y)^2 (k = 1) and its gradient with respect to out. */
+double hk_hn_mse(const struct hk_hn_cache *c, const double *y, double *dout);
+
+/* Empirical NTK of output 0, ntk[i + j nb], over all of f's parameters,
+ * computed as in section 7 without materialising per-sample gradients of A. */
+void hk_hn_entk(const struct hk_hypernet *net, const struct hk_hn_batch *b, double *ntk);
+
+#endif

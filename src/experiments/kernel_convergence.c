@@ -1,0 +1,275 @@
+/* kernel-convergence (docs/experiments.md E1): for one cell of widths and
+ * depths, on a fixed batch of inputs, the empirical NTK of finite
+ * hypernetworks at `inits` initialisations against the analytic hyperkernel:
+ * its dispersion across initialisations, the distance of its mean to Th, how
+ * far it moves in `steps` steps of gradient descent, and the empirical output
+ * covariance against the hyper-GP Kh. Initialisations are spread over the
+ * team's ranks and gathered in seed order, so results do not depend on the
+ * number of ranks. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hk/blas.h"
+#include "hk/data.h"
+#include "hk/experiments.h"
+#include "hk/hypernet.h"
+#include "hk/kernels.h"
+#include "hk/util.h"
+
+static const struct hk_param_spec params[] = {
+    {"width_f", HK_T_INT, "256", 1, 1000000, NULL, "width n of f's hidden layers", 0},
+    {"width_g", HK_T_INT, "64", 1, 1000000, NULL, "width m of g's hidden layers", 0},
+    {"depth_f", HK_T_INT, "2", 1, HK_MAX_DEPTH, NULL, "hidden layers L of f", 0},
+    {"depth_g", HK_T_INT, "3", 1, HK_MAX_DEPTH, NULL, "layers H of g", 0},
+    {"dx", HK_T_INT, "4", 1, 100000, NULL, "dimension of x", 0},
+    {"dz", HK_T_INT, "2", 1, 100000, NULL, "dimension of z", 0},
+    {"inputs", HK_T_INT, "8", 2, 4096, NULL, "inputs in the fixed batch (distinct x and z)", 0},
+    {"inits", HK_T_INT, "16", 2, 100000, NULL, "random initialisations per cell", 0},
+    {"steps", HK_T_INT, "20", 0, 1000000, NULL, "gradient-descent steps before measuring the NTK's change", 0},
+    {"lr_fraction", HK_T_REAL, "0.5", 0, 100, NULL, "learning rate as a fraction of 2N / lambda_max(Th)", 0},
+    {"data_seed", HK_T_INT, "1", 0, 2147483647, NULL, "seed of the input batch and its targets", 0},
+    HK_COMMON_PARAMS,
+};
+
+static void shape_of(const struct hk_point *p, const struct hk_dataset *d, struct hk_hn_shape *s)
+{
+    s->dx = d->in.dx;
+    s->dz = d->in.dz;
+    s->n = (int)hk_point_int(p, "width_f");
+    s->L = (int)hk_point_int(p, "depth_f");
+    s->m = (int)hk_point_int(p, "width_g");
+    s->H = (int)hk_point_int(p, "depth_g");
+    s->k = 1;
+}
+
+/* The fixed batch: `inputs` points, each with its own x (on the sphere) and
+ * z, and hyper-sine targets, from data_seed alone. */
+static void make_batch(const struct hk_point *p, struct hk_dataset *batch)
+{
+    struct hk_synthetic_spec spec = {.seed = hk_point_int(p, "data_seed"), .dx = (int)hk_point_int(p, "dx"),
+                                     .dz = (int)hk_point_int(p, "dz"), .distinct_x = (int)hk_point_int(p, "inputs"),
+                                     .samples_per_x = 1, .test_distinct_x = 1, .test_samples_per_x = 1};
+    struct hk_dataset unused;
+    hk_synthetic_regression(&spec, batch, &unused);
+    hk_dataset_free(&unused);
+}
+
+static double frob(const double *a, const double *b, int n2)
+{
+    double s = 0;
+    for (int i = 0; i < n2; i++) s += (a[i] - (b ? b[i] : 0)) * (a[i] - (b ? b[i] : 0));
+    return sqrt(s);
+}
+
+static double lambda_max(const double *K, int n)
+{
+    double *a = hk_malloc((size_t)n * n * sizeof(double)), *w = hk_malloc((size_t)n * sizeof(double));
+    memcpy(a, K, (size_t)n * n * sizeof(double));
+    int lwork = 8 * n + 64, info;
+    double *work = hk_malloc((size_t)lwork * sizeof(double));
+    dsyev_("N", "L", &n, a, &n, w, work, &lwork, &info);
+    double top = info == 0 ? w[n - 1] : NAN;
+    free(a); free(w); free(work);
+    return top;
+}
+
+/* Per initialisation: NTK at init, NTK after training, outputs at init,
+ * final loss, and the step of divergence (-1 if none). */
+struct init_result {
+    double *ntk0, *ntkT, *h0;
+    double loss, diverged_at;
+};
+
+static int run_init(const struct hk_hn_shape *shape, long seed, const struct hk_hn_batch *batch, const double *y,
+                    int steps, double lr, double *slot)
+{
+    int N = batch->nb;
+    double *ntk0 = slot, *ntkT = slot + (size_t)N * N, *h0 = slot + 2 * (size_t)N * N, *tail = h0 + N;
+    struct hk_hypernet net;
+    if (hk_hn_init(&net, shape, seed)) return -1;
+    hk_hn_entk(&net, batch, ntk0);
+    struct hk_hn_cache c;
+    hk_hn_forward(&net, batch, &c);
+    memcpy(h0, c.out, (size_t)N * sizeof(double));
+    double *dout = hk_malloc((size_t)N * sizeof(double));
+    double loss = hk_hn_mse(&c, y, dout);
+    hk_hn_cache_free(&c);
+    struct hk_hn_grad g = {0};
+    if (steps > 0) hk_hn_grad_alloc(&net, &g); /* as large as the network: only when training */
+    double diverged = -1;
+    for (int t = 0; t < steps; t++) {
+        hk_hn_forward(&net, batch, &c);
+        loss = hk_hn_mse(&c, y, dout);
+        if (!isfinite(loss) || loss > 1e12) {
+            diverged = t;
+            hk_hn_cache_free(&c);
+            break;
+        }
+        hk_hn_grad_zero(&net, &g);
+        hk_hn_backward(&net, batch, &c, dout, &g);
+        hk_hn_cache_free(&c);
+        hk_hn_step(&net, &g, lr);
+    }
+    if (diverged < 0 && steps == 0) {
+        memcpy(ntkT, ntk0, (size_t)N * N * sizeof(double));
+    } else if (diverged < 0) {
+        hk_hn_forward(&net, batch, &c);
+        loss = hk_hn_mse(&c, y, NULL);
+        hk_hn_cache_free(&c);
+        hk_hn_entk(&net, batch, ntkT);
+    } else {
+        for (long i = 0; i < (long)N * N; i++) ntkT[i] = NAN;
+    }
+    tail[0] = loss;
+    tail[1] = diverged;
+    hk_hn_grad_free(&g);
+    free(dout);
+    hk_hn_free(&net);
+    return 0;
+}
+
+static struct hk_array *add_array(struct hk_result *r, const char *name, int rank, long d0, long d1, long d2)
+{
+    struct hk_array *a = &r->arrays[r->narrays++];
+    snprintf(a->name, sizeof a->name, "%s", name);
+    a->rank = rank;
+    a->dims[0] = d0; a->dims[1] = d1; a->dims[2] = d2;
+    long count = d0 * (rank > 1 ? d1 : 1) * (rank > 2 ? d2 : 1);
+    a->data = hk_calloc((size_t)count, sizeof(double));
+    return a;
+}
+
+static int run(const struct hk_point *p, MPI_Comm team, const struct hk_experiment_env *env, struct hk_result *r)
+{
+    (void)env;
+    double t_start = hk_now();
+    int trank, tsize;
+    MPI_Comm_rank(team, &trank);
+    MPI_Comm_size(team, &tsize);
+    struct hk_dataset data;
+    make_batch(p, &data);
+    struct hk_hn_shape shape;
+    shape_of(p, &data, &shape);
+    const int N = data.in.n, inits = (int)hk_point_int(p, "inits"), steps = (int)hk_point_int(p, "steps");
+    int *all = hk_malloc((size_t)N * sizeof(int));
+    for (int i = 0; i < N; i++) all[i] = i;
+    struct hk_hn_batch batch = {.in = &data.in, .samples = all, .nb = N};
+
+    /* the infinite-width kernels on the batch */
+    struct hk_depths depths = {shape.L, shape.H};
+    double *Th = hk_malloc((size_t)N * N * sizeof(double)), *Kh = hk_malloc((size_t)N * N * sizeof(double));
+    hk_kernel_eval(HK_TH, &depths, &data.in, all, N, &data.in, all, N, 0, Th, N);
+    hk_kernel_eval(HK_KH, &depths, &data.in, all, N, &data.in, all, N, 0, Kh, N);
+    double lr = hk_point_num(p, "lr_fraction") * 2.0 * N / lambda_max(Th, N);
+
+    /* initialisations i = rank, rank + size, ...; seed = seed * 1e6 + i */
+    const size_t per = 3 * (size_t)N * N + N + 2; /* ntk0, ntkT, h0 (N), loss, diverged... padded */
+    int mine = 0;
+    for (int i = trank; i < inits; i += tsize) mine++;
+    double *local = hk_malloc((size_t)(mine + 1) * per * sizeof(double));
+    int rc = 0;
+    long base = hk_point_int(p, "seed") * 1000000L;
+    for (int i = trank, j = 0; i < inits && !rc; i += tsize, j++)
+        rc = run_init(&shape, base + i, &batch, data.y, steps, lr, local + (size_t)j * per);
+    int any = rc != 0;
+    MPI_Allreduce(MPI_IN_PLACE, &any, 1, MPI_INT, MPI_MAX, team);
+    if (any) {
+        free(local); free(all); free(Th); free(Kh);
+        hk_dataset_free(&data);
+        if (!rc) hk_fail("an initialisation failed on another rank");
+        return -1;
+    }
+    int *counts = hk_malloc((size_t)tsize * sizeof(int)), *displs = hk_malloc((size_t)tsize * sizeof(int));
+    for (int q = 0; q < tsize; q++) {
+        int cnt = 0;
+        for (int i = q; i < inits; i += tsize) cnt++;
+        counts[q] = (int)(cnt * per);
+        displs[q] = q ? displs[q - 1] + counts[q - 1] : 0;
+    }
+    double *gathered = trank == 0 ? hk_malloc((size_t)inits * per * sizeof(double)) : NULL;
+    MPI_Gatherv(local, (int)(mine * per), MPI_DOUBLE, gathered, counts, displs, MPI_DOUBLE, 0, team);
+    free(local);
+
+    if (trank == 0) {
+        const int n2 = N * N;
+        struct hk_array *seeds0 = add_array(r, "ntk_init", 3, inits, N, N);
+        struct hk_array *seedsT = add_array(r, "ntk_trained", 3, inits, N, N);
+        struct hk_array *hs = add_array(r, "h_init", 2, inits, N, 0);
+        struct hk_array *mean = add_array(r, "ntk_init_mean", 2, N, N, 0);
+        struct hk_array *gp = add_array(r, "gp_empirical", 2, N, N, 0);
+        memcpy(add_array(r, "Th", 2, N, N, 0)->data, Th, (size_t)n2 * sizeof(double));
+        memcpy(add_array(r, "Kh", 2, N, N, 0)->data, Kh, (size_t)n2 * sizeof(double));
+        double change = 0, loss = 0;
+        int diverged = 0, first_div_step = -1, first_div_init = -1;
+        for (int i = 0; i < inits; i++) {
+            int q = i % tsize, j = i / tsize;
+            const double *src = gathered + displs[q] + (size_t)j * per;
+            memcpy(seeds0->data + (size_t)i * n2, src, (size_t)n2 * sizeof(double));
+            memcpy(seedsT->data + (size_t)i * n2, src + n2, (size_t)n2 * sizeof(double));
+            memcpy(hs->data + (size_t)i * N, src + 2 * n2, (size_t)N * sizeof(double));
+            for (int e = 0; e < n2; e++) mean->data[e] += src[e] / inits;
+            for (int a = 0; a < N; a++)
+                for (int b = 0; b < N; b++) gp->data[a + b * N] += src[2 * n2 + a] * src[2 * n2 + b] / inits;
+            double div = src[2 * n2 + N + 1];
+            if (div >= 0) {
+                if (!diverged) { first_div_step = (int)div; first_div_init = i; }
+                diverged++;
+            } else {
+                change += frob(src + n2, src, n2) / frob(src, NULL, n2);
+                loss += src[2 * n2 + N];
+            }
+        }
+        double spread = 0;
+        for (int i = 0; i < inits; i++) spread += pow(frob(seeds0->data + (size_t)i * n2, mean->data, n2), 2);
+        double mean_norm = frob(mean->data, NULL, n2);
+        hk_attrs_num(&r->metrics, "ntk_dispersion", sqrt(spread / inits) / mean_norm);
+        hk_attrs_num(&r->metrics, "ntk_distance", frob(mean->data, Th, n2) / frob(Th, NULL, n2));
+        hk_attrs_num(&r->metrics, "gp_distance", frob(gp->data, Kh, n2) / frob(Kh, NULL, n2));
+        int ok = inits - diverged;
+        hk_attrs_num(&r->metrics, "ntk_change", ok ? change / ok : NAN);
+        hk_attrs_num(&r->metrics, "train_loss_final", ok ? loss / ok : NAN);
+        hk_attrs_num(&r->metrics, "learning_rate", lr);
+        hk_attrs_num(&r->metrics, "diverged_inits", diverged);
+        hk_attrs_num(&r->metrics, "parameters", (double)hk_hn_param_count(&shape));
+        if (diverged)
+            hk_result_fail(r, "diverged at step %d (initialisation %d; %d of %d diverged); lower lr_fraction",
+                           first_div_step, first_div_init, diverged, inits);
+        hk_attrs_num(&r->metrics, "time_total", hk_now() - t_start);
+        free(gathered);
+    }
+    free(counts); free(displs); free(all); free(Th); free(Kh);
+    hk_dataset_free(&data);
+    return 0;
+}
+
+static void estimate(const struct hk_point *p, int team_size, const struct hk_rates *rates, struct hk_estimate *e)
+{
+    struct hk_hn_shape s = {.dx = (int)hk_point_int(p, "dx"), .dz = (int)hk_point_int(p, "dz"),
+                            .n = (int)hk_point_int(p, "width_f"), .L = (int)hk_point_int(p, "depth_f"),
+                            .m = (int)hk_point_int(p, "width_g"), .H = (int)hk_point_int(p, "depth_g"), .k = 1};
+    double N = (double)hk_point_int(p, "inputs"), inits = (double)hk_point_int(p, "inits");
+    double steps = (double)hk_point_int(p, "steps");
+    double params = (double)hk_hn_param_count(&s);
+    double P = (params - (double)s.n * s.dx - (double)(s.L - 1) * s.n * s.n) / s.n;
+    /* a network and its gradient, the generated weights and the NTK's chunk of per-sample gradients */
+    e->mem_bytes_per_rank = 8 * ((steps > 0 ? 2 : 1) * params + 2 * N * P + fmin(N, 16e6 / P) * P + 8 * N * N * inits);
+    /* per initialisation: two NTKs (~4 N P n) and steps x forward+backward (~6 N P n) */
+    double per_init = (8 + 6 * steps) * N * P * s.n;
+    e->gflop = inits * per_init / 1e9;
+    e->kernel_entries = 2 * N * N;
+    double per_rank_inits = ceil(inits / team_size);
+    /* drawing the weights: about 5 ns per normal */
+    e->seconds = per_rank_inits * (params * 5e-9 + (rates->dgemm_gflops > 0 ? per_init / 1e9 / (0.5 * rates->dgemm_gflops) : 0));
+}
+
+const struct hk_experiment hk_exp_kernel_convergence = {
+    .kind = "kernel-convergence",
+    .summary = "empirical NTK and GP of finite hypernetworks against Th and Kh: dispersion, distance, change in training",
+    .params = params,
+    .nparams = sizeof params / sizeof params[0],
+    .run = run,
+    .estimate = estimate,
+    .headline = "ntk_dispersion,ntk_distance,ntk_change,gp_distance",
+};
