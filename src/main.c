@@ -93,16 +93,85 @@ static void point_params(const struct hk_point *p, struct hk_attrs *out)
     }
 }
 
-static void headline(const struct hk_experiment *exp, const struct hk_attrs *metrics, char *buf, int n)
+/* The experiment's headline metric names, split. */
+static int headline_names(const struct hk_experiment *exp, char names[][64], int max)
 {
-    char names[256];
-    snprintf(names, sizeof names, "%s", exp->headline ? exp->headline : "");
-    int used = 0;
-    buf[0] = 0;
-    for (char *save = NULL, *name = strtok_r(names, ",", &save); name; name = strtok_r(NULL, ",", &save)) {
-        const struct hk_attr *a = hk_attrs_find(metrics, name);
-        if (a && !a->is_text && used < n) used += snprintf(buf + used, (size_t)(n - used), "%s%s=%.4g", used ? " " : "", name, a->num);
+    char list[256];
+    snprintf(list, sizeof list, "%s", exp->headline ? exp->headline : "");
+    int n = 0;
+    for (char *save = NULL, *name = strtok_r(list, ",", &save); name && n < max; name = strtok_r(NULL, ",", &save))
+        snprintf(names[n++], 64, "%s", name);
+    return n;
+}
+
+/* The headline metrics as a progress summary and as numbers for the end table. */
+static void headline(const struct hk_experiment *exp, const struct hk_attrs *metrics, struct hk_point_report *rep)
+{
+    char names[HK_REPORT_VALUES][64];
+    int count = headline_names(exp, names, HK_REPORT_VALUES), used = 0, n = sizeof rep->summary;
+    for (int k = 0; k < count; k++) {
+        const struct hk_attr *a = hk_attrs_find(metrics, names[k]);
+        rep->values[k] = a && !a->is_text ? a->num : NAN;
+        if (a && !a->is_text && used < n)
+            used += snprintf(rep->summary + used, (size_t)(n - used), "%s%s=%.4g", used ? " " : "", names[k], a->num);
     }
+}
+
+/* At the end of a run: for each combination of the swept parameters other
+ * than the seed, the headline metrics as mean +- std over seeds. */
+static void print_summary(const struct hk_experiment *exp, const struct hk_sweep *sw, const int *todo, int ntodo,
+                          const struct hk_point_report *reports, const int *finished_ok)
+{
+    char names[HK_REPORT_VALUES][64];
+    int nnames = headline_names(exp, names, HK_REPORT_VALUES);
+    if (!nnames || !ntodo) return;
+    char (*keys)[400] = hk_calloc((size_t)ntodo, sizeof *keys);
+    const struct hk_config *cfg = sw->points[0].cfg;
+    int seed_param = hk_config_param_index(cfg, "seed");
+    for (int i = 0; i < ntodo; i++) {
+        const struct hk_point *p = &sw->points[todo[i]];
+        int used = 0;
+        const struct hk_axis *sets[2] = {cfg->zip, cfg->grid};
+        int counts[2] = {cfg->nzip, cfg->ngrid};
+        for (int s = 0; s < 2; s++)
+            for (int a = 0; a < counts[s]; a++) {
+                int k = sets[s][a].param;
+                if (k == seed_param || cfg->specs[k].resource) continue;
+                char val[HK_VALUE_TEXT];
+                hk_value_format(&p->values[k], val, sizeof val);
+                used += snprintf(keys[i] + used, sizeof keys[i] - (size_t)used, "%s%s=%s", used ? " " : "",
+                                 cfg->specs[k].key, val);
+            }
+    }
+    printf("\nsummary (mean +- std over seeds, this run's points):\n");
+    int *done = hk_calloc((size_t)ntodo, sizeof(int));
+    for (int i = 0; i < ntodo; i++) {
+        if (done[i]) continue;
+        double sum[HK_REPORT_VALUES] = {0}, sq[HK_REPORT_VALUES] = {0};
+        int cnt[HK_REPORT_VALUES] = {0}, members = 0;
+        for (int j = i; j < ntodo; j++) {
+            if (done[j] || strcmp(keys[i], keys[j])) continue;
+            done[j] = 1;
+            if (!finished_ok[j]) continue;
+            members++;
+            for (int k = 0; k < nnames; k++)
+                if (!isnan(reports[j].values[k])) {
+                    sum[k] += reports[j].values[k];
+                    sq[k] += reports[j].values[k] * reports[j].values[k];
+                    cnt[k]++;
+                }
+        }
+        printf("  %-40s", keys[i][0] ? keys[i] : "(all)");
+        for (int k = 0; k < nnames; k++) {
+            if (!cnt[k]) continue;
+            double mean = sum[k] / cnt[k], var = cnt[k] > 1 ? (sq[k] - cnt[k] * mean * mean) / (cnt[k] - 1) : 0;
+            printf("  %s %.4g", names[k], mean);
+            if (cnt[k] > 1) printf(" +- %.2g", sqrt(var > 0 ? var : 0));
+        }
+        printf("%s\n", members ? "" : "  (no finished point)");
+    }
+    free(done);
+    free(keys);
 }
 
 static void measure_rates(struct hk_rates *rates, struct hk_blas_info *blas)
@@ -145,7 +214,7 @@ struct run_ctx {
     char host[256];
 };
 
-static int run_point(int item, MPI_Comm team, void *arg, char *summary, int summary_len)
+static int run_point(int item, MPI_Comm team, void *arg, struct hk_point_report *report)
 {
     struct run_ctx *ctx = arg;
     const struct hk_point *p = &ctx->sweep->points[ctx->todo[item]];
@@ -163,7 +232,10 @@ static int run_point(int item, MPI_Comm team, void *arg, char *summary, int summ
     MPI_Allreduce(MPI_IN_PLACE, &any_error, 1, MPI_INT, MPI_MAX, team);
     if (any_error && r.status == HK_OK)
         hk_result_fail(&r, "%s", rc ? hk_error_message() : "an error on another rank of the team");
-    int outcome = r.status == HK_OK ? HK_POINT_OK : r.status == HK_FAILED ? HK_POINT_FAILED : HK_POINT_ABANDONED;
+    /* a diverged point is a result, counted with the failures in progress lines */
+    int outcome = r.status == HK_OK                                   ? HK_POINT_OK
+                  : r.status == HK_FAILED || r.status == HK_DIVERGED ? HK_POINT_FAILED
+                                                                      : HK_POINT_ABANDONED;
     if (trank == 0 && r.status != HK_ABANDONED) {
         struct hk_attrs info = {0}, params = {0};
         char stamp[64];
@@ -183,8 +255,10 @@ static int run_point(int item, MPI_Comm team, void *arg, char *summary, int summ
         }
         hk_attrs_free(&info);
         hk_attrs_free(&params);
-        if (r.status == HK_FAILED) snprintf(summary, (size_t)summary_len, "reason: %s", r.reason);
-        else headline(ctx->exp, &r.metrics, summary, summary_len);
+        for (int k = 0; k < HK_REPORT_VALUES; k++) report->values[k] = NAN;
+        if (r.status == HK_FAILED || r.status == HK_DIVERGED)
+            snprintf(report->summary, sizeof report->summary, "%s: %.220s", hk_status_name(r.status), r.reason);
+        else headline(ctx->exp, &r.metrics, report);
     }
     hk_result_free(&r);
     return outcome;
@@ -318,14 +392,16 @@ static int cmd_run(int argc, char **argv)
         char desc[512];
         hk_point_describe(p, desc, sizeof desc);
         labels[i] = hk_malloc(600);
-        snprintf(labels[i], 600, "point %d %s %s", p->index, p->id_hex, desc);
+        snprintf(labels[i], 600, "point %d %s %.500s", p->index, p->id_hex, desc);
     }
     struct run_ctx ctx = {.exp = exp, .sweep = &sweep, .todo = todo, .out_dir = out_dir,
                           .config_path = config_path ? config_path : "<built-in quickstart>", .run_id = run_id,
                           .world = world};
     gethostname(ctx.host, sizeof ctx.host - 1);
     struct hk_schedule_report rep;
-    hk_schedule(MPI_COMM_WORLD, ntodo, teams, run_point, &ctx, (const char *const *)labels, quiet, &rep);
+    struct hk_point_report *reports = world_rank == 0 ? hk_calloc((size_t)ntodo + 1, sizeof *reports) : NULL;
+    for (int i = 0; world_rank == 0 && i < ntodo; i++) reports[i].summary[0] = 0, reports[i].values[0] = NAN;
+    hk_schedule(MPI_COMM_WORLD, ntodo, teams, run_point, &ctx, (const char *const *)labels, quiet, &rep, reports);
 
     int status = 0;
     if (world_rank == 0) {
@@ -338,6 +414,13 @@ static int cmd_run(int argc, char **argv)
                     results, hk_error_message(), out_dir);
             status = EXIT_RUNTIME;
         }
+        int *finished_ok = hk_calloc((size_t)ntodo + 1, sizeof(int));
+        for (int i = 0; i < ntodo; i++)
+            finished_ok[i] = reports[i].summary[0] && strncmp(reports[i].summary, "failed:", 7) &&
+                             strncmp(reports[i].summary, "diverged:", 9);
+        print_summary(exp, &sweep, todo, ntodo, reports, finished_ok);
+        free(finished_ok);
+        free(reports);
         int remaining = ntodo - rep.done - rep.failed;
         printf("finished %d of %d points (%d failed) in %.1f s; %s holds %d points\n", rep.done + rep.failed, ntodo,
                rep.failed, rep.elapsed, results, merged > 0 ? merged : 0);

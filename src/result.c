@@ -79,6 +79,7 @@ const char *hk_status_name(enum hk_status s)
     case HK_OK: return "ok";
     case HK_FAILED: return "failed";
     case HK_ABANDONED: return "abandoned";
+    case HK_DIVERGED: return "diverged";
     }
     return "?";
 }

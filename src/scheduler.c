@@ -50,7 +50,7 @@ struct request {
     int last_outcome;
     int stop;           /* a rank of the team saw this signal number */
     double seconds;
-    char summary[240];
+    struct hk_point_report point;
 };
 
 struct manager {
@@ -61,6 +61,7 @@ struct manager {
     int total_items;             /* across all phases, for progress */
     struct hk_schedule_report *report;
     const char *const *labels;
+    struct hk_point_report *reports;
     int quiet;
     double t0;
 };
@@ -76,7 +77,8 @@ static void print_progress(struct manager *m, const struct request *rq)
     const char *status = rq->last_outcome == HK_POINT_OK ? "ok" : rq->last_outcome == HK_POINT_FAILED ? "FAILED"
                          : rq->last_outcome == HK_POINT_ABANDONED ? "abandoned" : "FATAL";
     printf("[%d/%d] %s  %s (team %d, %.2f s)%s%s\n", finished, m->total_items, status,
-           m->labels ? m->labels[rq->last_item] : "", rq->team, rq->seconds, rq->summary[0] ? "  " : "", rq->summary);
+           m->labels ? m->labels[rq->last_item] : "", rq->team, rq->seconds, rq->point.summary[0] ? "  " : "",
+           rq->point.summary);
     printf("        done %d / %d, failed %d, elapsed %.1f s, about %.1f s left\n", finished, m->total_items, r->failed,
            elapsed, eta);
     fflush(stdout);
@@ -91,6 +93,7 @@ static int handle_request(struct manager *m, const struct request *rq)
         else if (rq->last_outcome == HK_POINT_FAILED) r->failed++;
         else if (rq->last_outcome == HK_POINT_ABANDONED) r->abandoned++;
         else r->fatal = 1;
+        if (m->reports) m->reports[rq->last_item] = rq->point;
         print_progress(m, rq);
     }
     if (rq->stop && !r->signal) r->signal = rq->stop;
@@ -144,9 +147,9 @@ static void team_loop(MPI_Comm sched, MPI_Comm team, int team_id, hk_point_fn fn
         }
         MPI_Bcast(&item, 1, MPI_INT, 0, team);
         if (item < 0) break;
-        memset(rq.summary, 0, sizeof rq.summary);
+        memset(&rq.point, 0, sizeof rq.point);
         double t0 = hk_now();
-        int outcome = fn(item, team, ctx, rq.summary, sizeof rq.summary);
+        int outcome = fn(item, team, ctx, &rq.point);
         int worst = outcome;
         MPI_Allreduce(&outcome, &worst, 1, MPI_INT, MPI_MAX, team);
         if (worst == HK_POINT_FATAL) *fatal = 1;
@@ -160,7 +163,8 @@ static void team_loop(MPI_Comm sched, MPI_Comm team, int team_id, hk_point_fn fn
 }
 
 int hk_schedule(MPI_Comm world, int nitems, const int *team_sizes, hk_point_fn fn, void *ctx,
-                const char *const *labels, int quiet, struct hk_schedule_report *report)
+                const char *const *labels, int quiet, struct hk_schedule_report *report,
+                struct hk_point_report *reports)
 {
     int rank, size, provided;
     MPI_Comm_rank(world, &rank);
@@ -199,7 +203,7 @@ int hk_schedule(MPI_Comm world, int nitems, const int *team_sizes, hk_point_fn f
         MPI_Comm_split(world, color, rank, &team);
 
         struct manager m = {.comm = sched, .queue = queue, .nqueue = nq, .nteams = nteams, .total_items = nitems,
-.report = report, .labels = labels, .quiet = quiet, .t0 = t0};
+.report = report, .labels = labels, .reports = reports, .quiet = quiet, .t0 = t0};
         pthread_t thread;
         if (rank == 0 && threaded && !serial) pthread_create(&thread, NULL, manager_thread, &m);
         if (team != MPI_COMM_NULL) {

@@ -29,7 +29,7 @@ struct hk_array {
     double *data;   /* owned */
 };
 
-enum hk_status { HK_OK, HK_FAILED, HK_ABANDONED };
+enum hk_status { HK_OK, HK_FAILED, HK_ABANDONED, HK_DIVERGED };
 
 struct hk_result {
     enum hk_status status;

@@ -11,9 +11,16 @@
 
 enum hk_point_outcome { HK_POINT_OK = 0, HK_POINT_FAILED = 1, HK_POINT_ABANDONED = 2, HK_POINT_FATAL = 3 };
 
+/* Numbers a point's leader reports to rank 0 with its outcome (opaque here). */
+#define HK_REPORT_VALUES 8
+struct hk_point_report {
+    char summary[240];                 /* a one-line summary for the progress output */
+    double values[HK_REPORT_VALUES];   /* e.g. headline metrics, NAN where absent */
+};
+
 /* Called on every rank of the team; returns an outcome (the leader's counts)
- * and, on the leader, a one-line summary for the progress output. */
-typedef int (*hk_point_fn)(int item, MPI_Comm team, void *ctx, char *summary, int summary_len);
+ * and fills the report on the leader. */
+typedef int (*hk_point_fn)(int item, MPI_Comm team, void *ctx, struct hk_point_report *report);
 
 struct hk_schedule_report {
     int done, failed, abandoned;
@@ -29,7 +36,9 @@ int hk_team_should_stop(MPI_Comm team); /* collective: any rank of the team saw 
 
 /* items[i] runs on a team of team_sizes[i] ranks (capped at the world size).
  * The report is valid on every rank. */
+/* reports (rank 0 only, may be NULL): nitems entries, filled as points finish. */
 int hk_schedule(MPI_Comm world, int nitems, const int *team_sizes, hk_point_fn fn, void *ctx,
-                const char *const *labels, int quiet, struct hk_schedule_report *report);
+                const char *const *labels, int quiet, struct hk_schedule_report *report,
+                struct hk_point_report *reports);
 
 #endif

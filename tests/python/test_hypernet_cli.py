@@ -121,7 +121,22 @@ def test_divergence_is_recorded(tmp_path):
                    "lr_fraction: 50}\n")
     proc = hk("run", cfg, "--out", tmp_path / "o", ranks=1, check=True)
     (row,) = read_results(tmp_path / "o" / "results.h5").values()
-    assert row["status"] == "failed" and row["metric"]["diverged_inits"] >= 1
+    assert row["status"] == "diverged" and row["metric"]["diverged_inits"] == 2
+    assert row["metric"]["first_divergence_step"] >= 0
     with h5py.File(tmp_path / "o" / "results.h5") as f:
         assert "diverged at step" in f["points/reason"].asstr()[0]
-    assert "FAILED" in proc.stdout
+    assert "FAILED" in proc.stdout and "diverged: diverged at step" in proc.stdout
+
+
+def test_builtin_quickstart_shows_convergence_only_when_both_are_wide(tmp_path):
+    proc = hk("run", "--out", tmp_path / "qs", "--quiet", ranks=2, timeout=600, check=True)
+    assert "summary (mean +- std over seeds" in proc.stdout
+    rows = read_results(tmp_path / "qs" / "results.h5")
+    assert len(rows) == 18 and all(r["status"] == "ok" for r in rows.values())
+    disp = {}
+    for r in rows.values():
+        key = (int(r["param"]["width_f"]), int(r["param"]["width_g"]))
+        disp.setdefault(key, []).append(r["metric"]["ntk_dispersion"])
+    mean = {k: np.mean(v) for k, v in disp.items()}
+    assert mean[(512, 128)] < 0.5 * min(mean[(512, 8)], mean[(16, 128)])
+    assert mean[(16, 8)] > mean[(128, 32)] > mean[(512, 128)]
