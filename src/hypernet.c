@@ -21,10 +21,20 @@ static void gemm_rm(char ta, char tb, int M, int N, int K, double alpha, const d
 static inline double relu(double t) { return t > 0 ? M_SQRT2 * t : 0; }
 static inline double relu_d(double t) { return t > 0 ? M_SQRT2 : 0; }
 
+static int f_layers(const struct hk_hn_shape *s) { return s->L + (s->bottleneck > 0); }
+
+static int f_width(const struct hk_hn_shape *s, int l)
+{
+    return l == 0 ? s->dx : l <= s->L ? s->n : s->bottleneck;
+}
+
 long hk_hn_param_count(const struct hk_hn_shape *s)
 {
     long P = s->H == 1 ? (long)s->k * s->dz : (long)s->m * s->dz + (long)(s->H - 2) * s->m * s->m + (long)s->k * s->m;
-    return (long)s->n * s->dx + (long)(s->L - 1) * s->n * s->n + P * s->n;
+    int nf = f_layers(s);
+    long total = P * f_width(s, nf);
+    for (int l = 1; l <= nf; l++) total += (long)f_width(s, l) * f_width(s, l - 1);
+    return total;
 }
 
 static void normal_fill(double *a, long count, long seed, int stream)
@@ -38,7 +48,7 @@ int hk_hn_init(struct hk_hypernet *net, const struct hk_hn_shape *s, long seed)
 {
     memset(net, 0, sizeof *net);
     if (s->L < 1 || s->H < 1 || s->L > HK_MAX_DEPTH || s->H > HK_MAX_DEPTH || s->n < 1 || s->m < 1 || s->k < 1 ||
-        s->dx < 1 || s->dz < 1)
+        s->dx < 1 || s->dz < 1 || s->bottleneck < 0)
         return hk_fail("hypernetwork shape out of range: n=%d L=%d m=%d H=%d k=%d dx=%d dz=%d", s->n, s->L, s->m, s->H,
                        s->k, s->dx, s->dz);
     net->s = *s;
@@ -50,22 +60,25 @@ int hk_hn_init(struct hk_hypernet *net, const struct hk_hn_shape *s, long seed)
         off += (long)net->v_rows[l] * net->v_cols[l];
     }
     net->P = off;
-    for (int l = 1; l <= s->L; l++) {
-        long count = (long)s->n * (l == 1 ? s->dx : s->n);
+    net->nf = f_layers(s);
+    for (int l = 0; l <= net->nf; l++) net->fw[l] = f_width(s, l);
+    for (int l = 1; l <= net->nf; l++) {
+        long count = (long)net->fw[l] * net->fw[l - 1];
         net->W[l] = malloc((size_t)count * sizeof(double));
         if (!net->W[l]) return hk_fail("cannot allocate W%d (%ld doubles)", l, count);
         normal_fill(net->W[l], count, seed, 100 + l);
     }
-    net->A = malloc((size_t)net->P * s->n * sizeof(double));
-    if (!net->A) return hk_fail("cannot allocate the output layer A: %ld x %d doubles", net->P, s->n);
-    normal_fill(net->A, net->P * s->n, seed, 200);
+    const int last = net->fw[net->nf];
+    net->A = malloc((size_t)net->P * last * sizeof(double));
+    if (!net->A) return hk_fail("cannot allocate the output layer A: %ld x %d doubles", net->P, last);
+    normal_fill(net->A, net->P * last, seed, 200);
     net->nparams = hk_hn_param_count(s);
     return 0;
 }
 
 void hk_hn_free(struct hk_hypernet *net)
 {
-    for (int l = 0; l <= HK_MAX_DEPTH; l++) free(net->W[l]);
+    for (int l = 0; l <= HK_MAX_DEPTH + 1; l++) free(net->W[l]);
     free(net->A);
     memset(net, 0, sizeof *net);
 }
@@ -97,20 +110,20 @@ void hk_hn_forward(const struct hk_hypernet *net, const struct hk_hn_batch *b, s
     free(fill);
 
     /* f, once per distinct x:  y_l = W_l a_{l-1} / sqrt(fan_in),  a_l = s(y_l) */
-    const int nx = c->nx, n = s->n;
+    const int nx = c->nx, last = net->fw[net->nf];
     c->a[0] = hk_malloc((size_t)nx * s->dx * sizeof(double));
     for (int q = 0; q < nx; q++)
         memcpy(c->a[0] + (size_t)q * s->dx, in->x + (size_t)c->xs[q] * s->dx, (size_t)s->dx * sizeof(double));
-    for (int l = 1; l <= s->L; l++) {
-        int fan = l == 1 ? s->dx : n;
-        c->y[l] = hk_malloc((size_t)nx * n * sizeof(double));
-        c->a[l] = hk_malloc((size_t)nx * n * sizeof(double));
-        gemm_rm('N', 'T', nx, n, fan, 1.0 / sqrt(fan), c->a[l - 1], fan, net->W[l], fan, 0, c->y[l], n);
-        for (long i = 0; i < (long)nx * n; i++) c->a[l][i] = relu(c->y[l][i]);
+    for (int l = 1; l <= net->nf; l++) {
+        int fan = net->fw[l - 1], w = net->fw[l];
+        c->y[l] = hk_malloc((size_t)nx * w * sizeof(double));
+        c->a[l] = hk_malloc((size_t)nx * w * sizeof(double));
+        gemm_rm('N', 'T', nx, w, fan, 1.0 / sqrt(fan), c->a[l - 1], fan, net->W[l], fan, 0, c->y[l], w);
+        for (long i = 0; i < (long)nx * w; i++) c->a[l][i] = relu(c->y[l][i]);
     }
-    /* f(x) = A phi / sqrt(n): all of g's weights for each distinct x */
+    /* f(x) = A phi / sqrt(width): all of g's weights for each distinct x */
     c->V = hk_malloc((size_t)nx * net->P * sizeof(double));
-    gemm_rm('N', 'T', nx, (int)net->P, n, 1.0 / sqrt(n), c->a[s->L], n, net->A, n, 0, c->V, (int)net->P);
+    gemm_rm('N', 'T', nx, (int)net->P, last, 1.0 / sqrt(last), c->a[net->nf], last, net->A, last, 0, c->V, (int)net->P);
 
     /* g, per group of samples sharing an x:  g_l = V_l in_l / sqrt(fan_in) */
     const int nb = b->nb;
@@ -139,41 +152,80 @@ void hk_hn_forward(const struct hk_hypernet *net, const struct hk_hn_batch *b, s
 void hk_hn_cache_free(struct hk_hn_cache *c)
 {
     free(c->xs); free(c->slot); free(c->order); free(c->group_start); free(c->V); free(c->out);
+    for (int l = 0; l <= HK_MAX_DEPTH + 1; l++) {
+        free(c->y[l]); free(c->a[l]);
+    }
     for (int l = 0; l <= HK_MAX_DEPTH; l++) {
-        free(c->y[l]); free(c->a[l]); free(c->gpre[l]); free(c->gin[l]);
+        free(c->gpre[l]); free(c->gin[l]);
     }
     memset(c, 0, sizeof *c);
+}
+
+int hk_hn_grad_views(const struct hk_hypernet *net, struct hk_hn_grad *g, double **arrays, long *counts)
+{
+    int k = 0;
+    for (int l = 1; l <= net->nf; l++) {
+        arrays[k] = g->W[l];
+        counts[k++] = (long)net->fw[l] * net->fw[l - 1];
+    }
+    arrays[k] = g->A;
+    counts[k++] = net->P * net->fw[net->nf];
+    return k;
+}
+
+static int param_views(struct hk_hypernet *net, double **arrays, long *counts)
+{
+    struct hk_hn_grad as_grad;
+    memcpy(as_grad.W, net->W, sizeof as_grad.W);
+    as_grad.A = net->A;
+    return hk_hn_grad_views(net, &as_grad, arrays, counts);
 }
 
 void hk_hn_grad_alloc(const struct hk_hypernet *net, struct hk_hn_grad *g)
 {
     memset(g, 0, sizeof *g);
-    for (int l = 1; l <= net->s.L; l++)
-        g->W[l] = hk_calloc((size_t)net->s.n * (l == 1 ? net->s.dx : net->s.n), sizeof(double));
-    g->A = hk_calloc((size_t)net->P * net->s.n, sizeof(double));
+    for (int l = 1; l <= net->nf; l++) g->W[l] = hk_calloc((size_t)net->fw[l] * net->fw[l - 1], sizeof(double));
+    g->A = hk_calloc((size_t)net->P * net->fw[net->nf], sizeof(double));
 }
 
 void hk_hn_grad_zero(const struct hk_hypernet *net, struct hk_hn_grad *g)
 {
-    for (int l = 1; l <= net->s.L; l++)
-        memset(g->W[l], 0, (size_t)net->s.n * (l == 1 ? net->s.dx : net->s.n) * sizeof(double));
-    memset(g->A, 0, (size_t)net->P * net->s.n * sizeof(double));
+    double *arrays[HK_MAX_DEPTH + 3];
+    long counts[HK_MAX_DEPTH + 3];
+    int k = hk_hn_grad_views(net, g, arrays, counts);
+    for (int i = 0; i < k; i++) memset(arrays[i], 0, (size_t)counts[i] * sizeof(double));
 }
 
 void hk_hn_grad_free(struct hk_hn_grad *g)
 {
-    for (int l = 0; l <= HK_MAX_DEPTH; l++) free(g->W[l]);
+    for (int l = 0; l <= HK_MAX_DEPTH + 1; l++) free(g->W[l]);
     free(g->A);
     memset(g, 0, sizeof *g);
 }
 
 void hk_hn_step(struct hk_hypernet *net, const struct hk_hn_grad *g, double lr)
 {
-    for (int l = 1; l <= net->s.L; l++) {
-        long count = (long)net->s.n * (l == 1 ? net->s.dx : net->s.n);
-        for (long i = 0; i < count; i++) net->W[l][i] -= lr * g->W[l][i];
-    }
-    for (long i = 0; i < net->P * net->s.n; i++) net->A[i] -= lr * g->A[i];
+    double *p[HK_MAX_DEPTH + 3], *d[HK_MAX_DEPTH + 3];
+    long counts[HK_MAX_DEPTH + 3];
+    int k = param_views(net, p, counts);
+    hk_hn_grad_views(net, (struct hk_hn_grad *)g, d, counts);
+    for (int a = 0; a < k; a++)
+        for (long i = 0; i < counts[a]; i++) p[a][i] -= lr * d[a][i];
+}
+
+void hk_hn_momentum_step(struct hk_hypernet *net, const struct hk_hn_grad *g, struct hk_hn_grad *v, double lr,
+                         double momentum)
+{
+    double *p[HK_MAX_DEPTH + 3], *d[HK_MAX_DEPTH + 3], *vel[HK_MAX_DEPTH + 3];
+    long counts[HK_MAX_DEPTH + 3];
+    int k = param_views(net, p, counts);
+    hk_hn_grad_views(net, (struct hk_hn_grad *)g, d, counts);
+    hk_hn_grad_views(net, v, vel, counts);
+    for (int a = 0; a < k; a++)
+        for (long i = 0; i < counts[a]; i++) {
+            vel[a][i] = momentum * vel[a][i] + d[a][i];
+            p[a][i] -= lr * vel[a][i];
+        }
 }
 
 /* Backward through g for every sample at once: B_l = d(sum dout.out)/d g_l
@@ -203,35 +255,35 @@ static void g_backward(const struct hk_hypernet *net, const struct hk_hn_cache *
     }
 }
 
-/* Backward through f from dphi (rows x n, rows of per-x activations given by
- * act_row[r]): accumulates dW when dW != NULL, and leaves delta_l per row in
- * D[l] when D != NULL. */
+/* Backward through f from dphi (rows x w_last, each row using the
+ * activations of x act_row[r]): accumulates dW when dW != NULL, and leaves
+ * delta_l per row in D[l] when D != NULL. dphi is overwritten. */
 static void f_backward(const struct hk_hypernet *net, const struct hk_hn_cache *c, int rows, const int *act_row,
                        double *dphi, double **dW, double **D)
 {
-    const struct hk_hn_shape *s = &net->s;
-    const int n = s->n;
     double *delta = dphi;
+    int w = net->fw[net->nf];
     for (long r = 0; r < rows; r++)
-        for (int i = 0; i < n; i++) delta[r * n + i] *= relu_d(c->y[s->L][(size_t)act_row[r] * n + i]);
+        for (int i = 0; i < w; i++) delta[r * w + i] *= relu_d(c->y[net->nf][(size_t)act_row[r] * w + i]);
     double *prev_act = NULL;
-    for (int l = s->L; l >= 1; l--) {
-        int fan = l == 1 ? s->dx : n;
+    for (int l = net->nf; l >= 1; l--) {
+        int fan = net->fw[l - 1];
+        w = net->fw[l];
         /* the activations a_{l-1} of each row's x */
         prev_act = realloc(prev_act, (size_t)rows * fan * sizeof(double));
         for (int r = 0; r < rows; r++)
             memcpy(prev_act + (size_t)r * fan, c->a[l - 1] + (size_t)act_row[r] * fan, (size_t)fan * sizeof(double));
         if (D) {
-            D[l] = hk_malloc((size_t)rows * n * sizeof(double));
-            memcpy(D[l], delta, (size_t)rows * n * sizeof(double));
+            D[l] = hk_malloc((size_t)rows * w * sizeof(double));
+            memcpy(D[l], delta, (size_t)rows * w * sizeof(double));
         }
         if (dW) /* dW_l += delta^T a_{l-1} / sqrt(fan) */
-            gemm_rm('T', 'N', n, fan, rows, 1.0 / sqrt(fan), delta, n, prev_act, fan, 1.0, dW[l], fan);
-        if (l > 1) {
-            double *next = hk_malloc((size_t)rows * n * sizeof(double));
-            gemm_rm('N', 'N', rows, n, n, 1.0 / sqrt(n), delta, n, net->W[l], n, 0, next, n);
+            gemm_rm('T', 'N', w, fan, rows, 1.0 / sqrt(fan), delta, w, prev_act, fan, 1.0, dW[l], fan);
+        if (l > 1) { /* delta_{l-1} = (delta W_l / sqrt(fan)) * s'(y_{l-1}) */
+            double *next = hk_malloc((size_t)rows * fan * sizeof(double));
+            gemm_rm('N', 'N', rows, fan, w, 1.0 / sqrt(fan), delta, w, net->W[l], fan, 0, next, fan);
             for (long r = 0; r < rows; r++)
-                for (int i = 0; i < n; i++) next[r * n + i] *= relu_d(c->y[l - 1][(size_t)act_row[r] * n + i]);
+                for (int i = 0; i < fan; i++) next[r * fan + i] *= relu_d(c->y[l - 1][(size_t)act_row[r] * fan + i]);
             if (delta != dphi) free(delta);
             delta = next;
         }
@@ -245,7 +297,7 @@ void hk_hn_backward(const struct hk_hypernet *net, const struct hk_hn_batch *b, 
 {
     (void)b;
     const struct hk_hn_shape *s = &net->s;
-    const int nb = c->nb, nx = c->nx, n = s->n;
+    const int nb = c->nb, nx = c->nx, n = net->fw[net->nf];
     double *dout_sorted = hk_malloc((size_t)nb * s->k * sizeof(double));
     for (int r = 0; r < nb; r++)
         memcpy(dout_sorted + (size_t)r * s->k, dout + (size_t)c->order[r] * s->k, (size_t)s->k * sizeof(double));
@@ -253,7 +305,7 @@ void hk_hn_backward(const struct hk_hypernet *net, const struct hk_hn_batch *b, 
     double *dV = hk_calloc((size_t)nx * net->P, sizeof(double));
     g_backward(net, c, dout_sorted, B, dV);
     /* through f's output layer: dA += dV^T phi / sqrt(n), dphi = dV A / sqrt(n) */
-    gemm_rm('T', 'N', (int)net->P, n, nx, 1.0 / sqrt(n), dV, (int)net->P, c->a[s->L], n, 1.0, g->A, n);
+    gemm_rm('T', 'N', (int)net->P, n, nx, 1.0 / sqrt(n), dV, (int)net->P, c->a[net->nf], n, 1.0, g->A, n);
     double *dphi = hk_malloc((size_t)nx * n * sizeof(double));
     gemm_rm('N', 'N', nx, n, (int)net->P, 1.0 / sqrt(n), dV, (int)net->P, net->A, n, 0, dphi, n);
     int *rows = hk_malloc((size_t)nx * sizeof(int));
@@ -277,12 +329,34 @@ double hk_hn_mse(const struct hk_hn_cache *c, const double *y, double *dout)
     return loss / (2.0 * c->nb);
 }
 
+double hk_hn_cross_entropy(const struct hk_hn_cache *c, int k, const int *labels, double *dout, int *correct)
+{
+    double loss = 0;
+    int right = 0;
+    for (int i = 0; i < c->nb; i++) {
+        const double *o = c->out + (size_t)i * k;
+        int best = 0;
+        double top = o[0];
+        for (int j = 1; j < k; j++)
+            if (o[j] > top) { top = o[j]; best = j; }
+        double z = 0;
+        for (int j = 0; j < k; j++) z += exp(o[j] - top);
+        double logz = top + log(z);
+        loss += logz - o[labels[i]];
+        right += best == labels[i];
+        if (dout)
+            for (int j = 0; j < k; j++) dout[(size_t)i * k + j] = (exp(o[j] - logz) - (j == labels[i])) / c->nb;
+    }
+    if (correct) *correct = right;
+    return loss / c->nb;
+}
+
 void hk_hn_entk(const struct hk_hypernet *net, const struct hk_hn_batch *b, double *ntk)
 {
     const struct hk_hn_shape *s = &net->s;
     struct hk_hn_cache c;
     hk_hn_forward(net, b, &c);
-    const int nb = c.nb, n = s->n;
+    const int nb = c.nb, n = net->fw[net->nf];
     /* c(u) = dout_0/dV: per layer b_l (x) in_l / sqrt(fan), with b_H = e_0 */
     double *e0 = hk_calloc((size_t)nb * s->k, sizeof(double));
     for (int r = 0; r < nb; r++) e0[(size_t)r * s->k] = 1;
@@ -302,7 +376,8 @@ void hk_hn_entk(const struct hk_hypernet *net, const struct hk_hn_batch *b, doub
     int *act_row = hk_malloc((size_t)nb * sizeof(int));
     for (int r = 0; r < nb; r++) act_row[r] = c.slot[c.order[r]];
     double *phi = hk_malloc((size_t)nb * n * sizeof(double));
-    for (int r = 0; r < nb; r++) memcpy(phi + (size_t)r * n, c.a[s->L] + (size_t)act_row[r] * n, (size_t)n * sizeof(double));
+    for (int r = 0; r < nb; r++)
+        memcpy(phi + (size_t)r * n, c.a[net->nf] + (size_t)act_row[r] * n, (size_t)n * sizeof(double));
     gemm_rm('N', 'T', nb, nb, n, 1.0 / n, phi, n, phi, n, 0, t2, nb);
     for (long i = 0; i < (long)nb * nb; i++) theta[i] = cc[i] * t2[i];
     free(phi);
@@ -327,14 +402,14 @@ void hk_hn_entk(const struct hk_hypernet *net, const struct hk_hn_batch *b, doub
         gemm_rm('N', 'N', cnt, n, (int)net->P, 1.0 / sqrt(n), cvec, (int)net->P, net->A, n, 0, dphi + (size_t)r0 * n, n);
     }
     free(cvec);
-    double *D[HK_MAX_DEPTH + 1] = {0};
+    double *D[HK_MAX_DEPTH + 2] = {0};
     f_backward(net, &c, nb, act_row, dphi, NULL, D);
-    for (int l = 1; l <= s->L; l++) {
-        int fan = l == 1 ? s->dx : n;
+    for (int l = 1; l <= net->nf; l++) {
+        int fan = net->fw[l - 1], w = net->fw[l];
         double *act = hk_malloc((size_t)nb * fan * sizeof(double));
         for (int r = 0; r < nb; r++)
             memcpy(act + (size_t)r * fan, c.a[l - 1] + (size_t)act_row[r] * fan, (size_t)fan * sizeof(double));
-        gemm_rm('N', 'T', nb, nb, n, 1.0, D[l], n, D[l], n, 0, t1, nb);
+        gemm_rm('N', 'T', nb, nb, w, 1.0, D[l], w, D[l], w, 0, t1, nb);
         gemm_rm('N', 'T', nb, nb, fan, 1.0 / fan, act, fan, act, fan, 0, t2, nb);
         for (long i = 0; i < (long)nb * nb; i++) theta[i] += t1[i] * t2[i];
         free(act);

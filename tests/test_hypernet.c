@@ -15,7 +15,7 @@ struct fixture {
     struct hk_hn_batch batch;
 };
 
-static void make_fixture(struct fixture *f, int dx, int dz)
+static void make_fixture(struct fixture *f, int dx, int dz, int embed)
 {
     /* 8 samples over 3 distinct x, in mixed order */
     struct hk_rng rng;
@@ -28,6 +28,7 @@ static void make_fixture(struct fixture *f, int dx, int dz)
         for (int j = 0; j < dz; j++) z[i * dz + j] = 2 * hk_rng_uniform(&rng) - 1;
     }
     hk_dataset_from_points(8, dx, x, dz, z, &f->data);
+    if (embed) hk_embed_fourier(&f->data, embed, 0.7, 5); /* z through random Fourier features */
     for (int i = 0; i < 8; i++) f->samples[i] = i;
     f->batch = (struct hk_hn_batch){.in = &f->data.in, .samples = f->samples, .nb = 8};
 }
@@ -65,11 +66,12 @@ static double check_block(struct hk_hypernet *net, const struct hk_hn_batch *b, 
     return worst;
 }
 
-static void test_gradients(int L, int H, int k)
+static void test_gradients(int L, int H, int k, int bottleneck, int embed)
 {
     struct fixture f;
-    make_fixture(&f, 3, 2);
-    struct hk_hn_shape s = {.dx = 3, .dz = 2, .n = 5, .L = L, .m = 4, .H = H, .k = k};
+    make_fixture(&f, 3, 2, embed);
+    struct hk_hn_shape s = {.dx = 3, .dz = f.data.in.dz, .n = 5, .L = L, .m = 4, .H = H, .k = k,
+                            .bottleneck = bottleneck};
     struct hk_hypernet net;
     CHECK(hk_hn_init(&net, &s, 4) == 0, "init");
     double w[8 * 4];
@@ -83,12 +85,12 @@ static void test_gradients(int L, int H, int k)
     hk_hn_backward(&net, &f.batch, &c, w, &g);
     hk_hn_cache_free(&c);
     char name[64];
-    for (int l = 1; l <= L; l++) {
-        snprintf(name, sizeof name, "W%d (L=%d H=%d k=%d)", l, L, H, k);
-        check_block(&net, &f.batch, w, net.W[l], g.W[l], (long)s.n * (l == 1 ? s.dx : s.n), name);
+    for (int l = 1; l <= net.nf; l++) {
+        snprintf(name, sizeof name, "W%d (L=%d H=%d k=%d b=%d embed=%d)", l, L, H, k, bottleneck, embed);
+        check_block(&net, &f.batch, w, net.W[l], g.W[l], (long)net.fw[l] * net.fw[l - 1], name);
     }
-    snprintf(name, sizeof name, "A (L=%d H=%d k=%d)", L, H, k);
-    check_block(&net, &f.batch, w, net.A, g.A, net.P * s.n, name);
+    snprintf(name, sizeof name, "A (L=%d H=%d k=%d b=%d embed=%d)", L, H, k, bottleneck, embed);
+    check_block(&net, &f.batch, w, net.A, g.A, net.P * net.fw[net.nf], name);
     hk_hn_grad_free(&g);
     hk_hn_free(&net);
     hk_dataset_free(&f.data);
@@ -98,7 +100,7 @@ static void test_gradients(int L, int H, int k)
 static void test_mse_gradient(void)
 {
     struct fixture f;
-    make_fixture(&f, 3, 2);
+    make_fixture(&f, 3, 2, 0);
     struct hk_hn_shape s = {.dx = 3, .dz = 2, .n = 6, .L = 2, .m = 5, .H = 3, .k = 1};
     struct hk_hypernet net;
     hk_hn_init(&net, &s, 8);
@@ -129,12 +131,52 @@ static void test_mse_gradient(void)
     hk_dataset_free(&f.data);
 }
 
-/* The fast empirical NTK against <J(u), J(u')> with J from backward passes. */
-static void test_entk_explicit(int L, int H)
+/* Softmax cross-entropy: the loss gradient end to end, for W1 and A. */
+static void test_cross_entropy_gradient(void)
 {
     struct fixture f;
-    make_fixture(&f, 4, 3);
-    struct hk_hn_shape s = {.dx = 4, .dz = 3, .n = 7, .L = L, .m = 6, .H = H, .k = 2};
+    make_fixture(&f, 3, 2, 16);
+    struct hk_hn_shape s = {.dx = 3, .dz = 16, .n = 6, .L = 2, .m = 5, .H = 3, .k = 4, .bottleneck = 3};
+    struct hk_hypernet net;
+    hk_hn_init(&net, &s, 21);
+    int labels[8] = {0, 3, 1, 2, 2, 0, 1, 3};
+    double dout[32];
+    struct hk_hn_cache c;
+    hk_hn_forward(&net, &f.batch, &c);
+    int correct;
+    double loss = hk_hn_cross_entropy(&c, 4, labels, dout, &correct);
+    CHECK(loss > 0 && correct >= 0 && correct <= 8, "cross-entropy %g, correct %d", loss, correct);
+    struct hk_hn_grad g;
+    hk_hn_grad_alloc(&net, &g);
+    hk_hn_backward(&net, &f.batch, &c, dout, &g);
+    hk_hn_cache_free(&c);
+    double *blocks[2] = {net.W[1], net.A}, *grads[2] = {g.W[1], g.A};
+    long counts[2] = {(long)net.fw[1] * net.fw[0], net.P * net.fw[net.nf]};
+    for (int bk = 0; bk < 2; bk++) {
+        double worst = 0, h = 1e-6, scale = 0;
+        for (long i = 0; i < counts[bk]; i++) scale = fmax(scale, fabs(grads[bk][i]));
+        for (long i = 0; i < counts[bk]; i += 3) {
+            double keep = blocks[bk][i], lu, ld;
+            blocks[bk][i] = keep + h;
+            hk_hn_forward(&net, &f.batch, &c); lu = hk_hn_cross_entropy(&c, 4, labels, NULL, NULL); hk_hn_cache_free(&c);
+            blocks[bk][i] = keep - h;
+            hk_hn_forward(&net, &f.batch, &c); ld = hk_hn_cross_entropy(&c, 4, labels, NULL, NULL); hk_hn_cache_free(&c);
+            blocks[bk][i] = keep;
+            worst = fmax(worst, fabs((lu - ld) / (2 * h) - grads[bk][i]) / scale);
+        }
+        CHECK(worst < 1e-6, "cross-entropy gradient of %s differs from finite differences by %g", bk ? "A" : "W1", worst);
+    }
+    hk_hn_grad_free(&g);
+    hk_hn_free(&net);
+    hk_dataset_free(&f.data);
+}
+
+/* The fast empirical NTK against <J(u), J(u')> with J from backward passes. */
+static void test_entk_explicit(int L, int H, int bottleneck)
+{
+    struct fixture f;
+    make_fixture(&f, 4, 3, 0);
+    struct hk_hn_shape s = {.dx = 4, .dz = 3, .n = 7, .L = L, .m = 6, .H = H, .k = 2, .bottleneck = bottleneck};
     struct hk_hypernet net;
     hk_hn_init(&net, &s, 12);
     int nb = 8;
@@ -150,13 +192,14 @@ static void test_entk_explicit(int L, int H)
         struct hk_hn_grad g;
         hk_hn_grad_alloc(&net, &g);
         hk_hn_backward(&net, &f.batch, &c, dout, &g);
-        long off = 0;
-        for (int l = 1; l <= L; l++) {
-            long cnt = (long)s.n * (l == 1 ? s.dx : s.n);
-            memcpy(J + (size_t)u * np + off, g.W[l], cnt * sizeof(double));
-            off += cnt;
+        double *arrays[HK_MAX_DEPTH + 3];
+        long counts[HK_MAX_DEPTH + 3], off = 0;
+        int k = hk_hn_grad_views(&net, &g, arrays, counts);
+        for (int a = 0; a < k; a++) {
+            memcpy(J + (size_t)u * np + off, arrays[a], counts[a] * sizeof(double));
+            off += counts[a];
         }
-        memcpy(J + (size_t)u * np + off, g.A, net.P * s.n * sizeof(double));
+        CHECK(off == np, "gradient views cover %ld of %ld parameters", off, np);
         hk_hn_grad_free(&g);
     }
     hk_hn_cache_free(&c);
@@ -177,13 +220,17 @@ static void test_entk_explicit(int L, int H)
 
 int main(void)
 {
-    test_gradients(2, 3, 2);
-    test_gradients(1, 1, 1);
-    test_gradients(3, 2, 3);
-    test_gradients(1, 4, 1);
+    test_gradients(2, 3, 2, 0, 0);
+    test_gradients(1, 1, 1, 0, 0);
+    test_gradients(3, 2, 3, 0, 0);
+    test_gradients(1, 4, 1, 0, 0);
+    test_gradients(2, 3, 2, 3, 0);   /* with a bottleneck in f */
+    test_gradients(2, 3, 1, 0, 12);  /* z through a Fourier embedding */
     test_mse_gradient();
-    test_entk_explicit(2, 3);
-    test_entk_explicit(1, 1);
-    test_entk_explicit(3, 4);
+    test_cross_entropy_gradient();
+    test_entk_explicit(2, 3, 0);
+    test_entk_explicit(1, 1, 0);
+    test_entk_explicit(3, 4, 0);
+    test_entk_explicit(2, 3, 4);
     return check_summary("test_hypernet");
 }

@@ -4,8 +4,9 @@
  * weight is iid N(0, 1) and the 1/sqrt(fan_in) factors live in the forward
  * pass. No MPI, no HDF5.
  *
- * Shapes (row-major):
- *   f:  W1 n x dx, W_l n x n (l = 2..L), A P x n        (the trained parameters)
+ * Shapes (row-major), with f's widths w_0 = dx, w_1..w_L = n and, with a
+ * bottleneck b > 0, one more hidden layer w_{L+1} = b (the rotation model):
+ *   f:  W_l w_l x w_{l-1}, A P x w_last                   (the trained parameters)
  *   g:  V1 m x dz, V_l m x m (l = 2..H-1), V_H k x m    (cut from f(x), length P)
  * With H = 1, V1 is k x dz. */
 #ifndef HK_HYPERNET_H
@@ -16,6 +17,7 @@
 struct hk_hn_shape {
     int dx, dz;
     int n, L;       /* width and hidden layers of f */
+    int bottleneck; /* 0, or the width of an extra last hidden layer of f */
     int m, H, k;    /* width, layers and outputs of g */
 };
 
@@ -24,7 +26,9 @@ struct hk_hypernet {
     long P;                          /* f's output size = g's parameter count */
     long v_off[HK_MAX_DEPTH + 1];    /* where V_l starts inside f(x) */
     int v_rows[HK_MAX_DEPTH + 1], v_cols[HK_MAX_DEPTH + 1];
-    double *W[HK_MAX_DEPTH + 1];     /* W[1..L] */
+    int nf;                          /* hidden layers of f: L, or L + 1 with a bottleneck */
+    int fw[HK_MAX_DEPTH + 2];        /* f's widths, fw[0] = dx */
+    double *W[HK_MAX_DEPTH + 2];     /* W[1..nf] */
     double *A;
     long nparams;
 };
@@ -43,14 +47,14 @@ struct hk_hn_cache {
     int *slot;            /* per sample: its x's position in xs */
     int *order;           /* samples sorted by slot, and group starts */
     int *group_start;
-    double *y[HK_MAX_DEPTH + 1], *a[HK_MAX_DEPTH + 1];   /* f: nx x n each; a[0] = gathered x */
+    double *y[HK_MAX_DEPTH + 2], *a[HK_MAX_DEPTH + 2];   /* f: nx x fw[l]; a[0] = gathered x */
     double *V;            /* nx x P: g's weights for each distinct x */
     double *gpre[HK_MAX_DEPTH + 1], *gin[HK_MAX_DEPTH + 1]; /* g, per sample in sorted order */
     double *out;          /* nb x k, in batch order */
 };
 
 struct hk_hn_grad {
-    double *W[HK_MAX_DEPTH + 1];
+    double *W[HK_MAX_DEPTH + 2];
     double *A;
 };
 
@@ -69,9 +73,18 @@ void hk_hn_grad_zero(const struct hk_hypernet *net, struct hk_hn_grad *g);
 void hk_hn_grad_free(struct hk_hn_grad *g);
 /* net -= lr * g */
 void hk_hn_step(struct hk_hypernet *net, const struct hk_hn_grad *g, double lr);
+/* SGD with momentum: v = momentum v + g; net -= lr v (v zeroed by grad_alloc) */
+void hk_hn_momentum_step(struct hk_hypernet *net, const struct hk_hn_grad *g, struct hk_hn_grad *v, double lr,
+                         double momentum);
+/* The gradient's arrays (W_1..W_nf, A) and their lengths, e.g. to sum them
+ * over the ranks of a data-parallel team; returns how many. */
+int hk_hn_grad_views(const struct hk_hypernet *net, struct hk_hn_grad *g, double **arrays, long *counts);
 
 /* MSE loss 1/(2 nb) sum (out - y)^2 (k = 1) and its gradient with respect to out. */
 double hk_hn_mse(const struct hk_hn_cache *c, const double *y, double *dout);
+/* Softmax cross-entropy mean_b -log softmax(out_b)[label_b] over k outputs,
+ * its gradient (softmax - onehot) / nb, and the count of correct argmaxes. */
+double hk_hn_cross_entropy(const struct hk_hn_cache *c, int k, const int *labels, double *dout, int *correct);
 
 /* Empirical NTK of output 0, ntk[i + j nb], over all of f's parameters,
  * computed as in section 7 without materialising per-sample gradients of A. */
