@@ -134,6 +134,12 @@ void hk_value_format(const struct hk_value *v, char *buf, size_t n)
     }
 }
 
+void hk_value_display(const struct hk_value *v, char *buf, size_t n)
+{
+    if (v->type == HK_T_REAL) snprintf(buf, n, "%g", v->num);
+    else hk_value_format(v, buf, n);
+}
+
 int hk_config_param_index(const struct hk_config *cfg, const char *key)
 {
     for (int i = 0; i < cfg->nspecs; i++)

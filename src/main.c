@@ -138,7 +138,7 @@ static void print_summary(const struct hk_experiment *exp, const struct hk_sweep
                 int k = sets[s][a].param;
                 if (k == seed_param || cfg->specs[k].resource) continue;
                 char val[HK_VALUE_TEXT];
-                hk_value_format(&p->values[k], val, sizeof val);
+                hk_value_display(&p->values[k], val, sizeof val);
                 used += snprintf(keys[i] + used, sizeof keys[i] - (size_t)used, "%s%s=%s", used ? " " : "",
                                  cfg->specs[k].key, val);
             }

@@ -158,7 +158,7 @@ void hk_point_describe(const struct hk_point *p, char *buf, int n)
         for (int a = 0; a < counts[s] && used < n; a++) {
             char val[HK_VALUE_TEXT];
             int k = sets[s][a].param;
-            hk_value_format(&p->values[k], val, sizeof val);
+            hk_value_display(&p->values[k], val, sizeof val);
             used += snprintf(buf + used, (size_t)(n - used), "%s%s=%s", used ? " " : "", cfg->specs[k].key, val);
         }
 }

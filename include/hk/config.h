@@ -68,6 +68,8 @@ int hk_value_parse(const struct hk_param_spec *spec, const char *text, struct hk
 /* Canonical text of a value: integers without a decimal point, reals with
  * %.17g, so equal values always print the same (point ids hash this). */
 void hk_value_format(const struct hk_value *v, char *buf, size_t n);
+/* For people: reals with %g (0.05, not 0.050000000000000003). */
+void hk_value_display(const struct hk_value *v, char *buf, size_t n);
 const char *hk_type_name(enum hk_type t);
 
 #endif

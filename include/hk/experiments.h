@@ -19,6 +19,28 @@
     {"grid_rows", HK_T_INT, "0", 0, 1000000, NULL, "process grid rows (0: most square)", 1},                      \
     {"snapshot", HK_T_BOOL, "false", 0, 1, NULL, "write the training Gram matrices to snapshots/", 1}
 
+/* The synthetic regression task (README, "The synthetic task"): parameters
+ * shared by the kinds that run on it, so they see the same data for the same
+ * values. */
+#define HK_REGRESSION_TASK_PARAMS                                                                                  \
+    {"depth_f", HK_T_INT, "2", 1, HK_MAX_DEPTH, NULL, "hidden layers L of the meta-network f", 0},                \
+    {"depth_g", HK_T_INT, "3", 1, HK_MAX_DEPTH, NULL, "layers H of the primary network g", 0},                    \
+    {"dx", HK_T_INT, "16", 1, 1000000, NULL, "dimension of x (input of f)", 0},                                   \
+    {"dz", HK_T_INT, "2", 1, 100000, NULL, "dimension of z (input of g)", 0},                                     \
+    {"distinct_x", HK_T_INT, "50", 1, 10000000, NULL, "distinct x in the training set", 0},                       \
+    {"samples_per_x", HK_T_INT, "10", 1, 1000000, NULL, "z samples per training x", 0},                           \
+    {"test_distinct_x", HK_T_INT, "20", 1, 10000000, NULL, "distinct x in the test set", 0},                      \
+    {"test_samples_per_x", HK_T_INT, "10", 1, 1000000, NULL, "z samples per test x", 0},                          \
+    {"noise", HK_T_REAL, "0", 0, 100, NULL, "std of Gaussian noise added to training and test targets", 0},       \
+    {"z_embedding", HK_T_STRING, "none", 0, 0, "none|fourier", "fixed embedding of z: none, or random Fourier features", 0}, \
+    {"embedding_width", HK_T_INT, "64", 1, 1000000, NULL, "width D of the Fourier embedding", 0},                 \
+    {"embedding_lengthscale", HK_T_REAL, "0.5", 1e-6, 1e6, NULL, "length scale of the Fourier embedding", 0}
+
+struct hk_dataset;
+/* The task of a point with HK_REGRESSION_TASK_PARAMS: data, and z embedded
+ * when asked (the same map for both splits). */
+void hk_regression_task(const struct hk_point *p, struct hk_dataset *train, struct hk_dataset *test);
+
 /* Where a point may put files, through the store. */
 struct hk_experiment_env {
     const char *out_dir;
@@ -58,5 +80,6 @@ const struct hk_param_spec *hk_experiment_schema(const char *kind, int *nparams)
 
 extern const struct hk_experiment hk_exp_hyperkernel_regression;
 extern const struct hk_experiment hk_exp_kernel_convergence;
+extern const struct hk_experiment hk_exp_hypernet_training;
 
 #endif

@@ -17,20 +17,9 @@
 #include "hk/util.h"
 
 static const struct hk_param_spec params[] = {
-    {"depth_f", HK_T_INT, "2", 1, HK_MAX_DEPTH, NULL, "hidden layers L of the meta-network f", 0},
-    {"depth_g", HK_T_INT, "3", 1, HK_MAX_DEPTH, NULL, "layers H of the primary network g", 0},
-    {"dx", HK_T_INT, "16", 1, 1000000, NULL, "dimension of x (input of f)", 0},
-    {"dz", HK_T_INT, "2", 1, 100000, NULL, "dimension of z (input of g)", 0},
-    {"distinct_x", HK_T_INT, "50", 1, 10000000, NULL, "distinct x in the training set", 0},
-    {"samples_per_x", HK_T_INT, "10", 1, 1000000, NULL, "z samples per training x", 0},
-    {"test_distinct_x", HK_T_INT, "20", 1, 10000000, NULL, "distinct x in the test set", 0},
-    {"test_samples_per_x", HK_T_INT, "10", 1, 1000000, NULL, "z samples per test x", 0},
-    {"noise", HK_T_REAL, "0", 0, 100, NULL, "std of Gaussian noise added to training and test targets", 0},
+    HK_REGRESSION_TASK_PARAMS,
     {"ridge", HK_T_REAL, "1e-4", 0, 1e12, NULL, "ridge added to the Gram diagonal", 0},
     {"kernels", HK_T_LIST, "Th", 0, 0, "Th|Kh|Tmlp", "kernels to regress with: Th, Kh, Tmlp", 0},
-    {"z_embedding", HK_T_STRING, "none", 0, 0, "none|fourier", "fixed embedding of z: none, or random Fourier features", 0},
-    {"embedding_width", HK_T_INT, "64", 1, 1000000, NULL, "width D of the Fourier embedding", 0},
-    {"embedding_lengthscale", HK_T_REAL, "0.5", 1e-6, 1e6, NULL, "length scale of the Fourier embedding", 0},
     {"test_chunk", HK_T_INT, "4096", 1, 100000000, NULL, "test points per prediction chunk", 1},
     HK_COMMON_PARAMS,
 };
@@ -49,19 +38,6 @@ static void spec_of(const struct hk_point *p, struct hk_synthetic_spec *s, struc
     s->noise = hk_point_num(p, "noise");
     d->depth_f = (int)hk_point_int(p, "depth_f");
     d->depth_g = (int)hk_point_int(p, "depth_g");
-}
-
-/* The synthetic task, with z embedded when asked (the same map for both splits). */
-static void make_task(const struct hk_point *p, const struct hk_synthetic_spec *spec, struct hk_dataset *train,
-                      struct hk_dataset *test)
-{
-    hk_synthetic_regression(spec, train, test);
-    if (!strcmp(hk_point_str(p, "z_embedding"), "fourier")) {
-        int width = (int)hk_point_int(p, "embedding_width");
-        double ell = hk_point_num(p, "embedding_lengthscale");
-        hk_embed_fourier(train, width, ell, spec->seed);
-        hk_embed_fourier(test, width, ell, spec->seed);
-    }
 }
 
 static int all_ok(MPI_Comm team, int ok)
@@ -124,7 +100,7 @@ static int run(const struct hk_point *p, MPI_Comm team, const struct hk_experime
     MPI_Comm_rank(team, &trank);
 
     struct hk_dataset train, test;
-    make_task(p, &spec, &train, &test);
+    hk_regression_task(p, &train, &test);
     const int N = train.in.n, M = test.in.n;
     struct hk_grid grid;
     if (hk_grid_create(&grid, team, (int)hk_point_int(p, "grid_rows"))) return -1;

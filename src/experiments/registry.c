@@ -1,9 +1,11 @@
 /* registry: the experiment kinds this build knows. */
 #include <string.h>
 
+#include "hk/data.h"
 #include "hk/experiments.h"
 
-static const struct hk_experiment *const kinds[] = {&hk_exp_hyperkernel_regression, &hk_exp_kernel_convergence};
+static const struct hk_experiment *const kinds[] = {&hk_exp_hyperkernel_regression, &hk_exp_kernel_convergence,
+                                                    &hk_exp_hypernet_training};
 
 const struct hk_experiment *const *hk_experiment_list(int *n)
 {
@@ -24,4 +26,25 @@ const struct hk_param_spec *hk_experiment_schema(const char *kind, int *nparams)
     if (!e) return NULL;
     *nparams = e->nparams;
     return e->params;
+}
+
+void hk_regression_task(const struct hk_point *p, struct hk_dataset *train, struct hk_dataset *test)
+{
+    struct hk_synthetic_spec spec = {
+        .seed = hk_point_int(p, "seed"),
+        .dx = (int)hk_point_int(p, "dx"),
+        .dz = (int)hk_point_int(p, "dz"),
+        .distinct_x = (int)hk_point_int(p, "distinct_x"),
+        .samples_per_x = (int)hk_point_int(p, "samples_per_x"),
+        .test_distinct_x = (int)hk_point_int(p, "test_distinct_x"),
+        .test_samples_per_x = (int)hk_point_int(p, "test_samples_per_x"),
+        .noise = hk_point_num(p, "noise"),
+    };
+    hk_synthetic_regression(&spec, train, test);
+    if (!strcmp(hk_point_str(p, "z_embedding"), "fourier")) {
+        int width = (int)hk_point_int(p, "embedding_width");
+        double ell = hk_point_num(p, "embedding_lengthscale");
+        hk_embed_fourier(train, width, ell, spec.seed);
+        hk_embed_fourier(test, width, ell, spec.seed);
+    }
 }
