@@ -18,6 +18,7 @@ int main(int argc, char **argv)
     MPI_Init_thread(&argc, &argv, MPI_THREAD_MULTIPLE, &provided);
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &size);
+    hk_runtime_init();
     hk_blas_limit_threads();
     hk_store_init();
     if (argc < 2) {

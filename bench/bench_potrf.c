@@ -20,6 +20,7 @@ int main(int argc, char **argv)
     MPI_Init_thread(&argc, &argv, MPI_THREAD_MULTIPLE, &provided);
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &size);
+    hk_runtime_init();
     hk_blas_limit_threads();
     int n_target = argc > 1 ? atoi(argv[1]) : 10000;
     int serial = argc > 2 && !strcmp(argv[2], "serial");

@@ -1088,6 +1088,7 @@ static void usage(void)
 
 int main(int argc, char **argv)
 {
+    hk_runtime_init();
     hk_blas_limit_threads();
     hk_store_init();
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {

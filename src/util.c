@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -167,6 +168,12 @@ uint64_t hk_fnv1a(const void *data, size_t len, uint64_t h)
         h *= 1099511628211ULL;
     }
     return h;
+}
+
+void hk_runtime_init(void)
+{
+    mallopt(M_MMAP_THRESHOLD, 256 << 20);
+    mallopt(M_TRIM_THRESHOLD, 512 << 20);
 }
 
 long hk_peak_rss_bytes(void)

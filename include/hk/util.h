@@ -32,6 +32,9 @@ uint64_t hk_fnv1a(const void *data, size_t len, uint64_t h);
 #define HK_FNV_OFFSET 1469598103934665603ULL
 
 long hk_peak_rss_bytes(void);
+/* Once at start: lets glibc reuse freed blocks of up to 256 MiB instead of
+ * mapping fresh zeroed pages for every training step's temporaries. */
+void hk_runtime_init(void);
 
 /* Read a whole file; NULL with hk_fail message on error. */
 char *hk_read_file(const char *path, size_t *len);
