@@ -122,26 +122,42 @@ void hk_dataset_from_points(int n, int dx, const double *x, int dz, const double
     d->in = (struct hk_inputs){.n = n, .nx = nx, .dx = dx, .x = d->x, .dz = dz, .z = d->z, .xid = d->xid};
 }
 
-void hk_embed_fourier(struct hk_dataset *d, int width, double lengthscale, long seed)
+/* rows x d inputs -> rows x width features sqrt(2) cos(Omega v + b), Omega ~
+ * N(0, 1/ell^2), b ~ U[0, 2 pi), drawn from (seed, stream): with the kernels'
+ * u.u'/width this is the doc's e(u).e(u') with e = sqrt(2/D) cos(.) */
+static double *fourier_features(const double *in, int rows, int d, int width, double ell, long seed, int stream)
 {
-    int dz = d->in.dz, n = d->in.n;
     struct hk_rng rng;
-    hk_rng_seed(&rng, (uint64_t)seed, 7);
-    double *omega = hk_malloc((size_t)width * dz * sizeof(double)), *phase = hk_malloc((size_t)width * sizeof(double));
-    for (long i = 0; i < (long)width * dz; i++) omega[i] = hk_rng_normal(&rng) / lengthscale;
+    hk_rng_seed(&rng, (uint64_t)seed, (uint64_t)stream);
+    double *omega = hk_malloc((size_t)width * d * sizeof(double)), *phase = hk_malloc((size_t)width * sizeof(double));
+    for (long i = 0; i < (long)width * d; i++) omega[i] = hk_rng_normal(&rng) / ell;
     for (int k = 0; k < width; k++) phase[k] = 2 * M_PI * hk_rng_uniform(&rng);
-    double *e = hk_malloc((size_t)n * width * sizeof(double));
-    /* sqrt(2/D) cos(.) scaled by sqrt(D): z.z'/D of the result is e(z).e(z') */
-    for (int p = 0; p < n; p++)
+    double *e = hk_malloc((size_t)rows * width * sizeof(double) + 8);
+    for (int p = 0; p < rows; p++)
         for (int k = 0; k < width; k++) {
             double a = phase[k];
-            for (int j = 0; j < dz; j++) a += omega[(size_t)k * dz + j] * d->z[(size_t)p * dz + j];
+            for (int j = 0; j < d; j++) a += omega[(size_t)k * d + j] * in[(size_t)p * d + j];
             e[(size_t)p * width + k] = sqrt(2.0) * cos(a);
         }
     free(omega);
     free(phase);
+    return e;
+}
+
+void hk_embed_fourier(struct hk_dataset *d, int width, double lengthscale, long seed)
+{
+    double *e = fourier_features(d->z, d->in.n, d->in.dz, width, lengthscale, seed, 7);
     free(d->z);
     d->z = e;
     d->in.z = e;
     d->in.dz = width;
+}
+
+void hk_embed_fourier_x(struct hk_dataset *d, int width, double lengthscale, long seed)
+{
+    double *e = fourier_features(d->x, d->in.nx, d->in.dx, width, lengthscale, seed, 8);
+    free(d->x);
+    d->x = e;
+    d->in.x = e;
+    d->in.dx = width;
 }

@@ -28,7 +28,10 @@ static void make_fixture(struct fixture *f, int dx, int dz, int embed)
         for (int j = 0; j < dz; j++) z[i * dz + j] = 2 * hk_rng_uniform(&rng) - 1;
     }
     hk_dataset_from_points(8, dx, x, dz, z, &f->data);
-    if (embed) hk_embed_fourier(&f->data, embed, 0.7, 5); /* z through random Fourier features */
+    if (embed) { /* z and x through random Fourier features */
+        hk_embed_fourier(&f->data, embed, 0.7, 5);
+        hk_embed_fourier_x(&f->data, embed + 3, 1.3, 6);
+    }
     for (int i = 0; i < 8; i++) f->samples[i] = i;
     f->batch = (struct hk_hn_batch){.in = &f->data.in, .samples = f->samples, .nb = 8};
 }
@@ -70,7 +73,7 @@ static void test_gradients(int L, int H, int k, int bottleneck, int embed)
 {
     struct fixture f;
     make_fixture(&f, 3, 2, embed);
-    struct hk_hn_shape s = {.dx = 3, .dz = f.data.in.dz, .n = 5, .L = L, .m = 4, .H = H, .k = k,
+    struct hk_hn_shape s = {.dx = f.data.in.dx, .dz = f.data.in.dz, .n = 5, .L = L, .m = 4, .H = H, .k = k,
                             .bottleneck = bottleneck};
     struct hk_hypernet net;
     CHECK(hk_hn_init(&net, &s, 4) == 0, "init");
@@ -136,7 +139,8 @@ static void test_cross_entropy_gradient(void)
 {
     struct fixture f;
     make_fixture(&f, 3, 2, 16);
-    struct hk_hn_shape s = {.dx = 3, .dz = 16, .n = 6, .L = 2, .m = 5, .H = 3, .k = 4, .bottleneck = 3};
+    struct hk_hn_shape s = {.dx = f.data.in.dx, .dz = f.data.in.dz, .n = 6, .L = 2, .m = 5, .H = 3, .k = 4,
+                            .bottleneck = 3};
     struct hk_hypernet net;
     hk_hn_init(&net, &s, 21);
     int labels[8] = {0, 3, 1, 2, 2, 0, 1, 3};

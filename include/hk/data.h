@@ -36,6 +36,8 @@ struct hk_synthetic_spec {
  * same seed gives the same map. Replaces d->z by its D-wide embedding and
  * scales it by sqrt(D) so that the kernels' z.z'/dz is e(z).e(z'). */
 void hk_embed_fourier(struct hk_dataset *d, int width, double lengthscale, long seed);
+/* The same for x: each distinct x replaced by its width-D features. */
+void hk_embed_fourier_x(struct hk_dataset *d, int width, double lengthscale, long seed);
 
 void hk_synthetic_regression(const struct hk_synthetic_spec *spec, struct hk_dataset *train, struct hk_dataset *test);
 void hk_dataset_free(struct hk_dataset *d);

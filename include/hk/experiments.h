@@ -34,7 +34,10 @@
     {"noise", HK_T_REAL, "0", 0, 100, NULL, "std of Gaussian noise added to training and test targets", 0},       \
     {"z_embedding", HK_T_STRING, "none", 0, 0, "none|fourier", "fixed embedding of z: none, or random Fourier features", 0}, \
     {"embedding_width", HK_T_INT, "64", 1, 1000000, NULL, "width D of the Fourier embedding", 0},                 \
-    {"embedding_lengthscale", HK_T_REAL, "0.5", 1e-6, 1e6, NULL, "length scale of the Fourier embedding", 0}
+    {"embedding_lengthscale", HK_T_REAL, "0.5", 1e-6, 1e6, NULL, "length scale of the Fourier embedding", 0},    \
+    {"x_embedding", HK_T_STRING, "none", 0, 0, "none|fourier", "fixed embedding of x: none, or random Fourier features", 0}, \
+    {"x_embedding_width", HK_T_INT, "256", 1, 1000000, NULL, "width of x's Fourier embedding", 0},               \
+    {"x_embedding_lengthscale", HK_T_REAL, "1", 1e-6, 1e6, NULL, "length scale of x's Fourier embedding", 0}
 
 struct hk_dataset;
 /* The task of a point with HK_REGRESSION_TASK_PARAMS: data, and z embedded

@@ -233,6 +233,7 @@ static void estimate(const struct hk_point *p, int team_size, const struct hk_ra
     double gram = (double)hk_local_elements_max((int)N, (int)N, nb, nprow, npcol);
     double test = (double)hk_local_elements_max(chunk, (int)N, nb, nprow, npcol);
     if (!strcmp(hk_point_str(p, "z_embedding"), "fourier")) s.dz = (int)hk_point_int(p, "embedding_width");
+    if (!strcmp(hk_point_str(p, "x_embedding"), "fourier")) s.dx = (int)hk_point_int(p, "x_embedding_width");
     double data = (double)s.distinct_x * s.dx + N * s.dz + (double)s.test_distinct_x * s.dx + M * s.dz + 3 * N + 2 * M;
     double per_point = 2 * (N + chunk) * (d.depth_g + 4);      /* diagonals kept per row and column */
     double tables = 3.0 * 1024 * 256 + (1024 + 256) * s.dx;    /* x-pair tile tables and gathered x */

@@ -186,7 +186,9 @@ static void estimate(const struct hk_point *p, int team_size, const struct hk_ra
 {
     int dz = !strcmp(hk_point_str(p, "z_embedding"), "fourier") ? (int)hk_point_int(p, "embedding_width")
                                                                  : (int)hk_point_int(p, "dz");
-    struct hk_hn_shape s = {.dx = (int)hk_point_int(p, "dx"), .dz = dz, .n = (int)hk_point_int(p, "width_f"),
+    int dx = !strcmp(hk_point_str(p, "x_embedding"), "fourier") ? (int)hk_point_int(p, "x_embedding_width")
+                                                                 : (int)hk_point_int(p, "dx");
+    struct hk_hn_shape s = {.dx = dx, .dz = dz, .n = (int)hk_point_int(p, "width_f"),
                             .L = (int)hk_point_int(p, "depth_f"), .bottleneck = (int)hk_point_int(p, "bottleneck"),
                             .m = (int)hk_point_int(p, "width_g"), .H = (int)hk_point_int(p, "depth_g"), .k = 1};
     double params = (double)hk_hn_param_count(&s);

@@ -47,4 +47,10 @@ void hk_regression_task(const struct hk_point *p, struct hk_dataset *train, stru
         hk_embed_fourier(train, width, ell, spec.seed);
         hk_embed_fourier(test, width, ell, spec.seed);
     }
+    if (!strcmp(hk_point_str(p, "x_embedding"), "fourier")) {
+        int width = (int)hk_point_int(p, "x_embedding_width");
+        double ell = hk_point_num(p, "x_embedding_lengthscale");
+        hk_embed_fourier_x(train, width, ell, spec.seed);
+        hk_embed_fourier_x(test, width, ell, spec.seed);
+    }
 }

@@ -83,7 +83,7 @@ def test_dispersion_falls_only_when_both_widths_grow(tmp_path):
     wide = rows[(2048, 512)]["metric"]["ntk_dispersion"]
     for cell in [(2048, 8), (16, 512)]:
         one_sided = rows[cell]["metric"]["ntk_dispersion"]
-        assert one_sided > 2.5 * wide, f"dispersion at {cell} is {one_sided:.3f}, at (2048, 512) {wide:.3f}"
+        assert one_sided > 3 * wide, f"dispersion at {cell} is {one_sided:.3f}, at (2048, 512) {wide:.3f}"
     with h5py.File(tmp_path / "out" / "results.h5") as f:
         pid = [k for k in f["arrays"]][0]
         assert f["arrays"][pid]["ntk_init"].shape == (8, 6, 6)
