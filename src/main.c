@@ -1000,8 +1000,7 @@ static int cmd_ntk(int argc, char **argv)
     for (int i = 0; i < N; i++) all[i] = i;
     struct hk_hn_batch batch = {.in = &data.in, .samples = all, .nb = N};
     /* seed i on rank i % size; each rank keeps its own in order */
-    int mine = 0;
-    for (long i = world_rank; i < seeds; i += size) mine++;
+    int mine = hk_round_robin_count(MPI_COMM_WORLD, (int)seeds);
     double *local = hk_malloc((size_t)(mine + 1) * ((size_t)N * N + N) * sizeof(double));
     int status = 0;
     double t0 = hk_now();
@@ -1018,17 +1017,8 @@ static int cmd_ntk(int argc, char **argv)
     }
     MPI_Allreduce(MPI_IN_PLACE, &status, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
     if (status) { say_error(hk_error_message()); free(local); free(all); hk_dataset_free(&data); return status; }
-    /* gather to rank 0, which reorders by seed */
     size_t per = (size_t)N * N + N;
-    int *counts = hk_malloc((size_t)size * sizeof(int)), *displs = hk_malloc((size_t)size * sizeof(int));
-    for (int r = 0; r < size; r++) {
-        int cnt = 0;
-        for (long i = r; i < seeds; i += size) cnt++;
-        counts[r] = (int)(cnt * per);
-        displs[r] = r ? displs[r - 1] + counts[r - 1] : 0;
-    }
-    double *gathered = world_rank == 0 ? hk_malloc((size_t)seeds * per * sizeof(double)) : NULL;
-    MPI_Gatherv(local, (int)(mine * per), MPI_DOUBLE, gathered, counts, displs, MPI_DOUBLE, 0, MPI_COMM_WORLD);
+    double *gathered = hk_round_robin_gather(MPI_COMM_WORLD, local, (int)seeds, per); /* seed order, rank 0 */
     if (world_rank == 0) {
         struct hk_array arrays[3];
         memset(arrays, 0, sizeof arrays);
@@ -1042,9 +1032,7 @@ static int cmd_ntk(int argc, char **argv)
         arrays[2].rank = 2; arrays[2].dims[0] = seeds; arrays[2].dims[1] = N;
         arrays[2].data = hk_malloc((size_t)seeds * N * sizeof(double));
         for (long i = 0; i < seeds; i++) {
-            int r = (int)(i % size);
-            long j = i / size;
-            const double *src = gathered + displs[r] + j * per;
+            const double *src = gathered + (size_t)i * per;
             memcpy(arrays[0].data + (size_t)i * N * N, src, (size_t)N * N * sizeof(double));
             for (long e = 0; e < (long)N * N; e++) arrays[1].data[e] += src[e] / seeds;
             memcpy(arrays[2].data + (size_t)i * N, src + (size_t)N * N, (size_t)N * sizeof(double));
@@ -1065,7 +1053,7 @@ static int cmd_ntk(int argc, char **argv)
         for (int a = 0; a < 3; a++) free(arrays[a].data);
     }
     MPI_Bcast(&status, 1, MPI_INT, 0, MPI_COMM_WORLD);
-    free(gathered); free(counts); free(displs); free(local); free(all);
+    free(gathered); free(local); free(all);
     hk_dataset_free(&data);
     return status;
 }

@@ -232,3 +232,36 @@ int hk_schedule(MPI_Comm world, int nitems, const int *team_sizes, hk_point_fn f
     MPI_Comm_free(&sched);
     return 0;
 }
+
+int hk_round_robin_count(MPI_Comm comm, int nitems)
+{
+    int rank, size;
+    MPI_Comm_rank(comm, &rank);
+    MPI_Comm_size(comm, &size);
+    return nitems > rank ? (nitems - rank + size - 1) / size : 0;
+}
+
+double *hk_round_robin_gather(MPI_Comm comm, const double *local, int nitems, size_t per)
+{
+    int rank, size;
+    MPI_Comm_rank(comm, &rank);
+    MPI_Comm_size(comm, &size);
+    int *counts = hk_malloc((size_t)size * sizeof(int)), *displs = hk_malloc((size_t)size * sizeof(int));
+    for (int r = 0; r < size; r++) {
+        counts[r] = (int)((nitems > r ? (nitems - r + size - 1) / size : 0) * per);
+        displs[r] = r ? displs[r - 1] + counts[r - 1] : 0;
+    }
+    double *rank_major = rank == 0 ? hk_malloc((size_t)nitems * per * sizeof(double) + 8) : NULL;
+    MPI_Gatherv(local, counts[rank], MPI_DOUBLE, rank_major, counts, displs, MPI_DOUBLE, 0, comm);
+    double *ordered = NULL;
+    if (rank == 0) { /* item i is the (i / size)-th item of rank i % size */
+        ordered = hk_malloc((size_t)nitems * per * sizeof(double) + 8);
+        for (int i = 0; i < nitems; i++)
+            memcpy(ordered + (size_t)i * per, rank_major + displs[i % size] + (size_t)(i / size) * per,
+                   per * sizeof(double));
+        free(rank_major);
+    }
+    free(counts);
+    free(displs);
+    return ordered;
+}

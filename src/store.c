@@ -262,27 +262,40 @@ static int is_record_name(const char *name)
     return 1;
 }
 
+static int list_dir(const char *path, int (*accept)(const char *), char ***names)
+{
+    DIR *d = opendir(path);
+    *names = NULL;
+    if (!d) return errno == ENOENT ? 0 : hk_fail("cannot read %s: %s", path, strerror(errno));
+    int n = 0, cap = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (!accept(e->d_name)) continue;
+        if (n == cap) {
+            cap = cap ? 2 * cap : 64;
+            *names = realloc(*names, (size_t)cap * sizeof **names);
+        }
+        (*names)[n++] = hk_strdup(e->d_name);
+    }
+    closedir(d);
+    return n;
+}
+
+static void free_names(char **names, int n)
+{
+    for (int i = 0; i < n; i++) free(names[i]);
+    free(names);
+}
+
 int hk_store_finished_ids(const char *dir, uint64_t **ids)
 {
     char pdir[PATH_MAX];
     snprintf(pdir, sizeof pdir, "%s/points", dir);
-    *ids = NULL;
-    DIR *d = opendir(pdir);
-    if (!d) {
-        if (errno == ENOENT) return 0;
-        return hk_fail("cannot read %s: %s", pdir, strerror(errno));
-    }
-    int n = 0, cap = 0;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        if (!is_record_name(e->d_name)) continue;
-        if (n == cap) {
-            cap = cap ? 2 * cap : 256;
-            *ids = realloc(*ids, (size_t)cap * sizeof **ids);
-        }
-        (*ids)[n++] = strtoull(e->d_name, NULL, 16);
-    }
-    closedir(d);
+    char **names;
+    int n = list_dir(pdir, is_record_name, &names);
+    *ids = n > 0 ? hk_malloc((size_t)n * sizeof **ids) : NULL;
+    for (int i = 0; i < n; i++) (*ids)[i] = strtoull(names[i], NULL, 16);
+    if (n > 0) free_names(names, n);
     return n;
 }
 
@@ -411,32 +424,8 @@ static int write_columns(hid_t g, struct record *recs, int n, struct column *col
     return bad ? hk_fail("cannot write results column") : 0;
 }
 
-static int list_dir(const char *path, int (*accept)(const char *), char ***names)
-{
-    DIR *d = opendir(path);
-    *names = NULL;
-    if (!d) return errno == ENOENT ? 0 : hk_fail("cannot read %s: %s", path, strerror(errno));
-    int n = 0, cap = 0;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        if (!accept(e->d_name)) continue;
-        if (n == cap) {
-            cap = cap ? 2 * cap : 64;
-            *names = realloc(*names, (size_t)cap * sizeof **names);
-        }
-        (*names)[n++] = hk_strdup(e->d_name);
-    }
-    closedir(d);
-    return n;
-}
-
 static int is_run_name(const char *name) { return name[0] != '.' && strlen(name) > 3 && !strcmp(name + strlen(name) - 3, ".h5"); }
 
-static void free_names(char **names, int n)
-{
-    for (int i = 0; i < n; i++) free(names[i]);
-    free(names);
-}
 
 static int copy_runs(hid_t out, int ndirs, char *const *dirs)
 {

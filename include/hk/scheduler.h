@@ -34,6 +34,13 @@ void hk_signals_install(void);
 int hk_stop_requested(void);           /* this rank saw a signal */
 int hk_team_should_stop(MPI_Comm team); /* collective: any rank of the team saw one */
 
+/* Items dealt round-robin over the ranks of comm (item i on rank i % size):
+ * how many this rank holds, and, on rank 0, all of them gathered back in item
+ * order (nitems x per doubles; NULL elsewhere). local holds this rank's items
+ * in order. Collective. */
+int hk_round_robin_count(MPI_Comm comm, int nitems);
+double *hk_round_robin_gather(MPI_Comm comm, const double *local, int nitems, size_t per);
+
 /* items[i] runs on a team of team_sizes[i] ranks (capped at the world size).
  * The report is valid on every rank. */
 /* reports (rank 0 only, may be NULL): nitems entries, filled as points finish. */

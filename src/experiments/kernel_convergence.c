@@ -16,6 +16,7 @@
 #include "hk/experiments.h"
 #include "hk/hypernet.h"
 #include "hk/kernels.h"
+#include "hk/scheduler.h"
 #include "hk/util.h"
 
 static const struct hk_param_spec params[] = {
@@ -173,8 +174,7 @@ static int run(const struct hk_point *p, MPI_Comm team, const struct hk_experime
 
     /* initialisations i = rank, rank + size, ...; seed = seed * 1e6 + i */
     const size_t per = 2 * (size_t)N * N + N + 3; /* ntk0, ntkT, h0 (N), loss, diverged step, lr */
-    int mine = 0;
-    for (int i = trank; i < inits; i += tsize) mine++;
+    int mine = hk_round_robin_count(team, inits);
     double *local = hk_malloc((size_t)(mine + 1) * per * sizeof(double));
     int rc = 0;
     long base = hk_point_int(p, "seed") * 1000000L;
@@ -188,15 +188,7 @@ static int run(const struct hk_point *p, MPI_Comm team, const struct hk_experime
         if (!rc) hk_fail("an initialisation failed on another rank");
         return -1;
     }
-    int *counts = hk_malloc((size_t)tsize * sizeof(int)), *displs = hk_malloc((size_t)tsize * sizeof(int));
-    for (int q = 0; q < tsize; q++) {
-        int cnt = 0;
-        for (int i = q; i < inits; i += tsize) cnt++;
-        counts[q] = (int)(cnt * per);
-        displs[q] = q ? displs[q - 1] + counts[q - 1] : 0;
-    }
-    double *gathered = trank == 0 ? hk_malloc((size_t)inits * per * sizeof(double)) : NULL;
-    MPI_Gatherv(local, (int)(mine * per), MPI_DOUBLE, gathered, counts, displs, MPI_DOUBLE, 0, team);
+    double *gathered = hk_round_robin_gather(team, local, inits, per); /* in seed order, on the leader */
     free(local);
 
     if (trank == 0) {
@@ -211,8 +203,7 @@ static int run(const struct hk_point *p, MPI_Comm team, const struct hk_experime
         double change = 0, loss = 0, lr = 0;
         int diverged = 0, first_div_step = -1, first_div_init = -1;
         for (int i = 0; i < inits; i++) {
-            int q = i % tsize, j = i / tsize;
-            const double *src = gathered + displs[q] + (size_t)j * per;
+            const double *src = gathered + (size_t)i * per;
             memcpy(seeds0->data + (size_t)i * n2, src, (size_t)n2 * sizeof(double));
             memcpy(seedsT->data + (size_t)i * n2, src + n2, (size_t)n2 * sizeof(double));
             memcpy(hs->data + (size_t)i * N, src + 2 * n2, (size_t)N * sizeof(double));
@@ -249,7 +240,7 @@ static int run(const struct hk_point *p, MPI_Comm team, const struct hk_experime
         hk_attrs_num(&r->metrics, "time_total", hk_now() - t_start);
         free(gathered);
     }
-    free(counts); free(displs); free(all); free(Th); free(Kh);
+    free(all); free(Th); free(Kh);
     hk_dataset_free(&data);
     return 0;
 }
