@@ -756,6 +756,40 @@ static int cmd_inspect(int argc, char **argv)
     return 0;
 }
 
+static int read_inputs(const char *cmd, const char *in, struct hk_dataset *data)
+{
+    double *x = NULL, *z = NULL;
+    long nx_rows = 0, dx = 0, nz_rows = 0, dz = 0;
+    char msg[PATH_MAX + 200];
+    if (hk_h5_read_matrix(in, "/x", &x, &nx_rows, &dx) || hk_h5_read_matrix(in, "/z", &z, &nz_rows, &dz)) {
+        snprintf(msg, sizeof msg, "%s: %s", cmd, hk_error_message());
+        say_error(msg);
+        free(x);
+        return -1;
+    }
+    int bad = 0;
+    if (nx_rows != nz_rows || nx_rows < 1) {
+        snprintf(msg, sizeof msg, "%s: %s: /x has %ld rows but /z has %ld; they must describe the same N >= 1 points",
+                 cmd, in, nx_rows, nz_rows);
+        bad = 1;
+    }
+    for (long i = 0; i < nx_rows * dx && !bad; i++)
+        if (!isfinite(x[i])) {
+            snprintf(msg, sizeof msg, "%s: %s: /x[%ld][%ld] is not finite", cmd, in, i / dx, i % dx);
+            bad = 1;
+        }
+    for (long i = 0; i < nz_rows * dz && !bad; i++)
+        if (!isfinite(z[i])) {
+            snprintf(msg, sizeof msg, "%s: %s: /z[%ld][%ld] is not finite", cmd, in, i / dz, i % dz);
+            bad = 1;
+        }
+    if (!bad) hk_dataset_from_points((int)nx_rows, (int)dx, x, (int)dz, z, data);
+    else say_error(msg);
+    free(x);
+    free(z);
+    return bad ? -1 : 0;
+}
+
 /* ---- kernel --------------------------------------------------------------- */
 
 static void usage_kernel(void)
@@ -823,39 +857,9 @@ static int cmd_kernel(int argc, char **argv)
         }
         want[id] = 1;
     }
-    double *x = NULL, *z = NULL;
-    long nx_rows = 0, dx = 0, nz_rows = 0, dz = 0;
-    if (hk_h5_read_matrix(in, "/x", &x, &nx_rows, &dx) || hk_h5_read_matrix(in, "/z", &z, &nz_rows, &dz)) {
-        snprintf(msg, sizeof msg, "kernel: %s", hk_error_message());
-        say_error(msg);
-        free(x);
-        return EXIT_USAGE;
-    }
-    if (nx_rows != nz_rows || nx_rows < 1) {
-        snprintf(msg, sizeof msg, "kernel: %s: /x has %ld rows but /z has %ld; they must describe the same N >= 1 points", in, nx_rows, nz_rows);
-        say_error(msg);
-        free(x); free(z);
-        return EXIT_USAGE;
-    }
-    for (long i = 0; i < nx_rows * dx; i++)
-        if (!isfinite(x[i])) {
-            snprintf(msg, sizeof msg, "kernel: %s: /x[%ld][%ld] is not finite", in, i / dx, i % dx);
-            say_error(msg);
-            free(x); free(z);
-            return EXIT_USAGE;
-        }
-    for (long i = 0; i < nz_rows * dz; i++)
-        if (!isfinite(z[i])) {
-            snprintf(msg, sizeof msg, "kernel: %s: /z[%ld][%ld] is not finite", in, i / dz, i % dz);
-            say_error(msg);
-            free(x); free(z);
-            return EXIT_USAGE;
-        }
     struct hk_dataset data;
-    hk_dataset_from_points((int)nx_rows, (int)dx, x, (int)dz, z, &data);
-    free(x);
-    free(z);
-    int N = (int)nx_rows;
+    if (read_inputs("kernel", in, &data)) return EXIT_USAGE;
+    int N = data.in.n;
     struct hk_grid grid;
     if (hk_grid_create(&grid, MPI_COMM_WORLD, 0)) { say_error(hk_error_message()); return EXIT_RUNTIME; }
     struct hk_depths depths = {(int)depth_f, (int)depth_g};
@@ -919,40 +923,6 @@ static int parse_long(const char *opt, const char *text, long lo, long hi, long 
     }
     *out = v;
     return 0;
-}
-
-static int read_inputs(const char *cmd, const char *in, struct hk_dataset *data)
-{
-    double *x = NULL, *z = NULL;
-    long nx_rows = 0, dx = 0, nz_rows = 0, dz = 0;
-    char msg[PATH_MAX + 200];
-    if (hk_h5_read_matrix(in, "/x", &x, &nx_rows, &dx) || hk_h5_read_matrix(in, "/z", &z, &nz_rows, &dz)) {
-        snprintf(msg, sizeof msg, "%s: %s", cmd, hk_error_message());
-        say_error(msg);
-        free(x);
-        return -1;
-    }
-    int bad = 0;
-    if (nx_rows != nz_rows || nx_rows < 1) {
-        snprintf(msg, sizeof msg, "%s: %s: /x has %ld rows but /z has %ld; they must describe the same N >= 1 points",
-                 cmd, in, nx_rows, nz_rows);
-        bad = 1;
-    }
-    for (long i = 0; i < nx_rows * dx && !bad; i++)
-        if (!isfinite(x[i])) {
-            snprintf(msg, sizeof msg, "%s: %s: /x[%ld][%ld] is not finite", cmd, in, i / dx, i % dx);
-            bad = 1;
-        }
-    for (long i = 0; i < nz_rows * dz && !bad; i++)
-        if (!isfinite(z[i])) {
-            snprintf(msg, sizeof msg, "%s: %s: /z[%ld][%ld] is not finite", cmd, in, i / dz, i % dz);
-            bad = 1;
-        }
-    if (!bad) hk_dataset_from_points((int)nx_rows, (int)dx, x, (int)dz, z, data);
-    else say_error(msg);
-    free(x);
-    free(z);
-    return bad ? -1 : 0;
 }
 
 static int cmd_ntk(int argc, char **argv)

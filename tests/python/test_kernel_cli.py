@@ -71,3 +71,20 @@ def test_kernel_bad_input(tmp_path, args, message):
     assert proc.returncode == 2, proc.stderr
     assert message in proc.stderr
     assert not (tmp_path / "o.h5").exists() and not (tmp_path / "o.h5.tmp").exists()
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--in", "in.h5", "--out", "o.h5", "--width-f", "8", "--seeds", "2"], "--width-g and --seeds are required"),
+    (["--in", "in.h5", "--out", "o.h5", "--width-f", "0", "--width-g", "4", "--seeds", "2"], "--width-f expects an integer in [1,"),
+    (["--in", "bad.h5", "--out", "o.h5", "--width-f", "8", "--width-g", "4", "--seeds", "2"], "/x has 4 rows but /z has 3"),
+    (["--in", "missing.h5", "--out", "o.h5", "--width-f", "8", "--width-g", "4", "--seeds", "2"], "cannot open as HDF5"),
+])
+def test_ntk_bad_input(tmp_path, args, message):
+    write_inputs(tmp_path / "in.h5", n=8)
+    with h5py.File(tmp_path / "bad.h5", "w") as f:
+        f["x"] = np.ones((4, 2))
+        f["z"] = np.ones((3, 2))
+    proc = hk("ntk", *[str(tmp_path / a) if a.endswith(".h5") else a for a in args])
+    assert proc.returncode == 2, proc.stderr
+    assert message in proc.stderr
+    assert not (tmp_path / "o.h5").exists()
