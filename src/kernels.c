@@ -11,7 +11,7 @@
 
 /* Tile sizes bound the x-pair tables to 2 x TILE_ROWS x TILE_COLS doubles
  * (4 MiB), whatever the size of the block being evaluated. */
-enum { TILE_ROWS = 1024, TILE_COLS = 256 };
+enum { TILE_ROWS = 256, TILE_COLS = 256 };
 
 static const char *kernel_names[HK_NKERNELS] = {"Sf", "Tf", "Kh", "Th", "Tmlp"};
 
@@ -139,23 +139,42 @@ static inline double acos_branchless(double c)
 #define HK_VECTOR_CLONES
 #endif
 
-/* v[i], vd[i] = V, Vd of (kxx[i], kyy, kxy[i]): the same map as relu_dual. */
+/* The dual map without branches, for vectorised loops: the same values as
+ * relu_dual (exact at c = 1, zero for a zero-variance side). */
+static inline void dual_map(double kxx, double kyy, double kxy, double *v, double *vd)
+{
+    double norm = sqrt(kxx * kyy);
+    double c = kxy / (norm > 0 ? norm : 1);
+    c = c > 1 ? 1 : c;
+    c = c < -1 ? -1 : c;
+    double t = acos_branchless(c);
+    double rest = (M_PI - t) * (1.0 / M_PI);
+    double value = norm * (sqrt(1 - c * c) + (M_PI - t) * c) * (1.0 / M_PI);
+    value = c >= 1 ? norm : value; /* the diagonal stays exact */
+    rest = c >= 1 ? 1 : rest;
+    *v = norm > 0 ? value : 0;
+    *vd = norm > 0 ? rest : 0;
+}
+
+/* v[i], vd[i] = V, Vd of (kxx[i], kyy, kxy[i]). */
 HK_VECTOR_CLONES
 static void relu_layer(int n, const double *restrict kxx, double kyy, const double *restrict kxy, double *restrict v,
                        double *restrict vd)
 {
+    for (int i = 0; i < n; i++) dual_map(kxx[i], kyy, kxy[i], &v[i], &vd[i]);
+}
+
+/* One layer of g for a column of pairs, fused with the Horner step:
+ * acc = acc Sf Vd(K) + V(K), K = Sf V(K). */
+HK_VECTOR_CLONES
+static void hyper_layer(int n, const double *restrict kxx, double kyy, const double *restrict sf,
+                        double *restrict k, double *restrict acc)
+{
     for (int i = 0; i < n; i++) {
-        double norm = sqrt(kxx[i] * kyy);
-        double c = kxy[i] / (norm > 0 ? norm : 1);
-        c = c > 1 ? 1 : c;
-        c = c < -1 ? -1 : c;
-        double t = acos_branchless(c);
-        double rest = (M_PI - t) * (1.0 / M_PI);
-        double value = norm * (sqrt(1 - c * c) + (M_PI - t) * c) * (1.0 / M_PI);
-        value = c >= 1 ? norm : value; /* the diagonal stays exact */
-        rest = c >= 1 ? 1 : rest;
-        v[i] = norm > 0 ? value : 0;
-        vd[i] = norm > 0 ? rest : 0;
+        double v, vd;
+        dual_map(kxx[i], kyy, k[i], &v, &vd);
+        acc[i] = acc[i] * sf[i] * vd + v;
+        k[i] = sf[i] * v;
     }
 }
 
@@ -262,6 +281,8 @@ struct lanes {
     double *sf, *tf, *z0, *k, *acc, *v, *vd;
 };
 
+/* Cloned like relu_layer: its gathers and per-layer updates vectorise too. */
+HK_VECTOR_CLONES
 int hk_kernel_eval(enum hk_kernel kind, const struct hk_depths *d, const struct hk_inputs *a, const int *rows,
                    int nrows, const struct hk_inputs *b, const int *cols, int ncols, int lower_only, double *out,
                    long ld)
@@ -371,14 +392,9 @@ int hk_kernel_eval(enum hk_kernel kind, const struct hk_depths *d, const struct 
                     w.k[i] = w.sf[i] * w.z0[i];
                     w.acc[i] = w.z0[i];
                 }
-                for (int l = 1; l < H; l++) {
-                    relu_layer(m, R.kd + (size_t)(l - 1) * nrows + start, C.kd[(size_t)(l - 1) * ncols + j], w.k, w.v,
-                               w.vd);
-                    for (int i = 0; i < m; i++) {
-                        w.acc[i] = w.acc[i] * w.sf[i] * w.vd[i] + w.v[i];
-                        w.k[i] = w.sf[i] * w.v[i];
-                    }
-                }
+                for (int l = 1; l < H; l++)
+                    hyper_layer(m, R.kd + (size_t)(l - 1) * nrows + start, C.kd[(size_t)(l - 1) * ncols + j], w.sf,
+                                w.k, w.acc);
                 if (kind == HK_KH) for (int i = 0; i < m; i++) col[i] = w.k[i];
                 else for (int i = 0; i < m; i++) col[i] = w.tf[i] * w.acc[i];
             }
