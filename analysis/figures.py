@@ -1,0 +1,225 @@
+"""Figures and tables per experiment kind. Each function takes a Results and an
+output directory and returns the artefacts it wrote, as dicts with 'kind'
+('figure' or 'table'), 'title', 'files' and for tables 'header' and 'rows'."""
+import csv
+import os
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+CONVERGENCE_METRICS = [("ntk_dispersion", "NTK dispersion across initialisations"),
+                       ("ntk_distance", "distance of the mean NTK to Th"),
+                       ("ntk_change", "NTK change during training")]
+
+
+def _save(fig, out, name):
+    files = []
+    for ext in ("png", "svg"):
+        path = os.path.join(out, f"{name}.{ext}")
+        fig.savefig(path, dpi=110, bbox_inches="tight")
+        files.append(path)
+    plt.close(fig)
+    return files
+
+
+def write_table(out, name, title, header, rows):
+    """rows: lists of cells (already formatted strings)."""
+    md = os.path.join(out, f"{name}.md")
+    with open(md, "w") as f:
+        f.write(f"# {title}\n\n| " + " | ".join(header) + " |\n|" + "---|" * len(header) + "\n")
+        for r in rows:
+            f.write("| " + " | ".join(r) + " |\n")
+    path_csv = os.path.join(out, f"{name}.csv")
+    with open(path_csv, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(header)
+        w.writerows(rows)
+    return {"kind": "table", "title": title, "files": [md, path_csv], "header": header, "rows": rows}
+
+
+def _fmt(mean, std, count):
+    if not np.isfinite(mean):
+        return "n/a"
+    return f"{mean:.4g} ± {std:.2g}" if count > 1 else f"{mean:.4g}"
+
+
+def _slope(x, y):
+    ok = (np.asarray(x) > 0) & (np.asarray(y) > 0) & np.isfinite(y)
+    if ok.sum() < 2:
+        return np.nan
+    return np.polyfit(np.log(np.asarray(x)[ok]), np.log(np.asarray(y)[ok]), 1)[0]
+
+
+# ---- kernel-convergence ------------------------------------------------------
+
+def convergence(res, out):
+    rows = res.rows("kernel-convergence")
+    if not rows:
+        return []
+    arts = []
+    depths = sorted({(res.params["depth_f"][i], res.params["depth_g"][i]) for i in rows})
+    ns = sorted({res.params["width_f"][i] for i in rows})
+    ms = sorted({res.params["width_g"][i] for i in rows})
+    for L, H in depths:
+        sel = [i for i in rows if res.params["depth_f"][i] == L and res.params["depth_g"][i] == H]
+        # heatmaps over (n, m), one panel per metric, on a shared log colour scale per metric
+        fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
+        for ax, (metric, label) in zip(axes, CONVERGENCE_METRICS):
+            stats = res.group(sel, ["width_f", "width_g"], metric)
+            grid = np.full((len(ns), len(ms)), np.nan)
+            for (n, m), (mean, _, _) in stats.items():
+                grid[ns.index(n), ms.index(m)] = mean
+            finite = grid[np.isfinite(grid) & (grid > 0)]
+            norm = matplotlib.colors.LogNorm(vmin=finite.min(), vmax=finite.max()) if len(finite) else None
+            im = ax.imshow(grid, origin="lower", cmap="viridis", norm=norm, aspect="auto")
+            for a in range(len(ns)):
+                for b in range(len(ms)):
+                    if np.isfinite(grid[a, b]):
+                        ax.text(b, a, f"{grid[a, b]:.2g}", ha="center", va="center", color="w", fontsize=8)
+            ax.set_xticks(range(len(ms)), [str(int(m)) for m in ms])
+            ax.set_yticks(range(len(ns)), [str(int(n)) for n in ns])
+            ax.set_xlabel("width m of g")
+            ax.set_ylabel("width n of f")
+            ax.set_title(label, fontsize=10)
+            fig.colorbar(im, ax=ax, shrink=0.8)
+        fig.suptitle(f"Kernel convergence, L = {int(L)}, H = {int(H)} (mean over seeds)")
+        arts.append({"kind": "figure", "title": f"Convergence heatmaps, L = {int(L)}, H = {int(H)}",
+                     "files": _save(fig, out, f"convergence_heatmap_L{int(L)}_H{int(H)}")})
+        # curves: the dually wide diagonal and both one-sided edges
+        lines = {"both wide (diagonal)": [(n, m) for n, m in zip(ns, ms)],
+                 f"g narrow (m = {int(ms[0])}), n grows": [(n, ms[0]) for n in ns],
+                 f"f narrow (n = {int(ns[0])}), m grows": [(ns[0], m) for m in ms]}
+        fig, axes = plt.subplots(1, 3, figsize=(15, 4.2), sharex=False)
+        for ax, (metric, label) in zip(axes, CONVERGENCE_METRICS):
+            stats = res.group(sel, ["width_f", "width_g"], metric)
+            for name, cells in lines.items():
+                pts = [(c, stats[c]) for c in cells if c in stats]
+                if len(pts) < 2:
+                    continue
+                x = np.array([c[1] if name.startswith("f narrow") else c[0] for c, _ in pts], float)
+                y = np.array([s[0] for _, s in pts])
+                e = np.array([s[1] for _, s in pts])
+                line, = ax.plot(x, y, "o-", label=f"{name}: slope {_slope(x, y):.2f}")
+                ax.fill_between(x, np.maximum(y - e, y * 0.05), y + e, alpha=0.2, color=line.get_color())
+            ax.set_xscale("log")
+            ax.set_yscale("log")
+            ax.set_xlabel("width of the growing network (n; m on the f-narrow edge)")
+            ax.set_title(label, fontsize=10)
+            ax.legend(fontsize=7)
+        fig.suptitle(f"Against width, L = {int(L)}, H = {int(H)}: bands are ± 1 std over seeds")
+        arts.append({"kind": "figure", "title": f"Convergence curves, L = {int(L)}, H = {int(H)}",
+                     "files": _save(fig, out, f"convergence_curves_L{int(L)}_H{int(H)}")})
+    header = ["depth_f", "depth_g", "width_f", "width_g", "seeds"] + [m for m, _ in CONVERGENCE_METRICS] + ["gp_distance"]
+    table = []
+    for L, H in depths:
+        sel = [i for i in rows if res.params["depth_f"][i] == L and res.params["depth_g"][i] == H]
+        per = {m: res.group(sel, ["width_f", "width_g"], m) for m, _ in CONVERGENCE_METRICS + [("gp_distance", "")]}
+        for key in sorted(per["ntk_dispersion"]):
+            cells = [str(int(L)), str(int(H)), str(int(key[0])), str(int(key[1])), str(per["ntk_dispersion"][key][2])]
+            cells += [_fmt(*per[m][key]) for m, _ in CONVERGENCE_METRICS + [("gp_distance", "")]]
+            table.append(cells)
+    arts.append(write_table(out, "convergence_table", "Kernel convergence (mean ± std over seeds)", header, table))
+    return arts
+
+
+# ---- hyperkernel-regression ----------------------------------------------------
+
+def regression(res, out):
+    rows = res.rows("hyperkernel-regression")
+    if not rows:
+        return []
+    kernels = [k for k in ("Th", "Kh", "Tmlp") if f"mse_test_{k}" in res.metrics]
+    keys = ["n_train_param", "depth_f", "depth_g"]
+    res.params["n_train_param"] = res.params["distinct_x"] * res.params["samples_per_x"]
+    header = ["N train", "depth_f", "depth_g", "seeds"] + [f"test MSE {k}" for k in kernels] + ["test MSE, mean predictor"]
+    stats = {k: res.group(rows, keys, f"mse_test_{k}") for k in kernels}
+    base = res.group(rows, keys, "mse_test_mean_predictor")
+    table = []
+    for key in sorted(base):
+        table.append([str(int(key[0])), str(int(key[1])), str(int(key[2])), str(base[key][2])] +
+                     [_fmt(*stats[k][key]) for k in kernels] + [_fmt(*base[key])])
+    arts = [write_table(out, "regression_table", "Kernel regression: test MSE (mean ± std over seeds)", header, table)]
+    fig, ax = plt.subplots(figsize=(6, 4.2))
+    for k in kernels:
+        by_n = res.group(rows, ["n_train_param"], f"mse_test_{k}")
+        x = np.array(sorted(by_n))[:, 0]
+        y = np.array([by_n[(n,)][0] for n in x])
+        e = np.array([by_n[(n,)][1] for n in x])
+        ax.errorbar(x, y, yerr=e, marker="o", capsize=3, label=k)
+    by_n = res.group(rows, ["n_train_param"], "mse_test_mean_predictor")
+    x = np.array(sorted(by_n))[:, 0]
+    ax.plot(x, [by_n[(n,)][0] for n in x], "k--", label="mean predictor")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("training points N")
+    ax.set_ylabel("test MSE (mean over depths and seeds)")
+    ax.legend()
+    arts.append({"kind": "figure", "title": "Kernel regression: test MSE against N",
+                 "files": _save(fig, out, "regression_mse")})
+    return arts
+
+
+# ---- hypernet-training ----------------------------------------------------------
+
+def training(res, out):
+    rows = res.rows("hypernet-training")
+    rows = [i for i in rows if res.ids[i] in res.array_ids]
+    if not rows:
+        return []
+    groups = {}
+    for i in rows:
+        key = (int(res.params["width_f"][i]), int(res.params["width_g"][i]))
+        groups.setdefault(key, []).append(res.array(res.ids[i], "test_mse_per_epoch"))
+    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    for (n, m), curves in sorted(groups.items()):
+        c = np.array(curves)
+        mean, std = c.mean(0), c.std(0)
+        epochs = np.arange(c.shape[1])
+        line, = ax.plot(epochs, mean, label=f"n = {n}, m = {m} ({len(curves)} seeds)")
+        ax.fill_between(epochs, mean - std, mean + std, alpha=0.2, color=line.get_color())
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("test MSE")
+    ax.set_yscale("log")
+    ax.legend(fontsize=8)
+    arts = [{"kind": "figure", "title": "Finite hypernetworks: test MSE per epoch (± 1 std over seeds)",
+             "files": _save(fig, out, "training_curves")}]
+    header = ["width_f", "width_g", "seeds", "final test MSE", "final train MSE"]
+    table = []
+    final = res.group(rows, ["width_f", "width_g"], "mse_test_final")
+    train = res.group(rows, ["width_f", "width_g"], "mse_train_final")
+    for key in sorted(final):
+        table.append([str(int(key[0])), str(int(key[1])), str(final[key][2]), _fmt(*final[key]), _fmt(*train[key])])
+    arts.append(write_table(out, "training_table", "Finite hypernetworks after training (mean ± std over seeds)",
+                            header, table))
+    return arts
+
+
+# ---- kernel snapshots --------------------------------------------------------
+
+def snapshots(res, out, limit=4):
+    arts = []
+    for pid in sorted(res.snapshot_ids)[:limit]:
+        names = res.snapshot_names(pid)
+        if not names:
+            continue
+        fig, axes = plt.subplots(2, len(names), figsize=(4.5 * len(names), 8), squeeze=False)
+        for col, name in enumerate(names):
+            K = res.snapshot(pid, name)
+            im = axes[0, col].imshow(K, cmap="magma")
+            axes[0, col].set_title(f"{name} Gram matrix ({K.shape[0]} x {K.shape[1]})", fontsize=10)
+            fig.colorbar(im, ax=axes[0, col], shrink=0.8)
+            w = np.linalg.eigvalsh((K + K.T) / 2)[::-1]
+            axes[1, col].semilogy(np.arange(1, len(w) + 1), np.clip(w, 1e-16, None))
+            axes[1, col].set_xscale("log")
+            axes[1, col].set_xlabel("index")
+            axes[1, col].set_ylabel("eigenvalue")
+            axes[1, col].set_title(f"{name} spectrum", fontsize=10)
+        arts.append({"kind": "figure", "title": f"Kernel snapshot of point {pid}",
+                     "files": _save(fig, out, f"snapshot_{pid}")})
+    return arts
+
+
+DRAWERS = {"kernel-convergence": convergence, "hyperkernel-regression": regression, "hypernet-training": training}

@@ -1,0 +1,145 @@
+"""The analysis package on results produced by the real program: every expected
+figure and table, table numbers equal to the HDF5 values, clear errors for
+malformed files, and partial results drawn with a note."""
+import csv
+import os
+import subprocess
+import sys
+
+import h5py
+import numpy as np
+import pytest
+
+from conftest import ENV, hk
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def analysis(*args):
+    return subprocess.run([sys.executable, "-m", "analysis", *map(str, args)], capture_output=True, text=True,
+                          cwd=ROOT, env=ENV, timeout=300)
+
+
+CONFIGS = {
+    "reg": """experiment: hyperkernel-regression
+params: {dx: 4, z_embedding: fourier, embedding_width: 16, test_distinct_x: 4, test_samples_per_x: 5,
+         kernels: [Th, Tmlp], snapshot: true, team_size: 1}
+sweep:
+  zip: {distinct_x: [6, 12], samples_per_x: [4, 5]}
+  seeds: [1, 2]
+""",
+    "conv": """experiment: kernel-convergence
+params: {inits: 4, steps: 3, inputs: 5, team_size: 1}
+sweep:
+  grid: {width_f: [8, 32, 64], width_g: [4, 16, 32]}
+  seeds: [1, 2]
+""",
+    "train": """experiment: hypernet-training
+params: {dx: 3, distinct_x: 8, samples_per_x: 4, test_distinct_x: 3, test_samples_per_x: 4, epochs: 3,
+         width_f: 16, width_g: 8, batch_size: 16, lr: 0.05, team_size: 1}
+sweep:
+  grid: {width_g: [8, 16]}
+  seeds: [1, 2]
+""",
+}
+
+
+@pytest.fixture(scope="module")
+def merged(tmp_path_factory):
+    d = tmp_path_factory.mktemp("analysis")
+    dirs = []
+    for name, text in CONFIGS.items():
+        cfg = d / f"{name}.yaml"
+        cfg.write_text(text)
+        hk("run", cfg, "--out", d / name, "--quiet", ranks=2, check=True)
+        dirs.append(d / name)
+    hk("merge", *dirs, "--out", d / "all.h5", check=True)
+    return d
+
+
+def read_csv(path):
+    with open(path) as f:
+        rows = list(csv.reader(f))
+    return rows[0], rows[1:]
+
+
+def cell_mean(text):
+    return float(text.split(" ± ")[0])
+
+
+def test_report_draws_every_kind(merged):
+    out = merged / "report"
+    proc = analysis("report", merged / "all.h5", "--out", out)
+    assert proc.returncode == 0, proc.stderr
+    for name in ("convergence_heatmap_L2_H3", "convergence_curves_L2_H3", "regression_mse", "training_curves"):
+        for ext in ("png", "svg"):
+            assert (out / f"{name}.{ext}").stat().st_size > 1000, name
+    for name in ("convergence_table", "regression_table", "training_table"):
+        assert (out / f"{name}.md").exists() and (out / f"{name}.csv").exists()
+    snaps = [p for p in os.listdir(out) if p.startswith("snapshot_") and p.endswith(".png")]
+    assert len(snaps) >= 1
+    index = (out / "index.html").read_text()
+    assert "Provenance" in index and "convergence_heatmap_L2_H3.png" in index and "git_commit" in index
+
+
+def test_table_numbers_equal_the_file(merged):
+    out = merged / "tables"
+    assert analysis("report", merged / "all.h5", "--out", out).returncode == 0
+    with h5py.File(merged / "all.h5") as f:
+        kind = f["points/experiment"].asstr()[...]
+        status = f["points/status"].asstr()[...]
+        p = {k: f["points/param"][k][...] for k in ("width_f", "width_g", "distinct_x", "samples_per_x", "depth_g")}
+        m = {k: f["points/metric"][k][...] for k in ("ntk_dispersion", "mse_test_Th", "mse_test_final")}
+    header, rows = read_csv(out / "convergence_table.csv")
+    col = header.index("ntk_dispersion")
+    assert len(rows) == 9
+    for r in rows:
+        n, mm = float(r[2]), float(r[3])
+        sel = (kind == "kernel-convergence") & (status == "ok") & (p["width_f"] == n) & (p["width_g"] == mm)
+        assert cell_mean(r[col]) == pytest.approx(np.mean(m["ntk_dispersion"][sel]), rel=1e-3)
+        std = np.std(m["ntk_dispersion"][sel], ddof=1)
+        assert float(r[col].split(" ± ")[1]) == pytest.approx(std, rel=0.05, abs=1e-12)
+    header, rows = read_csv(out / "regression_table.csv")
+    col = header.index("test MSE Th")
+    for r in rows:
+        sel = (kind == "hyperkernel-regression") & (p["distinct_x"] * p["samples_per_x"] == float(r[0]))
+        assert cell_mean(r[col]) == pytest.approx(np.mean(m["mse_test_Th"][sel]), rel=1e-3)
+    header, rows = read_csv(out / "training_table.csv")
+    for r in rows:
+        sel = (kind == "hypernet-training") & (p["width_g"] == float(r[1]))
+        assert cell_mean(r[3]) == pytest.approx(np.mean(m["mse_test_final"][sel]), rel=1e-3)
+
+
+def test_single_figure_commands(merged):
+    proc = analysis("convergence", merged / "conv" / "results.h5", "--out", merged / "only")
+    assert proc.returncode == 0 and (merged / "only" / "convergence_curves_L2_H3.png").exists()
+    proc = analysis("training", merged / "conv" / "results.h5", "--out", merged / "none")
+    assert proc.returncode == 0 and "nothing to draw for 'training'" in proc.stdout
+
+
+def test_malformed_and_missing_files(tmp_path):
+    proc = analysis("report", tmp_path / "nope.h5", "--out", tmp_path / "o")
+    assert proc.returncode == 2 and "analysis: " in proc.stderr and "no such file" in proc.stderr
+    (tmp_path / "junk.h5").write_text("not hdf5")
+    proc = analysis("report", tmp_path / "junk.h5", "--out", tmp_path / "o")
+    assert proc.returncode == 2 and "not a readable HDF5 file" in proc.stderr
+    with h5py.File(tmp_path / "other.h5", "w") as f:
+        f["x"] = np.ones(3)
+    proc = analysis("report", tmp_path / "other.h5", "--out", tmp_path / "o")
+    assert proc.returncode == 2 and "not an hksweep results file" in proc.stderr
+    with h5py.File(tmp_path / "cut.h5", "w") as f:
+        f.attrs["format"] = "hksweep-results-1"
+        f.create_group("points")["id"] = np.array([b"a"])
+    proc = analysis("report", tmp_path / "cut.h5", "--out", tmp_path / "o")
+    assert proc.returncode == 2 and "/points/status is missing" in proc.stderr
+
+
+def test_partial_results_are_drawn_with_a_note(tmp_path):
+    cfg = tmp_path / "div.yaml"
+    cfg.write_text("experiment: kernel-convergence\nparams: {inits: 2, steps: 30, inputs: 4}\nsweep:\n"
+                   "  zip: {width_f: [16, 32], width_g: [8, 16], lr_fraction: [0.25, 50]}\n")
+    hk("run", cfg, "--out", tmp_path / "o", "--quiet", ranks=1, check=True)
+    proc = analysis("report", tmp_path / "o" / "results.h5", "--out", tmp_path / "rep")
+    assert proc.returncode == 0
+    assert "partial results: 1 point diverged" in proc.stdout
+    assert "partial results" in (tmp_path / "rep" / "index.html").read_text()
