@@ -90,9 +90,7 @@ static int assemble_and_factor(struct hk_dmatrix *K, enum hk_kernel kind, const 
 static int run(const struct hk_point *p, MPI_Comm team, const struct hk_experiment_env *env, struct hk_result *r)
 {
     double t_start = hk_now();
-    struct hk_synthetic_spec spec;
-    struct hk_depths depths;
-    spec_of(p, &spec, &depths);
+    struct hk_depths depths = {(int)hk_point_int(p, "depth_f"), (int)hk_point_int(p, "depth_g")};
     const double ridge = hk_point_num(p, "ridge");
     const int nb = (int)hk_point_int(p, "block_size"), test_chunk = (int)hk_point_int(p, "test_chunk");
     const int want_snapshot = hk_point_int(p, "snapshot") != 0;
