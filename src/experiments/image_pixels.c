@@ -1,0 +1,373 @@
+/* image-completion and image-inpainting (docs/experiments.md E2, E3): each
+ * pixel of an image is a point (x = what is shown of the image, z = the
+ * pixel's coordinate, y = its intensity). A point of the sweep fits on U
+ * training images x G sampled pixels and predicts every pixel of held-out
+ * images, with any of: the hyperkernel Th, the hyper-GP Kh, the plain-MLP
+ * NTK Tmlp on (x, z) (kernel ridge regression, distributed), and a finite
+ * hypernetwork trained by SGD. Metrics: MSE on the hidden pixels and on the
+ * whole image, per test image, against the training mean image as the
+ * trivial baseline; the first few test images are kept as pictures. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hk/data.h"
+#include "hk/dist.h"
+#include "hk/experiments.h"
+#include "hk/image_tasks.h"
+#include "hk/scheduler.h"
+#include "hk/util.h"
+
+#define PIXEL_TASK_PARAMS                                                                                          \
+    {"data", HK_T_STRING, "synthetic", 0, 0, NULL,                                                                \
+     "images: an HDF5 file from `hksweep data mnist`, or synthetic[:N] (generated digits)", 0},                   \
+    {"train_images", HK_T_INT, "50", 1, 10000000, NULL, "U: distinct training images", 0},                       \
+    {"coords_per_image", HK_T_INT, "20", 1, HK_IMG_PIXELS, NULL, "G: sampled pixels per training image", 0},      \
+    {"test_images", HK_T_INT, "20", 1, 10000000, NULL, "held-out images, every pixel predicted", 0},              \
+    {"depth_f", HK_T_INT, "2", 1, HK_MAX_DEPTH, NULL, "hidden layers L of the meta-network f", 0},                \
+    {"depth_g", HK_T_INT, "3", 1, HK_MAX_DEPTH, NULL, "layers H of the primary network g", 0},                    \
+    {"z_embedding", HK_T_STRING, "fourier", 0, 0, "none|fourier", "embedding of the pixel coordinate z", 0},      \
+    {"embedding_width", HK_T_INT, "64", 1, 1000000, NULL, "width D of the Fourier embedding of z", 0},            \
+    {"embedding_lengthscale", HK_T_REAL, "0.2", 1e-6, 1e6, NULL, "length scale of z's Fourier embedding", 0},    \
+    {"ridge", HK_T_REAL, "1e-3", 0, 1e12, NULL, "ridge of the kernel methods", 0},                                \
+    {"methods", HK_T_LIST, "Th,Kh,Tmlp,hypernet", 0, 0, "Th|Kh|Tmlp|hypernet", "methods compared", 0},           \
+    {"width_f", HK_T_INT, "256", 1, 1000000, NULL, "hypernet: width n of f's hidden layers", 0},                  \
+    {"width_g", HK_T_INT, "32", 1, 1000000, NULL, "hypernet: width m of g's hidden layers", 0},                   \
+    {"lr", HK_T_REAL, "0.05", 0, 1e6, NULL, "hypernet: learning rate", 0},                                        \
+    {"momentum", HK_T_REAL, "0.9", 0, 0.9999, NULL, "hypernet: momentum", 0},                                     \
+    {"batch_size", HK_T_INT, "64", 1, 100000000, NULL, "hypernet: minibatch size", 0},                            \
+    {"epochs", HK_T_INT, "30", 1, 1000000, NULL, "hypernet: passes over the training pixels", 0},                 \
+    {"centered", HK_T_BOOL, "true", 0, 1, NULL, "hypernet: train h(w) - h(w0), output 0 at init as in kernel regression", 0}, \
+    {"examples", HK_T_INT, "4", 0, 64, NULL, "test images stored as pictures for the analysis", 1},               \
+    {"test_chunk", HK_T_INT, "8192", 1, 100000000, NULL, "test pixels per prediction block", 1}
+
+static const struct hk_param_spec completion_params[] = {PIXEL_TASK_PARAMS, HK_COMMON_PARAMS};
+static const struct hk_param_spec inpainting_params[] = {
+    PIXEL_TASK_PARAMS,
+    {"context_pixels", HK_T_INT, "100", 1, HK_IMG_PIXELS, NULL, "C: random pixels shown to the model per image", 0},
+    HK_COMMON_PARAMS,
+};
+
+static const char *const method_names[] = {"Th", "Kh", "Tmlp", "hypernet"};
+enum { N_METHODS = 4 };
+
+static void task_of(const struct hk_point *p, enum hk_pixel_mode mode, struct hk_pixel_task *t)
+{
+    t->mode = mode;
+    t->context = mode == HK_INPAINTING ? (int)hk_point_int(p, "context_pixels") : 0;
+    t->seed = hk_point_int(p, "seed");
+}
+
+static struct hk_array *add_array(struct hk_result *r, const char *name, int rank, long d0, long d1, long d2,
+                                  double *data)
+{
+    struct hk_array *a = &r->arrays[r->narrays++];
+    snprintf(a->name, sizeof a->name, "%s", name);
+    a->rank = rank;
+    a->dims[0] = d0, a->dims[1] = d1, a->dims[2] = d2;
+    a->data = data;
+    return a;
+}
+
+/* Per-image MSE on hidden pixels and on the whole image of predictions
+ * pred (T x 784); returns the means over images. */
+static void score(int T, const double *pred, const struct hk_image_set *test, const unsigned char *hidden,
+                  double *hid_per, double *whole_per, double *hid_mean, double *whole_mean)
+{
+    *hid_mean = *whole_mean = 0;
+    for (int u = 0; u < T; u++) {
+        double sh = 0, sw = 0;
+        int nh = 0;
+        for (int p = 0; p < HK_IMG_PIXELS; p++) {
+            size_t i = (size_t)u * HK_IMG_PIXELS + p;
+            double e = pow(pred[i] - test->pix[i], 2);
+            sw += e;
+            if (hidden[i]) sh += e, nh++;
+        }
+        hid_per[u] = nh ? sh / nh : 0;
+        whole_per[u] = sw / HK_IMG_PIXELS;
+        *hid_mean += hid_per[u] / T;
+        *whole_mean += whole_per[u] / T;
+    }
+}
+
+static void shape_of(const struct hk_point *p, int dx, int dz, struct hk_hn_shape *s)
+{
+    memset(s, 0, sizeof *s);
+    s->dx = dx;
+    s->dz = dz;
+    s->n = (int)hk_point_int(p, "width_f");
+    s->L = (int)hk_point_int(p, "depth_f");
+    s->m = (int)hk_point_int(p, "width_g");
+    s->H = (int)hk_point_int(p, "depth_g");
+    s->k = 1;
+}
+
+static int all_ok(MPI_Comm team, int ok)
+{
+    int all = 0;
+    MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, team);
+    return all;
+}
+
+static int run_pixels(const struct hk_point *p, enum hk_pixel_mode mode, MPI_Comm team, struct hk_result *r)
+{
+    double t_start = hk_now();
+    int trank;
+    MPI_Comm_rank(team, &trank);
+    const int U = (int)hk_point_int(p, "train_images"), T = (int)hk_point_int(p, "test_images");
+    const int G = (int)hk_point_int(p, "coords_per_image");
+    const long seed = hk_point_int(p, "seed");
+    struct hk_image_set itrain, itest;
+    int ok = hk_images_split(hk_point_str(p, "data"), seed, U, T, &itrain, &itest) == 0;
+    if (!all_ok(team, ok)) {
+        hk_image_set_free(&itrain);
+        hk_image_set_free(&itest);
+        return -1;
+    }
+    struct hk_pixel_task task;
+    task_of(p, mode, &task);
+    struct hk_dataset train, test;
+    unsigned char *hidden = hk_malloc((size_t)T * HK_IMG_PIXELS);
+    hk_pixel_task_build(&task, &itrain, G, 0, &train, NULL);
+    hk_pixel_task_build(&task, &itest, 0, 1, &test, hidden);
+    if (!strcmp(hk_point_str(p, "z_embedding"), "fourier")) {
+        int width = (int)hk_point_int(p, "embedding_width");
+        double ell = hk_point_num(p, "embedding_lengthscale");
+        hk_embed_fourier(&train, width, ell, seed);
+        hk_embed_fourier(&test, width, ell, seed);
+    }
+    const int N = train.in.n, M = test.in.n;
+    hk_attrs_num(&r->metrics, "n_train", N);
+    hk_attrs_num(&r->metrics, "n_test", M);
+
+    /* the trivial baseline: the mean training image */
+    double mean_img[HK_IMG_PIXELS] = {0};
+    for (int u = 0; u < U; u++)
+        for (int q = 0; q < HK_IMG_PIXELS; q++) mean_img[q] += itrain.pix[(size_t)u * HK_IMG_PIXELS + q] / U;
+    double *pred = hk_malloc((size_t)M * sizeof(double));
+    for (int u = 0; u < T; u++) memcpy(pred + (size_t)u * HK_IMG_PIXELS, mean_img, sizeof mean_img);
+    const int E = (int)fmin((double)hk_point_int(p, "examples"), T);
+    double *hid_per = hk_malloc((size_t)T * sizeof(double)), *whole_per = hk_malloc((size_t)T * sizeof(double));
+    double hm, wm;
+    score(T, pred, &itest, hidden, hid_per, whole_per, &hm, &wm);
+    hk_attrs_num(&r->metrics, "mse_hidden_mean_image", hm);
+    hk_attrs_num(&r->metrics, "mse_whole_mean_image", wm);
+    if (trank == 0) {
+        add_array(r, "mse_hidden_per_image_mean_image", 1, T, 0, 0, hid_per);
+        hid_per = hk_malloc((size_t)T * sizeof(double));
+        if (E > 0) {
+            double *truth = hk_malloc((size_t)E * HK_IMG_PIXELS * sizeof(double));
+            double *shown = hk_malloc((size_t)E * HK_IMG_PIXELS * sizeof(double));
+            for (size_t i = 0; i < (size_t)E * HK_IMG_PIXELS; i++) {
+                truth[i] = itest.pix[i];
+                shown[i] = hidden[i] ? NAN : itest.pix[i]; /* NaN marks what the model does not see */
+            }
+            add_array(r, "examples_truth", 3, E, HK_IMG_SIDE, HK_IMG_SIDE, truth);
+            add_array(r, "examples_input", 3, E, HK_IMG_SIDE, HK_IMG_SIDE, shown);
+        }
+    }
+
+    struct hk_grid grid;
+    int have_grid = 0, rc = 0;
+    struct hk_depths depths = {(int)hk_point_int(p, "depth_f"), (int)hk_point_int(p, "depth_g")};
+    for (int k = 0; k < N_METHODS && rc == 0 && r->status == HK_OK; k++) {
+        const char *name = method_names[k];
+        if (!hk_point_list_has(p, "methods", name)) continue;
+        if (hk_team_should_stop(team)) {
+            r->status = HK_ABANDONED;
+            snprintf(r->reason, sizeof r->reason, "stopped by a signal before fitting %s", name);
+            break;
+        }
+        char key[64];
+        double t0 = hk_now();
+        if (k < 3) {
+            if (!have_grid) {
+                if (hk_grid_create(&grid, team, (int)hk_point_int(p, "grid_rows"))) { rc = -1; break; }
+                have_grid = 1;
+            }
+            struct hk_krr_stats st;
+            int kr = hk_krr((enum hk_kernel)hk_kernel_from_name(name), &depths, &train.in, train.y, 1, &test.in,
+                            (int)hk_point_int(p, "test_chunk"), hk_point_num(p, "ridge"), &grid,
+                            (int)hk_point_int(p, "block_size"), pred, &st);
+            if (kr < 0) { rc = -1; break; }
+            snprintf(key, sizeof key, "jitter_%s", name);
+            hk_attrs_num(&r->metrics, key, st.jitter);
+            snprintf(key, sizeof key, "time_gram_%s", name);
+            hk_attrs_num(&r->metrics, key, st.t_gram);
+            snprintf(key, sizeof key, "time_factor_%s", name);
+            hk_attrs_num(&r->metrics, key, st.t_factor);
+            snprintf(key, sizeof key, "mse_train_%s", name);
+            hk_attrs_num(&r->metrics, key, st.mse_train);
+            if (kr > 0) {
+                hk_result_fail(r, "Gram matrix of %s is not positive definite even with jitter %.3g (pdpotrf info %d "
+                               "at N=%d); raise ridge", name, st.jitter, st.info, N);
+                break;
+            }
+        } else {
+            struct hk_hn_shape shape;
+            shape_of(p, train.in.dx, train.in.dz, &shape);
+            struct hk_hypernet net;
+            if (hk_hn_init(&net, &shape, seed * 1000003L + 17)) { rc = -1; break; }
+            struct hk_train_opts o = {.epochs = (int)hk_point_int(p, "epochs"),
+                                      .batch_size = (int)hk_point_int(p, "batch_size"),
+                                      .lr = hk_point_num(p, "lr"), .momentum = hk_point_num(p, "momentum"),
+                                      .shuffle_seed = seed, .centered = hk_point_int(p, "centered") != 0};
+            long steps = 0;
+            double loss, *h0_train = NULL, *h0_test = NULL;
+            if (o.centered) {
+                h0_train = hk_malloc((size_t)N * sizeof(double));
+                h0_test = hk_malloc((size_t)M * sizeof(double));
+                hk_hn_evaluate(&net, &train.in, train.y, NULL, NULL, team, &loss, NULL, h0_train);
+                hk_hn_evaluate(&net, &test.in, test.y, NULL, NULL, team, &loss, NULL, h0_test);
+            }
+            long div = hk_train_hypernet(&net, &train.in, train.y, NULL, &o, team, NULL, NULL, &steps);
+            hk_hn_evaluate(&net, &train.in, train.y, NULL, h0_train, team, &loss, NULL, NULL);
+            hk_attrs_num(&r->metrics, "mse_train_hypernet", loss);
+            hk_hn_evaluate(&net, &test.in, test.y, NULL, h0_test, team, &loss, NULL, pred);
+            free(h0_train);
+            free(h0_test);
+            hk_attrs_num(&r->metrics, "parameters_hypernet", (double)net.nparams);
+            hk_attrs_num(&r->metrics, "steps_hypernet", (double)steps);
+            hk_hn_free(&net);
+            if (div == -2) {
+                r->status = HK_ABANDONED;
+                snprintf(r->reason, sizeof r->reason, "stopped by a signal while training the hypernetwork");
+                break;
+            }
+            if (div >= 0) {
+                r->status = HK_DIVERGED;
+                snprintf(r->reason, sizeof r->reason, "hypernetwork diverged at step %ld; lower lr", div);
+                break;
+            }
+        }
+        snprintf(key, sizeof key, "time_%s", name);
+        hk_attrs_num(&r->metrics, key, hk_now() - t0);
+        score(T, pred, &itest, hidden, hid_per, whole_per, &hm, &wm);
+        snprintf(key, sizeof key, "mse_hidden_%s", name);
+        hk_attrs_num(&r->metrics, key, hm);
+        snprintf(key, sizeof key, "mse_whole_%s", name);
+        hk_attrs_num(&r->metrics, key, wm);
+        if (trank == 0) {
+            snprintf(key, sizeof key, "mse_hidden_per_image_%s", name);
+            add_array(r, key, 1, T, 0, 0, hid_per);
+            hid_per = hk_malloc((size_t)T * sizeof(double));
+            snprintf(key, sizeof key, "mse_whole_per_image_%s", name);
+            add_array(r, key, 1, T, 0, 0, whole_per);
+            whole_per = hk_malloc((size_t)T * sizeof(double));
+            if (E > 0) {
+                double *ex = hk_malloc((size_t)E * HK_IMG_PIXELS * sizeof(double));
+                memcpy(ex, pred, (size_t)E * HK_IMG_PIXELS * sizeof(double));
+                snprintf(key, sizeof key, "examples_%s", name);
+                add_array(r, key, 3, E, HK_IMG_SIDE, HK_IMG_SIDE, ex);
+            }
+        }
+    }
+    if (have_grid) hk_grid_destroy(&grid);
+    double rss = (double)hk_peak_rss_bytes();
+    MPI_Allreduce(MPI_IN_PLACE, &rss, 1, MPI_DOUBLE, MPI_MAX, team);
+    hk_attrs_num(&r->metrics, "peak_rss_bytes_max_rank", rss);
+    hk_attrs_num(&r->metrics, "time_total", hk_now() - t_start);
+    free(pred); free(hid_per); free(whole_per); free(hidden);
+    hk_dataset_free(&train);
+    hk_dataset_free(&test);
+    hk_image_set_free(&itrain);
+    hk_image_set_free(&itest);
+    return rc;
+}
+
+static int run_completion(const struct hk_point *p, MPI_Comm team, const struct hk_experiment_env *env,
+                          struct hk_result *r)
+{
+    (void)env;
+    return run_pixels(p, HK_COMPLETION, team, r);
+}
+
+static int run_inpainting(const struct hk_point *p, MPI_Comm team, const struct hk_experiment_env *env,
+                          struct hk_result *r)
+{
+    (void)env;
+    return run_pixels(p, HK_INPAINTING, team, r);
+}
+
+static void estimate_pixels(const struct hk_point *p, enum hk_pixel_mode mode, int team_size,
+                            const struct hk_rates *rates, struct hk_estimate *e)
+{
+    struct hk_pixel_task t;
+    task_of(p, mode, &t);
+    const int dx = hk_pixel_task_dx(&t);
+    const int dz = !strcmp(hk_point_str(p, "z_embedding"), "fourier") ? (int)hk_point_int(p, "embedding_width") : 2;
+    const double U = (double)hk_point_int(p, "train_images"), T = (double)hk_point_int(p, "test_images");
+    const double N = U * hk_point_int(p, "coords_per_image"), M = T * HK_IMG_PIXELS;
+    int nb = (int)hk_point_int(p, "block_size"), nprow, npcol;
+    hk_grid_shape(team_size, (int)hk_point_int(p, "grid_rows"), &nprow, &npcol);
+    double chunk = fmin((double)hk_point_int(p, "test_chunk"), M);
+    double gram = (double)hk_local_elements_max((int)N, (int)N, nb, nprow, npcol);
+    double tblk = (double)hk_local_elements_max((int)chunk, (int)N, nb, nprow, npcol);
+    double data = (U + T) * (dx + HK_IMG_PIXELS) + (N + M) * (dz + 3) + 3 * M;
+    struct hk_depths d = {(int)hk_point_int(p, "depth_f"), (int)hk_point_int(p, "depth_g")};
+    double kernel_mem = 0, entries = 0, kflop = 0, la = 0;
+    for (int k = 0; k < 3; k++) {
+        if (!hk_point_list_has(p, "methods", method_names[k])) continue;
+        kernel_mem = gram + tblk + 2 * (N + chunk) * (d.depth_g + 4) + 3.0 * 1024 * 256 + (1024 + 256) * dx;
+        double cost = hk_kernel_entry_cost((enum hk_kernel)hk_kernel_from_name(method_names[k]), &d, dz);
+        entries += N * (N + 1) / 2 + M * N;
+        kflop += cost * (N * (N + 1) / 2 + M * N) / 1e9;
+        la += (N * N * N / 3 + 2 * N * N + 2 * M * N) / 1e9;
+    }
+    /* the x-pair kernels of f cost ~2 dx per pair of distinct images */
+    kflop += 2.0 * dx * (U * U + T * U) / 1e9;
+    double hn_mem = 0, hn_flop = 0;
+    if (hk_point_list_has(p, "methods", "hypernet")) {
+        struct hk_hn_shape s;
+        shape_of(p, dx, dz, &s);
+        double params = (double)hk_hn_param_count(&s);
+        double P = (params - (double)s.n * s.dx) / s.n;
+        double batch = fmin((double)hk_point_int(p, "batch_size"), N);
+        hn_mem = 3 * params + fmin(batch, U) * P * 4 + 2048.0 * P;
+        /* per epoch: the generated weights of each minibatch's images (~6 flops per weight of A) and g */
+        double batches = ceil(N / batch);
+        hn_flop = (hk_point_int(p, "epochs") * (batches * fmin(batch, U) * 6 * P * s.n + 6 * N * P) +
+                   2 * (U + T) * P * s.n + 2 * M * P) / 1e9;
+    }
+    e->mem_bytes_per_rank = 8 * (data + fmax(kernel_mem, hn_mem));
+    e->kernel_entries = entries;
+    e->gflop = la + hn_flop;
+    double t_k = rates->kernel_gflops > 0 ? kflop / (rates->kernel_gflops * team_size) : 0;
+    double t_la = rates->dgemm_gflops > 0 ? la / (0.7 * rates->dgemm_gflops * team_size) : 0;
+    double t_hn = rates->dgemm_gflops > 0 ? hn_flop / (0.3 * rates->dgemm_gflops * team_size) : 0;
+    e->seconds = t_k + t_la + t_hn;
+}
+
+static void estimate_completion(const struct hk_point *p, int team_size, const struct hk_rates *rates,
+                                struct hk_estimate *e)
+{
+    estimate_pixels(p, HK_COMPLETION, team_size, rates, e);
+}
+
+static void estimate_inpainting(const struct hk_point *p, int team_size, const struct hk_rates *rates,
+                                struct hk_estimate *e)
+{
+    estimate_pixels(p, HK_INPAINTING, team_size, rates, e);
+}
+
+const struct hk_experiment hk_exp_image_completion = {
+    .kind = "image-completion",
+    .summary = "MNIST completion (E2): predict the bottom half from the top; Th, Kh, Tmlp and a trained hypernetwork",
+    .params = completion_params,
+    .nparams = sizeof completion_params / sizeof completion_params[0],
+    .run = run_completion,
+    .estimate = estimate_completion,
+    .headline = "mse_hidden_Th,mse_hidden_Kh,mse_hidden_Tmlp,mse_hidden_hypernet,mse_hidden_mean_image",
+};
+
+const struct hk_experiment hk_exp_image_inpainting = {
+    .kind = "image-inpainting",
+    .summary = "MNIST inpainting (E3): predict every pixel from C random ones; Th, Kh, Tmlp and a trained hypernetwork",
+    .params = inpainting_params,
+    .nparams = sizeof inpainting_params / sizeof inpainting_params[0],
+    .run = run_inpainting,
+    .estimate = estimate_inpainting,
+    .headline = "mse_hidden_Th,mse_hidden_Kh,mse_hidden_Tmlp,mse_hidden_hypernet,mse_hidden_mean_image",
+};

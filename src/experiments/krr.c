@@ -1,0 +1,104 @@
+/* krr: kernel ridge regression on a team's process grid, shared by the
+ * experiment kinds. The Gram matrix is filled block-cyclically where it
+ * lives, factored with pdpotrf (raising a jitter by decades if needed) and
+ * solved with pdpotrs for k right-hand sides at once; test predictions go
+ * through pdgemm one block of test rows at a time, so no rank holds more
+ * than its share of a test_chunk x N matrix. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hk/dist.h"
+#include "hk/experiments.h"
+#include "hk/util.h"
+
+static int all_ok(MPI_Comm comm, int ok)
+{
+    int all = 0;
+    MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, comm);
+    return all;
+}
+
+static double local_trace(const struct hk_dmatrix *A)
+{
+    double s = 0;
+    int i = 0;
+    for (int j = 0; j < A->nloc; j++) {
+        while (i < A->mloc && A->grows[i] < A->gcols[j]) i++;
+        if (i < A->mloc && A->grows[i] == A->gcols[j]) s += A->a[i + (size_t)j * A->lld];
+    }
+    return s;
+}
+
+int hk_krr(enum hk_kernel kind, const struct hk_depths *d, const struct hk_inputs *train, const double *Y, int k,
+           const struct hk_inputs *test, int test_chunk, double ridge, const struct hk_grid *grid, int nb,
+           double *pred, struct hk_krr_stats *st)
+{
+    memset(st, 0, sizeof *st);
+    MPI_Comm comm = grid->comm;
+    const int N = train->n, M = test ? test->n : 0;
+    struct hk_dmatrix K, B;
+    if (!all_ok(comm, hk_dmatrix_create(&K, grid, N, N, nb) == 0)) {
+        hk_dmatrix_destroy(&K);
+        return -1;
+    }
+    double t0 = hk_now();
+    int rc = hk_dist_fill_kernel(&K, kind, d, train, 0, train, 0, 1);
+    st->t_gram = hk_now() - t0;
+    if (!all_ok(comm, rc == 0)) { hk_dmatrix_destroy(&K); return -1; }
+    double trace = local_trace(&K);
+    MPI_Allreduce(MPI_IN_PLACE, &trace, 1, MPI_DOUBLE, MPI_SUM, comm);
+    const double mean_diag = trace / N;
+    t0 = hk_now();
+    hk_dist_add_diagonal(&K, ridge);
+    int info = hk_dist_cholesky(&K);
+    for (int attempt = 0; info > 0 && attempt < 7; attempt++) {
+        st->jitter = mean_diag * pow(10.0, -10 + attempt);
+        hk_dist_fill_kernel(&K, kind, d, train, 0, train, 0, 1);
+        hk_dist_add_diagonal(&K, ridge + st->jitter);
+        info = hk_dist_cholesky(&K);
+    }
+    st->t_factor = hk_now() - t0;
+    st->info = info;
+    if (info != 0) {
+        hk_dmatrix_destroy(&K);
+        return 1;
+    }
+    t0 = hk_now();
+    hk_dmatrix_create(&B, grid, N, k, nb);
+    hk_dist_columns_set(&B, Y);
+    hk_dist_cholesky_solve(&K, &B);
+    st->t_solve = hk_now() - t0;
+    /* (K + lambda I) A = Y: the training residual Y - K A is lambda A */
+    double *alpha = hk_malloc((size_t)N * k * sizeof(double));
+    hk_dist_columns_allgather(&B, alpha);
+    double sse = 0;
+    for (size_t i = 0; i < (size_t)N * k; i++) sse += pow((ridge + st->jitter) * alpha[i], 2);
+    st->mse_train = sse / ((double)N * k);
+    free(alpha);
+    hk_dmatrix_destroy(&K);
+
+    t0 = hk_now();
+    int chunk = test_chunk < M ? test_chunk : M;
+    double *part = hk_malloc((size_t)(chunk > 0 ? chunk : 1) * k * sizeof(double));
+    for (int c0 = 0; c0 < M && rc == 0; c0 += test_chunk) {
+        int rows = M - c0 < test_chunk ? M - c0 : test_chunk;
+        struct hk_dmatrix Kt, C;
+        int ok = hk_dmatrix_create(&Kt, grid, rows, N, nb) == 0 && hk_dmatrix_create(&C, grid, rows, k, nb) == 0;
+        if (ok) ok = hk_dist_fill_kernel(&Kt, kind, d, test, c0, train, 0, 0) == 0;
+        if (!all_ok(comm, ok)) rc = -1;
+        else {
+            hk_dist_gemm(&Kt, &B, &C);
+            hk_dist_columns_allgather(&C, part);
+            for (int j = 0; j < k; j++)
+                memcpy(pred + c0 + (size_t)j * M, part + (size_t)j * rows, (size_t)rows * sizeof(double));
+        }
+        hk_dmatrix_destroy(&Kt);
+        hk_dmatrix_destroy(&C);
+    }
+    st->t_predict = hk_now() - t0;
+    free(part);
+    hk_dmatrix_destroy(&B);
+    return rc;
+}

@@ -1,0 +1,295 @@
+/* rotation (docs/experiments.md E4): x is an image rotated by a random a1,
+ * z the same image rotated by a1 + a2, and the class of a2 (12 classes of
+ * 30 degrees) is to be predicted. A finite hypernetwork (f with a
+ * bottleneck, g of swept width and depth) trained by SGD on the
+ * cross-entropy, with test accuracy and loss after every epoch; and, on the
+ * same data, the hyperkernel Th and the plain-MLP NTK Tmlp as classifiers
+ * by one-hot kernel ridge regression (distributed, 12 right-hand sides). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hk/data.h"
+#include "hk/dist.h"
+#include "hk/experiments.h"
+#include "hk/image_tasks.h"
+#include "hk/scheduler.h"
+#include "hk/util.h"
+
+static const struct hk_param_spec params[] = {
+    {"data", HK_T_STRING, "synthetic", 0, 0, NULL,
+     "images: an HDF5 file from `hksweep data mnist`, or synthetic[:N] (generated digits)", 0},
+    {"train_images", HK_T_INT, "200", 1, 10000000, NULL, "distinct training images", 0},
+    {"test_images", HK_T_INT, "100", 1, 10000000, NULL, "distinct test images", 0},
+    {"samples_per_image", HK_T_INT, "5", 1, 100000, NULL, "(a1, a2) draws per image", 0},
+    {"angle_jitter", HK_T_REAL, "0", 0, 15, NULL, "a2 = 30 c + U(-jitter, jitter) degrees", 0},
+    {"methods", HK_T_LIST, "hypernet", 0, 0, "hypernet|Th|Tmlp", "methods compared", 0},
+    {"depth_f", HK_T_INT, "3", 1, HK_MAX_DEPTH, NULL, "hidden layers of f of width width_f (before the bottleneck)", 0},
+    {"width_f", HK_T_INT, "200", 1, 1000000, NULL, "width of f's hidden layers", 0},
+    {"bottleneck", HK_T_INT, "100", 0, 1000000, NULL, "width of f's last hidden layer (0: none)", 0},
+    {"depth_g", HK_T_INT, "2", 1, HK_MAX_DEPTH, NULL, "layers H of g", 0},
+    {"width_g", HK_T_INT, "50", 1, 1000000, NULL, "width m of g's hidden layers", 0},
+    {"lr", HK_T_REAL, "0.1", 0, 1e6, NULL, "learning rate", 0},
+    {"momentum", HK_T_REAL, "0.9", 0, 0.9999, NULL, "momentum", 0},
+    {"batch_size", HK_T_INT, "32", 1, 100000000, NULL, "minibatch size", 0},
+    {"epochs", HK_T_INT, "10", 1, 1000000, NULL, "passes over the training set", 0},
+    {"centered", HK_T_BOOL, "true", 0, 1, NULL, "train h(w) - h(w0): logits 0 at initialisation", 0},
+    {"ridge", HK_T_REAL, "1e-2", 0, 1e12, NULL, "ridge of the kernel classifiers", 0},
+    {"test_chunk", HK_T_INT, "4096", 1, 100000000, NULL, "test points per prediction block", 1},
+    HK_COMMON_PARAMS,
+};
+
+static int all_ok(MPI_Comm team, int ok)
+{
+    int all = 0;
+    MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, team);
+    return all;
+}
+
+struct curves {
+    const struct hk_dataset *train, *test;
+    const double *h0_train, *h0_test;
+    const int *ltrain, *ltest;
+    MPI_Comm team;
+    double *train_loss, *test_loss, *train_acc, *test_acc;
+};
+
+static void on_epoch(int epoch, const struct hk_hypernet *net, void *ctx)
+{
+    struct curves *c = ctx;
+    hk_hn_evaluate(net, &c->train->in, NULL, c->ltrain, c->h0_train, c->team, &c->train_loss[epoch],
+                   &c->train_acc[epoch], NULL);
+    hk_hn_evaluate(net, &c->test->in, NULL, c->ltest, c->h0_test, c->team, &c->test_loss[epoch], &c->test_acc[epoch],
+                   NULL);
+}
+
+static void shape_of(const struct hk_point *p, struct hk_hn_shape *s)
+{
+    memset(s, 0, sizeof *s);
+    s->dx = HK_IMG_PIXELS + 1;
+    s->dz = HK_IMG_PIXELS;
+    s->n = (int)hk_point_int(p, "width_f");
+    s->L = (int)hk_point_int(p, "depth_f");
+    s->bottleneck = (int)hk_point_int(p, "bottleneck");
+    s->m = (int)hk_point_int(p, "width_g");
+    s->H = (int)hk_point_int(p, "depth_g");
+    s->k = HK_ROTATION_CLASSES;
+}
+
+static void add_curve(struct hk_result *r, const char *name, double *data, int len)
+{
+    struct hk_array *a = &r->arrays[r->narrays++];
+    snprintf(a->name, sizeof a->name, "%s", name);
+    a->rank = 1;
+    a->dims[0] = len;
+    a->data = data;
+}
+
+static int run(const struct hk_point *p, MPI_Comm team, const struct hk_experiment_env *env, struct hk_result *r)
+{
+    (void)env;
+    double t_start = hk_now();
+    int trank;
+    MPI_Comm_rank(team, &trank);
+    const long seed = hk_point_int(p, "seed");
+    struct hk_image_set itrain, itest;
+    int ok = hk_images_split(hk_point_str(p, "data"), seed, (int)hk_point_int(p, "train_images"),
+                             (int)hk_point_int(p, "test_images"), &itrain, &itest) == 0;
+    if (!all_ok(team, ok)) {
+        hk_image_set_free(&itrain);
+        hk_image_set_free(&itest);
+        return -1;
+    }
+    struct hk_rotation_task task = {(int)hk_point_int(p, "samples_per_image"), hk_point_num(p, "angle_jitter"), seed};
+    const int N = itrain.n * task.samples_per_image, M = itest.n * task.samples_per_image, K = HK_ROTATION_CLASSES;
+    int *ltrain = hk_malloc((size_t)N * sizeof(int)), *ltest = hk_malloc((size_t)M * sizeof(int));
+    struct hk_dataset train, test;
+    hk_rotation_build(&task, &itrain, 0, &train, ltrain);
+    hk_rotation_build(&task, &itest, 1, &test, ltest);
+    hk_attrs_num(&r->metrics, "n_train", N);
+    hk_attrs_num(&r->metrics, "n_test", M);
+    /* trivial baselines: chance, and always answering the most frequent training class */
+    int freq[HK_ROTATION_CLASSES] = {0}, top = 0, hits = 0;
+    for (int i = 0; i < N; i++) freq[ltrain[i]]++;
+    for (int c = 1; c < K; c++) if (freq[c] > freq[top]) top = c;
+    for (int i = 0; i < M; i++) hits += ltest[i] == top;
+    hk_attrs_num(&r->metrics, "accuracy_chance", 1.0 / K);
+    hk_attrs_num(&r->metrics, "accuracy_test_majority", (double)hits / M);
+
+    int rc = 0;
+    if (hk_point_list_has(p, "methods", "hypernet")) {
+        struct hk_hn_shape shape;
+        shape_of(p, &shape);
+        struct hk_hypernet net;
+        if (hk_hn_init(&net, &shape, seed * 1000003L + 17)) rc = -1;
+        const int epochs = (int)hk_point_int(p, "epochs");
+        struct curves c = {&train, &test, NULL, NULL, ltrain, ltest, team, hk_malloc((epochs + 1) * sizeof(double)),
+                           hk_malloc((epochs + 1) * sizeof(double)), hk_malloc((epochs + 1) * sizeof(double)),
+                           hk_malloc((epochs + 1) * sizeof(double))};
+        for (int e = 0; e <= epochs; e++) c.train_loss[e] = c.test_loss[e] = c.train_acc[e] = c.test_acc[e] = NAN;
+        if (rc == 0) {
+            struct hk_train_opts o = {.epochs = epochs, .batch_size = (int)hk_point_int(p, "batch_size"),
+                                      .lr = hk_point_num(p, "lr"), .momentum = hk_point_num(p, "momentum"),
+                                      .shuffle_seed = seed, .centered = hk_point_int(p, "centered") != 0};
+            long steps = 0;
+            double t0 = hk_now(), l0;
+            double *h0_train = NULL, *h0_test = NULL;
+            if (o.centered) {
+                h0_train = hk_malloc((size_t)N * K * sizeof(double));
+                h0_test = hk_malloc((size_t)M * K * sizeof(double));
+                hk_hn_evaluate(&net, &train.in, NULL, ltrain, NULL, team, &l0, NULL, h0_train);
+                hk_hn_evaluate(&net, &test.in, NULL, ltest, NULL, team, &l0, NULL, h0_test);
+                c.h0_train = h0_train;
+                c.h0_test = h0_test;
+            }
+            long div = hk_train_hypernet(&net, &train.in, NULL, ltrain, &o, team, on_epoch, &c, &steps);
+            hk_attrs_num(&r->metrics, "time_hypernet", hk_now() - t0);
+            free(h0_train);
+            free(h0_test);
+            hk_attrs_num(&r->metrics, "parameters_hypernet", (double)net.nparams);
+            hk_attrs_num(&r->metrics, "steps_hypernet", (double)steps);
+            int last = 0;
+            for (int e = 0; e <= epochs; e++) if (!isnan(c.test_acc[e])) last = e;
+            hk_attrs_num(&r->metrics, "accuracy_test_hypernet", c.test_acc[last]);
+            hk_attrs_num(&r->metrics, "accuracy_train_hypernet", c.train_acc[last]);
+            hk_attrs_num(&r->metrics, "loss_test_hypernet", c.test_loss[last]);
+            hk_attrs_num(&r->metrics, "loss_train_hypernet", c.train_loss[last]);
+            hk_attrs_num(&r->metrics, "accuracy_test_initial", c.test_acc[0]);
+            hk_attrs_num(&r->metrics, "epochs_done", last);
+            if (div == -2) {
+                r->status = HK_ABANDONED;
+                snprintf(r->reason, sizeof r->reason, "stopped by a signal after epoch %d", last);
+            } else if (div >= 0) {
+                r->status = HK_DIVERGED;
+                snprintf(r->reason, sizeof r->reason, "diverged at step %ld (loss not finite); lower lr", div);
+            }
+            hk_hn_free(&net);
+        }
+        if (trank == 0) {
+            add_curve(r, "accuracy_test_per_epoch", c.test_acc, epochs + 1);
+            add_curve(r, "accuracy_train_per_epoch", c.train_acc, epochs + 1);
+            add_curve(r, "loss_test_per_epoch", c.test_loss, epochs + 1);
+            add_curve(r, "loss_train_per_epoch", c.train_loss, epochs + 1);
+        } else {
+            free(c.test_acc); free(c.train_acc); free(c.test_loss); free(c.train_loss);
+        }
+    }
+
+    static const char *const kernels[] = {"Th", "Tmlp"};
+    struct hk_grid grid;
+    int have_grid = 0;
+    /* the kernels' f has as many layers as the finite one, bottleneck included */
+    struct hk_depths depths = {(int)hk_point_int(p, "depth_f") + (hk_point_int(p, "bottleneck") > 0),
+                               (int)hk_point_int(p, "depth_g")};
+    for (int k = 0; k < 2 && rc == 0 && r->status == HK_OK; k++) {
+        if (!hk_point_list_has(p, "methods", kernels[k])) continue;
+        if (hk_team_should_stop(team)) {
+            r->status = HK_ABANDONED;
+            snprintf(r->reason, sizeof r->reason, "stopped by a signal before fitting %s", kernels[k]);
+            break;
+        }
+        if (!have_grid) {
+            if (hk_grid_create(&grid, team, (int)hk_point_int(p, "grid_rows"))) { rc = -1; break; }
+            have_grid = 1;
+        }
+        /* centred one-hot targets; the class is the largest prediction */
+        double *Y = hk_malloc((size_t)N * K * sizeof(double)), *pred = hk_malloc((size_t)M * K * sizeof(double));
+        for (int c = 0; c < K; c++)
+            for (int i = 0; i < N; i++) Y[i + (size_t)c * N] = (ltrain[i] == c) - 1.0 / K;
+        struct hk_krr_stats st;
+        double t0 = hk_now();
+        int kr = hk_krr((enum hk_kernel)hk_kernel_from_name(kernels[k]), &depths, &train.in, Y, K, &test.in,
+                        (int)hk_point_int(p, "test_chunk"), hk_point_num(p, "ridge"), &grid,
+                        (int)hk_point_int(p, "block_size"), pred, &st);
+        char key[64];
+        if (kr == 0) {
+            int correct = 0;
+            for (int i = 0; i < M; i++) {
+                int best = 0;
+                for (int c = 1; c < K; c++) if (pred[i + (size_t)c * M] > pred[i + (size_t)best * M]) best = c;
+                correct += best == ltest[i];
+            }
+            snprintf(key, sizeof key, "accuracy_test_%s", kernels[k]);
+            hk_attrs_num(&r->metrics, key, (double)correct / M);
+            snprintf(key, sizeof key, "time_%s", kernels[k]);
+            hk_attrs_num(&r->metrics, key, hk_now() - t0);
+            snprintf(key, sizeof key, "jitter_%s", kernels[k]);
+            hk_attrs_num(&r->metrics, key, st.jitter);
+        } else if (kr > 0) {
+            hk_result_fail(r, "Gram matrix of %s is not positive definite even with jitter %.3g (pdpotrf info %d "
+                           "at N=%d); raise ridge", kernels[k], st.jitter, st.info, N);
+        } else {
+            rc = -1;
+        }
+        free(Y);
+        free(pred);
+    }
+    if (have_grid) hk_grid_destroy(&grid);
+    double rss = (double)hk_peak_rss_bytes();
+    MPI_Allreduce(MPI_IN_PLACE, &rss, 1, MPI_DOUBLE, MPI_MAX, team);
+    hk_attrs_num(&r->metrics, "peak_rss_bytes_max_rank", rss);
+    hk_attrs_num(&r->metrics, "time_total", hk_now() - t_start);
+    free(ltrain);
+    free(ltest);
+    hk_dataset_free(&train);
+    hk_dataset_free(&test);
+    hk_image_set_free(&itrain);
+    hk_image_set_free(&itest);
+    return rc;
+}
+
+static void estimate(const struct hk_point *p, int team_size, const struct hk_rates *rates, struct hk_estimate *e)
+{
+    struct hk_hn_shape s;
+    shape_of(p, &s);
+    const double S = (double)hk_point_int(p, "samples_per_image");
+    const double N = hk_point_int(p, "train_images") * S, M = hk_point_int(p, "test_images") * S;
+    const double dx = s.dx, dz = s.dz;
+    double data = (N + M) * (dx + dz + 2) + 2.0 * HK_IMG_PIXELS * (N + M) / S / 2;
+    double hn_mem = 0, hn_flop = 0;
+    if (hk_point_list_has(p, "methods", "hypernet")) {
+        double params = (double)hk_hn_param_count(&s);
+        int last = s.bottleneck > 0 ? s.bottleneck : s.n;
+        double P = (params - (double)s.n * s.dx - (s.L - 1.0) * s.n * s.n - (s.bottleneck > 0 ? (double)s.n * last : 0)) / last;
+        double batch = fmin((double)hk_point_int(p, "batch_size"), N);
+        double eval = fmin(2048, fmax(16, 8e6 / P));
+        hn_mem = 3 * params + batch * P * 4 + eval * P * 2;
+        /* every sample has its own x: ~6 flops per weight of A per sample, plus g and f */
+        double per_sample = 6 * (P * last + params - P * last) + 6 * P;
+        hn_flop = hk_point_int(p, "epochs") * (N * per_sample + (N + M) * per_sample / 3) / 1e9;
+    }
+    int nb = (int)hk_point_int(p, "block_size"), nprow, npcol;
+    hk_grid_shape(team_size, (int)hk_point_int(p, "grid_rows"), &nprow, &npcol);
+    double chunk = fmin((double)hk_point_int(p, "test_chunk"), M), k_mem = 0, entries = 0, kflop = 0, la = 0;
+    struct hk_depths d = {s.L + (s.bottleneck > 0), s.H};
+    static const char *const kernels[] = {"Th", "Tmlp"};
+    for (int k = 0; k < 2; k++) {
+        if (!hk_point_list_has(p, "methods", kernels[k])) continue;
+        k_mem = (double)hk_local_elements_max((int)N, (int)N, nb, nprow, npcol) +
+                (double)hk_local_elements_max((int)chunk, (int)N, nb, nprow, npcol) + 2 * (N + M) * HK_ROTATION_CLASSES +
+                2 * (N + chunk) * (d.depth_g + 4) + 3.0 * 1024 * 256 + (1024 + 256) * (dx + dz);
+        double pairs = N * (N + 1) / 2 + M * N;
+        entries += pairs;
+        /* each pair has its own x pair: 2 dx for f's input kernel, 2 dz for g's */
+        kflop += (hk_kernel_entry_cost((enum hk_kernel)hk_kernel_from_name(kernels[k]), &d, (int)dz) + 2 * dx) * pairs / 1e9;
+        la += (N * N * N / 3 + 2 * N * N * HK_ROTATION_CLASSES + 2 * M * N * HK_ROTATION_CLASSES) / 1e9;
+    }
+    e->mem_bytes_per_rank = 8 * (data + fmax(hn_mem, k_mem));
+    e->kernel_entries = entries;
+    e->gflop = hn_flop + la;
+    double t_k = rates->kernel_gflops > 0 ? kflop / (rates->kernel_gflops * team_size) : 0;
+    double t_la = rates->dgemm_gflops > 0 ? la / (0.7 * rates->dgemm_gflops * team_size) : 0;
+    double t_hn = rates->dgemm_gflops > 0 ? hn_flop / (0.3 * rates->dgemm_gflops * team_size) : 0;
+    e->seconds = t_k + t_la + t_hn;
+}
+
+const struct hk_experiment hk_exp_rotation = {
+    .kind = "rotation",
+    .summary = "MNIST rotation prediction (E4): finite hypernetwork by SGD, accuracy per epoch; Th and Tmlp classifiers",
+    .params = params,
+    .nparams = sizeof params / sizeof params[0],
+    .run = run,
+    .estimate = estimate,
+    .headline = "accuracy_test_hypernet,accuracy_test_Th,accuracy_test_Tmlp,accuracy_chance",
+};

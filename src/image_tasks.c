@@ -1,0 +1,118 @@
+/* image_tasks: completion, inpainting and rotation datasets from images.
+ * See include/hk/image_tasks.h. */
+#include "hk/image_tasks.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hk/util.h"
+
+int hk_pixel_task_dx(const struct hk_pixel_task *t)
+{
+    return (t->mode == HK_INPAINTING ? 2 * HK_IMG_PIXELS : HK_IMG_PIXELS) + 1;
+}
+
+/* Scales v (length n) to |v|^2 = n; v always holds a constant 1, so |v| > 0. */
+static void to_sphere(double *v, int n)
+{
+    double s = 0;
+    for (int i = 0; i < n; i++) s += v[i] * v[i];
+    double f = sqrt(n / s);
+    for (int i = 0; i < n; i++) v[i] *= f;
+}
+
+/* k distinct values of 0..n-1 in random order (a partial Fisher-Yates shuffle). */
+static void sample_distinct(struct hk_rng *rng, int n, int k, int *out)
+{
+    int *perm = hk_malloc((size_t)n * sizeof(int));
+    for (int i = 0; i < n; i++) perm[i] = i;
+    for (int i = 0; i < k; i++) {
+        int j = i + (int)(hk_rng_next(rng) % (uint64_t)(n - i)), t = perm[i];
+        perm[i] = perm[j];
+        perm[j] = t;
+        out[i] = perm[i];
+    }
+    free(perm);
+}
+
+void hk_pixel_task_build(const struct hk_pixel_task *t, const struct hk_image_set *imgs, int coords_per_image,
+                         long stream, struct hk_dataset *d, unsigned char *hidden)
+{
+    memset(d, 0, sizeof *d);
+    const int U = imgs->n, dx = hk_pixel_task_dx(t);
+    const int G = coords_per_image > 0 ? coords_per_image : HK_IMG_PIXELS;
+    const int n = U * G;
+    d->x = hk_calloc((size_t)U * dx + 1, sizeof(double));
+    d->z = hk_malloc((size_t)n * 2 * sizeof(double) + 1);
+    d->xid = hk_malloc((size_t)n * sizeof(int) + 1);
+    d->y = hk_malloc((size_t)n * sizeof(double) + 1);
+    struct hk_rng rng;
+    hk_rng_seed(&rng, (uint64_t)t->seed, 100 + (uint64_t)stream);
+    int *pick = hk_malloc(HK_IMG_PIXELS * sizeof(int));
+    unsigned char shown[HK_IMG_PIXELS];
+    for (int u = 0; u < U; u++) {
+        const float *img = imgs->pix + (size_t)u * HK_IMG_PIXELS;
+        double *x = d->x + (size_t)u * dx;
+        if (t->mode == HK_COMPLETION) {
+            for (int p = 0; p < HK_IMG_PIXELS; p++) shown[p] = p < HK_IMG_PIXELS / 2;
+        } else {
+            memset(shown, 0, sizeof shown);
+            sample_distinct(&rng, HK_IMG_PIXELS, t->context, pick);
+            for (int k = 0; k < t->context; k++) shown[pick[k]] = 1;
+        }
+        for (int p = 0; p < HK_IMG_PIXELS; p++) {
+            x[p] = shown[p] ? img[p] : 0;
+            if (t->mode == HK_INPAINTING) x[HK_IMG_PIXELS + p] = shown[p];
+            if (hidden) hidden[(size_t)u * HK_IMG_PIXELS + p] = !shown[p];
+        }
+        x[dx - 1] = 1;
+        to_sphere(x, dx);
+        if (coords_per_image > 0) sample_distinct(&rng, HK_IMG_PIXELS, G, pick);
+        else for (int p = 0; p < G; p++) pick[p] = p;
+        for (int g = 0; g < G; g++) {
+            int i = u * G + g, p = pick[g], r = p / HK_IMG_SIDE, c = p % HK_IMG_SIDE;
+            d->xid[i] = u;
+            d->z[2 * i] = 2.0 * c / (HK_IMG_SIDE - 1) - 1;
+            d->z[2 * i + 1] = 2.0 * r / (HK_IMG_SIDE - 1) - 1;
+            d->y[i] = img[p];
+        }
+    }
+    free(pick);
+    d->in = (struct hk_inputs){.n = n, .nx = U, .dx = dx, .x = d->x, .dz = 2, .z = d->z, .xid = d->xid};
+}
+
+void hk_rotation_build(const struct hk_rotation_task *t, const struct hk_image_set *imgs, long stream,
+                       struct hk_dataset *d, int *labels)
+{
+    memset(d, 0, sizeof *d);
+    const int S = t->samples_per_image, n = imgs->n * S, dx = HK_IMG_PIXELS + 1, dz = HK_IMG_PIXELS;
+    d->x = hk_malloc((size_t)n * dx * sizeof(double) + 1);
+    d->z = hk_malloc((size_t)n * dz * sizeof(double) + 1);
+    d->xid = hk_malloc((size_t)n * sizeof(int) + 1);
+    d->y = hk_malloc((size_t)n * sizeof(double) + 1);
+    struct hk_rng rng;
+    hk_rng_seed(&rng, (uint64_t)t->seed, 200 + (uint64_t)stream);
+    float rot[HK_IMG_PIXELS];
+    for (int u = 0; u < imgs->n; u++)
+        for (int s = 0; s < S; s++) {
+            int i = u * S + s;
+            double a1 = 360 * hk_rng_uniform(&rng);
+            int c = (int)(hk_rng_next(&rng) % HK_ROTATION_CLASSES);
+            double a2 = 30.0 * c + t->jitter * (2 * hk_rng_uniform(&rng) - 1);
+            const float *img = imgs->pix + (size_t)u * HK_IMG_PIXELS;
+            double *x = d->x + (size_t)i * dx, *z = d->z + (size_t)i * dz;
+            hk_image_rotate(img, a1, rot);
+            for (int p = 0; p < HK_IMG_PIXELS; p++) x[p] = rot[p];
+            x[dx - 1] = 1;
+            to_sphere(x, dx);
+            hk_image_rotate(img, a1 + a2, rot);
+            double s2 = 0;
+            for (int p = 0; p < HK_IMG_PIXELS; p++) z[p] = rot[p], s2 += z[p] * z[p];
+            if (s2 > 0) for (int p = 0; p < HK_IMG_PIXELS; p++) z[p] *= sqrt(dz / s2);
+            d->xid[i] = i;
+            labels[i] = c;
+            d->y[i] = c;
+        }
+    d->in = (struct hk_inputs){.n = n, .nx = n, .dx = dx, .x = d->x, .dz = dz, .z = d->z, .xid = d->xid};
+}
