@@ -10,7 +10,7 @@
 
 int hk_pixel_task_dx(const struct hk_pixel_task *t)
 {
-    return (t->mode == HK_INPAINTING ? 2 * HK_IMG_PIXELS : HK_IMG_PIXELS) + 1;
+    return (t->mode == HK_INPAINTING ? t->context : HK_IMG_PIXELS) + 1;
 }
 
 /* Scales v (length n) to |v|^2 = n; v always holds a constant 1, so |v| > 0. */
@@ -51,23 +51,24 @@ void hk_pixel_task_build(const struct hk_pixel_task *t, const struct hk_image_se
     hk_rng_seed(&rng, (uint64_t)t->seed, 100 + (uint64_t)stream);
     int *pick = hk_malloc(HK_IMG_PIXELS * sizeof(int));
     unsigned char shown[HK_IMG_PIXELS];
+    if (t->mode == HK_COMPLETION) {
+        for (int p = 0; p < HK_IMG_PIXELS; p++) shown[p] = p < HK_IMG_PIXELS / 2;
+    } else {
+        /* the context positions depend on the seed only: the same for every image and split */
+        struct hk_rng ctx;
+        hk_rng_seed(&ctx, (uint64_t)t->seed, 99);
+        memset(shown, 0, sizeof shown);
+        sample_distinct(&ctx, HK_IMG_PIXELS, t->context, pick);
+        for (int k = 0; k < t->context; k++) shown[pick[k]] = 1;
+    }
     for (int u = 0; u < U; u++) {
         const float *img = imgs->pix + (size_t)u * HK_IMG_PIXELS;
         double *x = d->x + (size_t)u * dx;
-        if (t->mode == HK_COMPLETION) {
-            for (int p = 0; p < HK_IMG_PIXELS; p++) shown[p] = p < HK_IMG_PIXELS / 2;
-        } else {
-            memset(shown, 0, sizeof shown);
-            sample_distinct(&rng, HK_IMG_PIXELS, t->context, pick);
-            for (int k = 0; k < t->context; k++) shown[pick[k]] = 1;
-        }
-        for (int p = 0; p < HK_IMG_PIXELS; p++) {
-            x[p] = shown[p] ? img[p] : 0;
-            if (t->mode == HK_INPAINTING) x[HK_IMG_PIXELS + p] = shown[p];
+        for (int p = 0, k = 0; p < HK_IMG_PIXELS; p++) {
+            if (t->mode == HK_COMPLETION) x[p] = shown[p] ? img[p] : 0;
+            else if (shown[p]) x[k++] = img[p];
             if (hidden) hidden[(size_t)u * HK_IMG_PIXELS + p] = !shown[p];
         }
-        x[dx - 1] = 1;
-        to_sphere(x, dx);
         if (coords_per_image > 0) sample_distinct(&rng, HK_IMG_PIXELS, G, pick);
         else for (int p = 0; p < G; p++) pick[p] = p;
         for (int g = 0; g < G; g++) {
@@ -80,6 +81,24 @@ void hk_pixel_task_build(const struct hk_pixel_task *t, const struct hk_image_se
     }
     free(pick);
     d->in = (struct hk_inputs){.n = n, .nx = U, .dx = dx, .x = d->x, .dz = 2, .z = d->z, .xid = d->xid};
+}
+
+void hk_pixel_task_finish(struct hk_dataset *train, struct hk_dataset *test, int centre)
+{
+    const int dx = train->in.dx, U = train->in.nx;
+    double *mean = hk_calloc((size_t)dx, sizeof(double));
+    if (centre)
+        for (int u = 0; u < U; u++)
+            for (int k = 0; k < dx - 1; k++) mean[k] += train->x[(size_t)u * dx + k] / U;
+    struct hk_dataset *sets[2] = {train, test};
+    for (int s = 0; s < 2; s++)
+        for (int u = 0; u < sets[s]->in.nx; u++) {
+            double *x = sets[s]->x + (size_t)u * dx;
+            for (int k = 0; k < dx - 1; k++) x[k] -= mean[k];
+            x[dx - 1] = 1;
+            to_sphere(x, dx);
+        }
+    free(mean);
 }
 
 void hk_rotation_build(const struct hk_rotation_task *t, const struct hk_image_set *imgs, long stream,

@@ -315,6 +315,7 @@ static int cmd_run(int argc, char **argv)
     const struct hk_experiment *exp = hk_experiment_find(cfg.experiment);
     struct hk_sweep sweep;
     if (hk_sweep_expand(&cfg, &sweep)) { say_error(hk_error_message()); return EXIT_USAGE; }
+    if (hk_experiment_check(exp, &sweep)) { say_error(hk_error_message()); return EXIT_USAGE; }
 
     char stem[128], out_dir[PATH_MAX];
     config_stem(&cfg, config_path, stem, sizeof stem);
@@ -532,6 +533,7 @@ static int cmd_plan(int argc, char **argv)
     struct hk_sweep sweep;
     if (hk_sweep_expand(&cfg, &sweep)) { say_error(hk_error_message()); return EXIT_USAGE; }
     const struct hk_experiment *exp = hk_experiment_find(cfg.experiment);
+    if (hk_experiment_check(exp, &sweep)) { say_error(hk_error_message()); return EXIT_USAGE; }
     struct hk_rates rates;
     struct hk_blas_info blas;
     measure_rates(&rates, &blas);

@@ -115,11 +115,19 @@ struct hk_experiment {
      * or -1 with a message for an error that must stop the sweep. */
     int (*run)(const struct hk_point *p, MPI_Comm team, const struct hk_experiment_env *env, struct hk_result *r);
     void (*estimate)(const struct hk_point *p, int team_size, const struct hk_rates *rates, struct hk_estimate *e);
+    /* Optional: checks a point's inputs (data files) before anything is
+     * written; -1 with a message names what is wrong. */
+    int (*check)(const struct hk_point *p);
     /* The metrics worth a glance in progress lines and plans. */
     const char *headline;      /* comma-separated metric names */
 };
 
 const struct hk_experiment *hk_experiment_find(const char *kind);
+/* Runs the kind's check on every point; 0, or -1 with the first problem. */
+int hk_experiment_check(const struct hk_experiment *e, const struct hk_sweep *sweep);
+/* The check of the image kinds: the data source exists, is readable and
+ * holds train + test images. */
+int hk_check_image_data(const struct hk_point *p, long needed);
 const struct hk_experiment *const *hk_experiment_list(int *n);
 /* For config parsing: the schema of a kind, or NULL. */
 const struct hk_param_spec *hk_experiment_schema(const char *kind, int *nparams);

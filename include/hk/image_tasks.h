@@ -2,11 +2,13 @@
  * datasets the kernels and the hypernetwork read.
  *
  * Completion and inpainting, one point per (image, pixel):
- *   x = the image as the model sees it, then a constant 1, scaled so that
- *       |x|^2 = dx (the kernels without biases only see directions):
+ *   x = the image as the model sees it, minus the training mean of that
+ *       (centring, optional), then a constant 1, scaled so that |x|^2 = dx
+ *       (the kernels without biases only see directions):
  *       completion: the 784 pixels with the bottom half (rows 14..27) zeroed;
- *       inpainting: the 784 pixels with all but C random context pixels
- *       zeroed, then the 784-wide 0/1 mask of which pixels are shown;
+ *       inpainting: the values of C context pixels, at positions drawn
+ *       once from the seed and shared by every image (so two images are
+ *       compared on the same pixels), in pixel order;
  *   z = the pixel's (column, row) scaled to [-1, 1] (then embedded by the
  *       caller if configured);
  *   y = the pixel's intensity in [0, 1].
@@ -38,6 +40,10 @@ void hk_pixel_task_build(const struct hk_pixel_task *t, const struct hk_image_se
                          long stream, struct hk_dataset *d, unsigned char *hidden);
 /* The x of one image (length hk_pixel_task_dx), as in the dataset. */
 int hk_pixel_task_dx(const struct hk_pixel_task *t);
+/* Finishes x of the training and test sets built above: subtracts the
+ * training mean of x (if centre), appends the constant and scales each x to
+ * |x|^2 = dx. Until then x holds the raw pixels (and mask). */
+void hk_pixel_task_finish(struct hk_dataset *train, struct hk_dataset *test, int centre);
 
 struct hk_rotation_task {
     int samples_per_image;

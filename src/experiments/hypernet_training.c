@@ -41,31 +41,25 @@ static void shape_of(const struct hk_point *p, const struct hk_dataset *d, struc
     s->k = 1;
 }
 
-/* Mean squared error over a whole split, in chunks of 4096 points. */
-static double split_mse(const struct hk_hypernet *net, const struct hk_dataset *d)
+struct curves {
+    const struct hk_dataset *train, *test;
+    MPI_Comm team;
+    double *train_mse, *test_mse;
+};
+
+static void on_epoch(int epoch, const struct hk_hypernet *net, void *ctx)
 {
-    int n = d->in.n, *idx = hk_malloc((size_t)(n < 4096 ? n : 4096) * sizeof(int));
-    double sse = 0;
-    for (int s0 = 0; s0 < n; s0 += 4096) {
-        int cnt = n - s0 < 4096 ? n - s0 : 4096;
-        for (int i = 0; i < cnt; i++) idx[i] = s0 + i;
-        struct hk_hn_batch b = {.in = &d->in, .samples = idx, .nb = cnt};
-        struct hk_hn_cache c;
-        hk_hn_forward(net, &b, &c);
-        for (int i = 0; i < cnt; i++) sse += pow(c.out[i] - d->y[s0 + i], 2);
-        hk_hn_cache_free(&c);
-    }
-    free(idx);
-    return sse / n;
+    struct curves *c = ctx;
+    hk_hn_evaluate(net, &c->train->in, c->train->y, NULL, NULL, c->team, &c->train_mse[epoch], NULL, NULL);
+    hk_hn_evaluate(net, &c->test->in, c->test->y, NULL, NULL, c->team, &c->test_mse[epoch], NULL, NULL);
 }
 
 static int run(const struct hk_point *p, MPI_Comm team, const struct hk_experiment_env *env, struct hk_result *r)
 {
     (void)env;
     double t_start = hk_now();
-    int trank, tsize;
+    int trank;
     MPI_Comm_rank(team, &trank);
-    MPI_Comm_size(team, &tsize);
     struct hk_dataset train, test;
     hk_regression_task(p, &train, &test);
     struct hk_hn_shape shape;
@@ -80,86 +74,28 @@ static int run(const struct hk_point *p, MPI_Comm team, const struct hk_experime
     const int N = train.in.n, epochs = (int)hk_point_int(p, "epochs");
     const int full = !strcmp(hk_point_str(p, "optimizer"), "gd");
     const int batch = full ? N : (int)fmin((double)hk_point_int(p, "batch_size"), N);
-    const double lr = hk_point_num(p, "lr"), momentum = full ? 0 : hk_point_num(p, "momentum");
-    struct hk_hn_grad g, v;
-    hk_hn_grad_alloc(&net, &g);
-    hk_hn_grad_alloc(&net, &v);
-    double *arrays[HK_MAX_DEPTH + 3];
-    long counts[HK_MAX_DEPTH + 3];
-    int narrays = hk_hn_grad_views(&net, &g, arrays, counts);
-    int *order = hk_malloc((size_t)N * sizeof(int)), *slice = hk_malloc((size_t)batch * sizeof(int));
-    for (int i = 0; i < N; i++) order[i] = i;
-    double *dout = hk_malloc((size_t)batch * sizeof(double)), *yb = hk_malloc((size_t)batch * sizeof(double));
-    double *curve_train = hk_calloc((size_t)epochs + 1, sizeof(double)), *curve_test = hk_calloc((size_t)epochs + 1, sizeof(double));
-    curve_train[0] = split_mse(&net, &train);
-    curve_test[0] = split_mse(&net, &test);
-    struct hk_rng shuffle;
-    hk_rng_seed(&shuffle, (uint64_t)hk_point_int(p, "seed"), 11);
-    long step = 0, diverged_at = -1;
+    struct hk_train_opts o = {.epochs = epochs, .batch_size = batch, .full_batch = full, .lr = hk_point_num(p, "lr"),
+                              .momentum = hk_point_num(p, "momentum"), .shuffle_seed = hk_point_int(p, "seed")};
+    struct curves c = {&train, &test, team, hk_malloc((size_t)(epochs + 1) * sizeof(double)),
+                       hk_malloc((size_t)(epochs + 1) * sizeof(double))};
+    for (int e = 0; e <= epochs; e++) c.train_mse[e] = c.test_mse[e] = NAN;
+    long step = 0;
     double t_train = hk_now();
-    for (int e = 0; e < epochs && diverged_at < 0; e++) {
-        for (int i = N - 1; i > 0 && !full; i--) { /* the same shuffle on every rank */
-            int j = (int)(hk_rng_next(&shuffle) % (uint64_t)(i + 1)), t = order[i];
-            order[i] = order[j];
-            order[j] = t;
-        }
-        for (int b0 = 0; b0 < N && diverged_at < 0; b0 += batch, step++) {
-            int bsize = N - b0 < batch ? N - b0 : batch;
-            /* this rank's slice of the minibatch */
-            int lo = (int)((long)bsize * trank / tsize), hi = (int)((long)bsize * (trank + 1) / tsize), cnt = hi - lo;
-            for (int i = 0; i < cnt; i++) {
-                slice[i] = order[b0 + lo + i];
-                yb[i] = train.y[slice[i]];
-            }
-            hk_hn_grad_zero(&net, &g);
-            double loss = 0;
-            if (cnt > 0) {
-                struct hk_hn_batch hb = {.in = &train.in, .samples = slice, .nb = cnt};
-                struct hk_hn_cache c;
-                hk_hn_forward(&net, &hb, &c);
-                /* gradient of 1/(2 bsize) sum over the whole minibatch */
-                for (int i = 0; i < cnt; i++) {
-                    double err = c.out[i] - yb[i];
-                    loss += err * err / (2.0 * bsize);
-                    dout[i] = err / bsize;
-                }
-                hk_hn_backward(&net, &hb, &c, dout, &g);
-                hk_hn_cache_free(&c);
-            }
-            if (tsize > 1) {
-                for (int a = 0; a < narrays; a++)
-                    MPI_Allreduce(MPI_IN_PLACE, arrays[a], (int)counts[a], MPI_DOUBLE, MPI_SUM, team);
-                MPI_Allreduce(MPI_IN_PLACE, &loss, 1, MPI_DOUBLE, MPI_SUM, team);
-            }
-            if (!isfinite(loss) || loss > 1e12) {
-                diverged_at = step;
-                break;
-            }
-            hk_hn_momentum_step(&net, &g, &v, lr, momentum);
-        }
-        if (diverged_at < 0) {
-            curve_train[e + 1] = split_mse(&net, &train);
-            curve_test[e + 1] = split_mse(&net, &test);
-        } else {
-            for (int k = e + 1; k <= epochs; k++) curve_train[k] = curve_test[k] = NAN;
-        }
-    }
+    long diverged_at = hk_train_hypernet(&net, &train.in, train.y, NULL, &o, team, on_epoch, &c, &step);
     double seconds = hk_now() - t_train;
     if (trank == 0) {
         struct hk_array *a = &r->arrays[r->narrays++];
         snprintf(a->name, sizeof a->name, "train_mse_per_epoch");
-        a->rank = 1; a->dims[0] = epochs + 1; a->data = curve_train;
+        a->rank = 1; a->dims[0] = epochs + 1; a->data = c.train_mse;
         a = &r->arrays[r->narrays++];
         snprintf(a->name, sizeof a->name, "test_mse_per_epoch");
-        a->rank = 1; a->dims[0] = epochs + 1; a->data = curve_test;
-        curve_train = curve_test = NULL;
+        a->rank = 1; a->dims[0] = epochs + 1; a->data = c.test_mse;
         double ybar = 0, mse_mean = 0;
         for (int i = 0; i < N; i++) ybar += train.y[i] / N;
         for (int i = 0; i < test.in.n; i++) mse_mean += pow(test.y[i] - ybar, 2) / test.in.n;
-        const double *tr = r->arrays[0].data, *te = r->arrays[1].data;
-        hk_attrs_num(&r->metrics, "mse_train_final", tr[epochs]);
-        hk_attrs_num(&r->metrics, "mse_test_final", te[epochs]);
-        hk_attrs_num(&r->metrics, "mse_test_initial", te[0]);
+        hk_attrs_num(&r->metrics, "mse_train_final", c.train_mse[epochs]);
+        hk_attrs_num(&r->metrics, "mse_test_final", c.test_mse[epochs]);
+        hk_attrs_num(&r->metrics, "mse_test_initial", c.test_mse[0]);
         hk_attrs_num(&r->metrics, "mse_test_mean_predictor", mse_mean);
         hk_attrs_num(&r->metrics, "n_train", N);
         hk_attrs_num(&r->metrics, "parameters", (double)net.nparams);
@@ -172,10 +108,14 @@ static int run(const struct hk_point *p, MPI_Comm team, const struct hk_experime
             snprintf(r->reason, sizeof r->reason, "diverged at step %ld (loss not finite); lower lr", diverged_at);
         }
         hk_attrs_num(&r->metrics, "time_total", hk_now() - t_start);
+    } else {
+        free(c.train_mse);
+        free(c.test_mse);
     }
-    free(curve_train); free(curve_test); free(order); free(slice); free(dout); free(yb);
-    hk_hn_grad_free(&g);
-    hk_hn_grad_free(&v);
+    if (diverged_at == -2) {
+        r->status = HK_ABANDONED;
+        snprintf(r->reason, sizeof r->reason, "stopped by a signal during training");
+    }
     hk_hn_free(&net);
     hk_dataset_free(&train);
     hk_dataset_free(&test);

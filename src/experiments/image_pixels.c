@@ -30,7 +30,7 @@
     {"z_embedding", HK_T_STRING, "fourier", 0, 0, "none|fourier", "embedding of the pixel coordinate z", 0},      \
     {"embedding_width", HK_T_INT, "64", 1, 1000000, NULL, "width D of the Fourier embedding of z", 0},            \
     {"embedding_lengthscale", HK_T_REAL, "0.2", 1e-6, 1e6, NULL, "length scale of z's Fourier embedding", 0},    \
-    {"ridge", HK_T_REAL, "1e-3", 0, 1e12, NULL, "ridge of the kernel methods", 0},                                \
+    {"ridge", HK_T_REAL, "0.1", 0, 1e12, NULL, "ridge of the kernel methods", 0},                                \
     {"methods", HK_T_LIST, "Th,Kh,Tmlp,hypernet", 0, 0, "Th|Kh|Tmlp|hypernet", "methods compared", 0},           \
     {"width_f", HK_T_INT, "256", 1, 1000000, NULL, "hypernet: width n of f's hidden layers", 0},                  \
     {"width_g", HK_T_INT, "32", 1, 1000000, NULL, "hypernet: width m of g's hidden layers", 0},                   \
@@ -39,6 +39,9 @@
     {"batch_size", HK_T_INT, "64", 1, 100000000, NULL, "hypernet: minibatch size", 0},                            \
     {"epochs", HK_T_INT, "30", 1, 1000000, NULL, "hypernet: passes over the training pixels", 0},                 \
     {"centered", HK_T_BOOL, "true", 0, 1, NULL, "hypernet: train h(w) - h(w0), output 0 at init as in kernel regression", 0}, \
+    {"center_x", HK_T_BOOL, "true", 0, 1, NULL, "subtract the training mean from x before scaling it", 0},        \
+    {"target_mean", HK_T_STRING, "image", 0, 0, "image|zero",                                                     \
+     "prior mean of the pixels: the training mean image (methods fit the rest) or zero", 0},                      \
     {"examples", HK_T_INT, "4", 0, 64, NULL, "test images stored as pictures for the analysis", 1},               \
     {"test_chunk", HK_T_INT, "8192", 1, 100000000, NULL, "test pixels per prediction block", 1}
 
@@ -132,6 +135,18 @@ static int run_pixels(const struct hk_point *p, enum hk_pixel_mode mode, MPI_Com
     unsigned char *hidden = hk_malloc((size_t)T * HK_IMG_PIXELS);
     hk_pixel_task_build(&task, &itrain, G, 0, &train, NULL);
     hk_pixel_task_build(&task, &itest, 0, 1, &test, hidden);
+    hk_pixel_task_finish(&train, &test, hk_point_int(p, "center_x") != 0);
+    /* the trivial baseline, and the prior mean if so configured: the mean training image */
+    double mean_img[HK_IMG_PIXELS] = {0}, prior[HK_IMG_PIXELS] = {0};
+    for (int u = 0; u < U; u++)
+        for (int q = 0; q < HK_IMG_PIXELS; q++) mean_img[q] += itrain.pix[(size_t)u * HK_IMG_PIXELS + q] / U;
+    if (!strcmp(hk_point_str(p, "target_mean"), "image")) memcpy(prior, mean_img, sizeof prior);
+    /* methods fit y - prior(pixel); the pixel is read off z before any embedding */
+    for (int i = 0; i < train.in.n; i++) {
+        int col = (int)lround((train.z[2 * i] + 1) * (HK_IMG_SIDE - 1) / 2);
+        int row = (int)lround((train.z[2 * i + 1] + 1) * (HK_IMG_SIDE - 1) / 2);
+        train.y[i] -= prior[row * HK_IMG_SIDE + col];
+    }
     if (!strcmp(hk_point_str(p, "z_embedding"), "fourier")) {
         int width = (int)hk_point_int(p, "embedding_width");
         double ell = hk_point_num(p, "embedding_lengthscale");
@@ -142,10 +157,6 @@ static int run_pixels(const struct hk_point *p, enum hk_pixel_mode mode, MPI_Com
     hk_attrs_num(&r->metrics, "n_train", N);
     hk_attrs_num(&r->metrics, "n_test", M);
 
-    /* the trivial baseline: the mean training image */
-    double mean_img[HK_IMG_PIXELS] = {0};
-    for (int u = 0; u < U; u++)
-        for (int q = 0; q < HK_IMG_PIXELS; q++) mean_img[q] += itrain.pix[(size_t)u * HK_IMG_PIXELS + q] / U;
     double *pred = hk_malloc((size_t)M * sizeof(double));
     for (int u = 0; u < T; u++) memcpy(pred + (size_t)u * HK_IMG_PIXELS, mean_img, sizeof mean_img);
     const int E = (int)fmin((double)hk_point_int(p, "examples"), T);
@@ -192,6 +203,7 @@ static int run_pixels(const struct hk_point *p, enum hk_pixel_mode mode, MPI_Com
                             (int)hk_point_int(p, "test_chunk"), hk_point_num(p, "ridge"), &grid,
                             (int)hk_point_int(p, "block_size"), pred, &st);
             if (kr < 0) { rc = -1; break; }
+            for (int i = 0; i < M; i++) pred[i] += prior[i % HK_IMG_PIXELS];
             snprintf(key, sizeof key, "jitter_%s", name);
             hk_attrs_num(&r->metrics, key, st.jitter);
             snprintf(key, sizeof key, "time_gram_%s", name);
@@ -226,6 +238,7 @@ static int run_pixels(const struct hk_point *p, enum hk_pixel_mode mode, MPI_Com
             hk_hn_evaluate(&net, &train.in, train.y, NULL, h0_train, team, &loss, NULL, NULL);
             hk_attrs_num(&r->metrics, "mse_train_hypernet", loss);
             hk_hn_evaluate(&net, &test.in, test.y, NULL, h0_test, team, &loss, NULL, pred);
+            for (int i = 0; i < M; i++) pred[i] += prior[i % HK_IMG_PIXELS];
             free(h0_train);
             free(h0_test);
             hk_attrs_num(&r->metrics, "parameters_hypernet", (double)net.nparams);
@@ -352,6 +365,11 @@ static void estimate_inpainting(const struct hk_point *p, int team_size, const s
     estimate_pixels(p, HK_INPAINTING, team_size, rates, e);
 }
 
+static int check(const struct hk_point *p)
+{
+    return hk_check_image_data(p, hk_point_int(p, "train_images") + hk_point_int(p, "test_images"));
+}
+
 const struct hk_experiment hk_exp_image_completion = {
     .kind = "image-completion",
     .summary = "MNIST completion (E2): predict the bottom half from the top; Th, Kh, Tmlp and a trained hypernetwork",
@@ -359,6 +377,7 @@ const struct hk_experiment hk_exp_image_completion = {
     .nparams = sizeof completion_params / sizeof completion_params[0],
     .run = run_completion,
     .estimate = estimate_completion,
+    .check = check,
     .headline = "mse_hidden_Th,mse_hidden_Kh,mse_hidden_Tmlp,mse_hidden_hypernet,mse_hidden_mean_image",
 };
 
@@ -369,5 +388,6 @@ const struct hk_experiment hk_exp_image_inpainting = {
     .nparams = sizeof inpainting_params / sizeof inpainting_params[0],
     .run = run_inpainting,
     .estimate = estimate_inpainting,
+    .check = check,
     .headline = "mse_hidden_Th,mse_hidden_Kh,mse_hidden_Tmlp,mse_hidden_hypernet,mse_hidden_mean_image",
 };

@@ -3,6 +3,9 @@
 
 #include "hk/data.h"
 #include "hk/experiments.h"
+#include "hk/images.h"
+#include "hk/util.h"
+#include <stdio.h>
 
 static const struct hk_experiment *const kinds[] = {&hk_exp_hyperkernel_regression, &hk_exp_kernel_convergence,
                                                     &hk_exp_hypernet_training, &hk_exp_image_completion,
@@ -54,4 +57,23 @@ void hk_regression_task(const struct hk_point *p, struct hk_dataset *train, stru
         hk_embed_fourier_x(train, width, ell, spec.seed);
         hk_embed_fourier_x(test, width, ell, spec.seed);
     }
+}
+
+int hk_experiment_check(const struct hk_experiment *e, const struct hk_sweep *sweep)
+{
+    if (!e->check) return 0;
+    for (int i = 0; i < sweep->npoints; i++)
+        if (e->check(&sweep->points[i])) return -1;
+    return 0;
+}
+
+int hk_check_image_data(const struct hk_point *p, long needed)
+{
+    const char *source = hk_point_str(p, "data");
+    long n = hk_images_count(source);
+    if (n < 0) return -1;
+    if (n < needed)
+        return hk_fail("data %s has %ld images, but point %d needs %ld (train_images + test_images)", source, n,
+                       p->index, needed);
+    return 0;
 }

@@ -284,6 +284,11 @@ static void estimate(const struct hk_point *p, int team_size, const struct hk_ra
     e->seconds = t_k + t_la + t_hn;
 }
 
+static int check(const struct hk_point *p)
+{
+    return hk_check_image_data(p, hk_point_int(p, "train_images") + hk_point_int(p, "test_images"));
+}
+
 const struct hk_experiment hk_exp_rotation = {
     .kind = "rotation",
     .summary = "MNIST rotation prediction (E4): finite hypernetwork by SGD, accuracy per epoch; Th and Tmlp classifiers",
@@ -291,5 +296,6 @@ const struct hk_experiment hk_exp_rotation = {
     .nparams = sizeof params / sizeof params[0],
     .run = run,
     .estimate = estimate,
+    .check = check,
     .headline = "accuracy_test_hypernet,accuracy_test_Th,accuracy_test_Tmlp,accuracy_chance",
 };
