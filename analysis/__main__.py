@@ -4,6 +4,9 @@
   convergence  kernel-convergence heatmaps, curves and table only
   regression   hyperkernel-regression table and figure only
   training     hypernet-training curves and table only
+  completion   image-completion MSE tables, MSE against U, example images
+  inpainting   image-inpainting MSE tables, MSE against U, example images
+  rotation     rotation accuracy per epoch per width of g, and its table
   snapshots    pictures and spectra of the kernel snapshots only
 """
 import argparse
@@ -16,7 +19,8 @@ from .results import AnalysisError, Results
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python3 -m analysis", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["report", "convergence", "regression", "training", "snapshots"])
+    parser.add_argument("command", choices=["report", "convergence", "regression", "training", "completion",
+                                                        "inpainting", "rotation", "snapshots"])
     parser.add_argument("results", help="a results.h5 written by hksweep run or hksweep merge")
     parser.add_argument("--out", required=True, help="directory for the figures and tables")
     args = parser.parse_args(argv)
@@ -30,7 +34,8 @@ def main(argv=None):
             os.makedirs(args.out, exist_ok=True)
             drawer = figures.snapshots if args.command == "snapshots" else {
                 "convergence": figures.convergence, "regression": figures.regression,
-                "training": figures.training}[args.command]
+                "training": figures.training, "completion": figures.completion,
+                "inpainting": figures.inpainting, "rotation": figures.rotation}[args.command]
             arts, notes = drawer(res, args.out), []
             if not arts:
                 notes.append(f"nothing to draw for '{args.command}' in {args.results}")

@@ -222,4 +222,140 @@ def snapshots(res, out, limit=4):
     return arts
 
 
-DRAWERS = {"kernel-convergence": convergence, "hyperkernel-regression": regression, "hypernet-training": training}
+# ---- image-completion and image-inpainting --------------------------------------
+
+PIXEL_METHODS = ("Th", "Kh", "Tmlp", "hypernet")
+METHOD_LABELS = {"Th": "hyperkernel Th", "Kh": "hyper-GP Kh", "Tmlp": "plain-MLP NTK", "hypernet": "hypernetwork",
+                 "mean_image": "mean image"}
+
+
+def _pixel_keys(res, rows):
+    """U, and any other parameter that varies among the rows besides the seed."""
+    keys = ["train_images"]
+    for k in ("context_pixels", "coords_per_image", "depth_f", "depth_g", "width_f", "width_g"):
+        if k in res.params and len({res.params[k][i] for i in rows}) > 1:
+            keys.append(k)
+    return keys
+
+
+def pixels(res, out, kind):
+    rows = res.rows(kind)
+    if not rows:
+        return []
+    stem = kind.replace("image-", "")
+    methods = [m for m in PIXEL_METHODS if f"mse_hidden_{m}" in res.metrics and
+               np.isfinite(res.metrics[f"mse_hidden_{m}"][rows]).any()] + ["mean_image"]
+    keys = _pixel_keys(res, rows)
+    arts = []
+    for part, what in (("hidden", "hidden pixels"), ("whole", "whole image")):
+        stats = {m: res.group(rows, keys, f"mse_{part}_{m}") for m in methods}
+        header = keys + ["seeds"] + [f"MSE {METHOD_LABELS[m]}" for m in methods]
+        table = []
+        for key in sorted(stats["mean_image"]):
+            table.append([str(int(v)) for v in key] + [str(stats["mean_image"][key][2])] +
+                         [_fmt(*stats[m].get(key, (np.nan, 0, 0))) for m in methods])
+        arts.append(write_table(out, f"{stem}_mse_{part}", f"{kind}: MSE on the {what} of held-out images "
+                                f"(mean ± std over seeds)", header, table))
+    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    for m in methods:
+        by_u = res.group(rows, ["train_images"], f"mse_hidden_{m}")
+        u = np.array(sorted(by_u))[:, 0]
+        y = np.array([by_u[(k,)][0] for k in u])
+        e = np.array([by_u[(k,)][1] for k in u])
+        style = dict(linestyle="--", color="k") if m == "mean_image" else {}
+        ax.errorbar(u, y, yerr=e, marker="o", capsize=3, label=METHOD_LABELS[m], **style)
+    ax.set_xscale("log")
+    ax.set_xlabel("training images U")
+    ax.set_ylabel("MSE on hidden pixels")
+    ax.legend(fontsize=8)
+    arts.append({"kind": "figure", "title": f"{kind}: hidden-pixel MSE against U (± 1 std over seeds)",
+                 "files": _save(fig, out, f"{stem}_mse")})
+    # example images from the point with the most training images (first seed)
+    with_examples = [i for i in rows if res.ids[i] in res.array_ids and
+                     "examples_truth" in res.array_names(res.ids[i])]
+    if with_examples:
+        i = max(with_examples, key=lambda r: (res.params["train_images"][r], -res.params["seed"][r]))
+        pid, names = res.ids[i], res.array_names(res.ids[i])
+        cols = [("examples_input", "input"), ("examples_truth", "truth")] + \
+               [(f"examples_{m}", METHOD_LABELS[m]) for m in PIXEL_METHODS if f"examples_{m}" in names]
+        imgs = {name: res.array(pid, name) for name, _ in cols}
+        n = imgs["examples_truth"].shape[0]
+        fig, axes = plt.subplots(n, len(cols), figsize=(1.6 * len(cols), 1.7 * n), squeeze=False)
+        cmap = plt.get_cmap("gray").copy()
+        cmap.set_bad("#c04040")   # pixels the model does not see
+        for r in range(n):
+            for c_, (name, label) in enumerate(cols):
+                ax = axes[r, c_]
+                ax.imshow(np.ma.masked_invalid(imgs[name][r]), cmap=cmap, vmin=0, vmax=1)
+                ax.set_xticks([])
+                ax.set_yticks([])
+                if r == 0:
+                    ax.set_title(label, fontsize=8)
+        fig.suptitle(f"{kind}, U = {int(res.params['train_images'][i])}, seed {int(res.params['seed'][i])} "
+                     "(red: hidden from the model)", fontsize=9)
+        arts.append({"kind": "figure", "title": f"{kind}: example predictions (point {pid})",
+                     "files": _save(fig, out, f"{stem}_examples")})
+    return arts
+
+
+def completion(res, out):
+    return pixels(res, out, "image-completion")
+
+
+def inpainting(res, out):
+    return pixels(res, out, "image-inpainting")
+
+
+# ---- rotation -------------------------------------------------------------------
+
+def rotation(res, out):
+    rows = res.rows("rotation")
+    if not rows:
+        return []
+    arts = []
+    keys = ["width_g"] + [k for k in ("depth_g", "width_f", "depth_f") if len({res.params[k][i] for i in rows}) > 1]
+    kernels = [k for k in ("Th", "Tmlp") if f"accuracy_test_{k}" in res.metrics and
+               np.isfinite(res.metrics[f"accuracy_test_{k}"][rows]).any()]
+    curves = {}
+    for i in rows:
+        if res.ids[i] in res.array_ids and "accuracy_test_per_epoch" in res.array_names(res.ids[i]):
+            key = tuple(res.params[k][i] for k in keys)
+            curves.setdefault(key, []).append(res.array(res.ids[i], "accuracy_test_per_epoch"))
+    if curves:
+        panels = sorted(curves)
+        fig, axes = plt.subplots(1, len(panels), figsize=(3.3 * len(panels), 3.6), sharey=True, squeeze=False)
+        for ax, key in zip(axes[0], panels):
+            length = min(len(c) for c in curves[key])
+            c = np.array([x[:length] for x in curves[key]])
+            mean, std = np.nanmean(c, 0), np.nanstd(c, 0)
+            epochs = np.arange(length)
+            ax.plot(epochs, mean, color="C0", label="hypernetwork")
+            ax.fill_between(epochs, mean - std, mean + std, alpha=0.25, color="C0")
+            sel = [i for i in rows if tuple(res.params[k][i] for k in keys) == key]
+            for j, k in enumerate(kernels):
+                acc = np.nanmean(res.metrics[f"accuracy_test_{k}"][sel])
+                ax.axhline(acc, color=f"C{j + 1}", linestyle="--", label=METHOD_LABELS[k])
+            ax.axhline(1 / 12, color="gray", linestyle=":", label="chance")
+            ax.set_ylim(0, 1)   # one accuracy scale for every panel
+            ax.set_xlabel("epoch")
+            ax.set_title(", ".join(f"{k} = {int(v)}" for k, v in zip(keys, key)) + f" ({len(c)} seeds)", fontsize=9)
+        axes[0, 0].set_ylabel("test accuracy")
+        axes[0, -1].legend(fontsize=7, loc="upper left")
+        arts.append({"kind": "figure", "title": "rotation: test accuracy per epoch for each width of g "
+                     "(± 1 std over seeds; dashed: kernel classifiers)", "files": _save(fig, out, "rotation_accuracy")})
+    metrics = [("accuracy_test_hypernet", "hypernetwork, final")] + \
+              [(f"accuracy_test_{k}", METHOD_LABELS[k]) for k in kernels] + \
+              [("accuracy_test_majority", "majority class")]
+    metrics = [(m, l) for m, l in metrics if m in res.metrics]
+    stats = {m: res.group(rows, keys, m) for m, _ in metrics}
+    header = keys + ["seeds"] + [f"test accuracy {l}" for _, l in metrics]
+    first = stats[metrics[0][0]]
+    table = [[str(int(v)) for v in key] + [str(first[key][2])] + [_fmt(*stats[m][key]) for m, _ in metrics]
+             for key in sorted(first)]
+    arts.append(write_table(out, "rotation_accuracy", "rotation: test accuracy (mean ± std over seeds; chance 1/12)",
+                            header, table))
+    return arts
+
+
+DRAWERS = {"kernel-convergence": convergence, "hyperkernel-regression": regression, "hypernet-training": training,
+           "image-completion": completion, "image-inpainting": inpainting, "rotation": rotation}

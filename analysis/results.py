@@ -66,6 +66,10 @@ class Results:
         with h5py.File(self.path, "r") as f:
             return f["arrays"][point_id][name][...]
 
+    def array_names(self, point_id):
+        with h5py.File(self.path, "r") as f:
+            return sorted(f["arrays"][point_id]) if "arrays" in f and point_id in f["arrays"] else []
+
     def snapshot(self, point_id, name):
         with h5py.File(self.path, "r") as f:
             g = f["snapshots"][point_id]
