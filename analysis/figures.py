@@ -229,13 +229,18 @@ METHOD_LABELS = {"Th": "hyperkernel Th", "Kh": "hyper-GP Kh", "Tmlp": "plain-MLP
                  "mean_image": "mean image"}
 
 
+def _varies(res, rows, key):
+    """Whether a numeric parameter takes more than one value among rows (other kinds' NaNs ignored)."""
+    if key not in res.params:
+        return False
+    vals = {float(res.params[key][i]) for i in rows if np.isfinite(res.params[key][i])}
+    return len(vals) > 1
+
+
 def _pixel_keys(res, rows):
     """U, and any other parameter that varies among the rows besides the seed."""
-    keys = ["train_images"]
-    for k in ("context_pixels", "coords_per_image", "depth_f", "depth_g", "width_f", "width_g"):
-        if k in res.params and len({res.params[k][i] for i in rows}) > 1:
-            keys.append(k)
-    return keys
+    return ["train_images"] + [k for k in ("context_pixels", "coords_per_image", "depth_f", "depth_g", "width_f",
+                                           "width_g") if _varies(res, rows, k)]
 
 
 def pixels(res, out, kind):
@@ -313,7 +318,7 @@ def rotation(res, out):
     if not rows:
         return []
     arts = []
-    keys = ["width_g"] + [k for k in ("depth_g", "width_f", "depth_f") if len({res.params[k][i] for i in rows}) > 1]
+    keys = ["width_g"] + [k for k in ("depth_g", "width_f", "depth_f") if _varies(res, rows, k)]
     kernels = [k for k in ("Th", "Tmlp") if f"accuracy_test_{k}" in res.metrics and
                np.isfinite(res.metrics[f"accuracy_test_{k}"][rows]).any()]
     curves = {}

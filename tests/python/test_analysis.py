@@ -41,6 +41,27 @@ sweep:
   grid: {width_g: [8, 16]}
   seeds: [1, 2]
 """,
+    "completion": """experiment: image-completion
+params: {data: synthetic, test_images: 4, coords_per_image: 10, embedding_width: 32, methods: [Th, Kh, hypernet],
+         width_f: 32, width_g: 8, epochs: 2, examples: 3, team_size: 1}
+sweep:
+  grid: {train_images: [10, 20]}
+  seeds: [1, 2]
+""",
+    "inpainting": """experiment: image-inpainting
+params: {data: synthetic, test_images: 4, coords_per_image: 10, context_pixels: 60, embedding_width: 32,
+         methods: [Th, Tmlp], examples: 2, team_size: 1}
+sweep:
+  grid: {train_images: [10, 20]}
+  seeds: [1, 2]
+""",
+    "rotation": """experiment: rotation
+params: {data: synthetic, train_images: 20, test_images: 10, samples_per_image: 2, width_f: 16, bottleneck: 8,
+         epochs: 3, methods: [hypernet, Th], team_size: 1}
+sweep:
+  grid: {width_g: [4, 8]}
+  seeds: [1, 2]
+""",
 }
 
 
@@ -74,7 +95,12 @@ def test_report_draws_every_kind(merged):
     for name in ("convergence_heatmap_L2_H3", "convergence_curves_L2_H3", "regression_mse", "training_curves"):
         for ext in ("png", "svg"):
             assert (out / f"{name}.{ext}").stat().st_size > 1000, name
-    for name in ("convergence_table", "regression_table", "training_table"):
+    for name in ("completion_mse", "completion_examples", "inpainting_mse", "inpainting_examples",
+                 "rotation_accuracy"):
+        for ext in ("png", "svg"):
+            assert (out / f"{name}.{ext}").stat().st_size > 1000, name
+    for name in ("convergence_table", "regression_table", "training_table", "completion_mse_hidden",
+                 "completion_mse_whole", "inpainting_mse_hidden", "rotation_accuracy"):
         assert (out / f"{name}.md").exists() and (out / f"{name}.csv").exists()
     snaps = [p for p in os.listdir(out) if p.startswith("snapshot_") and p.endswith(".png")]
     assert len(snaps) >= 1
@@ -110,11 +136,43 @@ def test_table_numbers_equal_the_file(merged):
         assert cell_mean(r[3]) == pytest.approx(np.mean(m["mse_test_final"][sel]), rel=1e-3)
 
 
+def test_image_tables_equal_the_file(merged):
+    out = merged / "tables"
+    assert analysis("report", merged / "all.h5", "--out", out).returncode == 0
+    with h5py.File(merged / "all.h5") as f:
+        kind = f["points/experiment"].asstr()[...]
+        U = f["points/param/train_images"][...]
+        wg = f["points/param/width_g"][...]
+        m = {k: f["points/metric"][k][...] for k in f["points/metric"]}
+    for stem, methods in (("completion", ["Th", "Kh", "hypernet", "mean_image"]),
+                          ("inpainting", ["Th", "Tmlp", "mean_image"])):
+        for part in ("hidden", "whole"):
+            header, rows = read_csv(out / f"{stem}_mse_{part}.csv")
+            assert [r[0] for r in rows] == ["10", "20"] and all(r[1] == "2" for r in rows)
+            assert len(header) == 2 + len(methods)
+            for r in rows:
+                sel = (kind == f"image-{stem}") & (U == float(r[0]))
+                for j, meth in enumerate(methods):
+                    vals = m[f"mse_{part}_{meth}"][sel]
+                    assert cell_mean(r[2 + j]) == pytest.approx(np.mean(vals), rel=1e-3), (stem, part, meth)
+                    assert float(r[2 + j].split(" ± ")[1]) == pytest.approx(np.std(vals, ddof=1), rel=0.05, abs=1e-12)
+    header, rows = read_csv(out / "rotation_accuracy.csv")
+    assert header[:2] == ["width_g", "seeds"]
+    for r in rows:
+        sel = (kind == "rotation") & (wg == float(r[0]))
+        assert cell_mean(r[2]) == pytest.approx(np.mean(m["accuracy_test_hypernet"][sel]), rel=1e-3)
+        assert cell_mean(r[3]) == pytest.approx(np.mean(m["accuracy_test_Th"][sel]), rel=1e-3)
+
+
 def test_single_figure_commands(merged):
     proc = analysis("convergence", merged / "conv" / "results.h5", "--out", merged / "only")
     assert proc.returncode == 0 and (merged / "only" / "convergence_curves_L2_H3.png").exists()
     proc = analysis("training", merged / "conv" / "results.h5", "--out", merged / "none")
     assert proc.returncode == 0 and "nothing to draw for 'training'" in proc.stdout
+    for cmd, name in (("completion", "completion_examples.png"), ("inpainting", "inpainting_mse.png"),
+                      ("rotation", "rotation_accuracy.png")):
+        proc = analysis(cmd, merged / cmd / "results.h5", "--out", merged / f"only-{cmd}")
+        assert proc.returncode == 0 and (merged / f"only-{cmd}" / name).exists(), proc.stderr
 
 
 def test_malformed_and_missing_files(tmp_path):
