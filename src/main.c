@@ -148,7 +148,8 @@ static void print_summary(const struct hk_experiment *exp, const struct hk_sweep
     int *done = hk_calloc((size_t)ntodo, sizeof(int));
     for (int i = 0; i < ntodo; i++) {
         if (done[i]) continue;
-        double sum[HK_REPORT_VALUES] = {0}, sq[HK_REPORT_VALUES] = {0};
+        /* sums of differences from the first value: no cancellation when values agree */
+        double sum[HK_REPORT_VALUES] = {0}, sq[HK_REPORT_VALUES] = {0}, first[HK_REPORT_VALUES] = {0};
         int cnt[HK_REPORT_VALUES] = {0}, members = 0;
         for (int j = i; j < ntodo; j++) {
             if (done[j] || strcmp(keys[i], keys[j])) continue;
@@ -157,16 +158,18 @@ static void print_summary(const struct hk_experiment *exp, const struct hk_sweep
             members++;
             for (int k = 0; k < nnames; k++)
                 if (!isnan(reports[j].values[k])) {
-                    sum[k] += reports[j].values[k];
-                    sq[k] += reports[j].values[k] * reports[j].values[k];
+                    if (!cnt[k]) first[k] = reports[j].values[k];
+                    double d = reports[j].values[k] - first[k];
+                    sum[k] += d;
+                    sq[k] += d * d;
                     cnt[k]++;
                 }
         }
         printf("  %-40s", keys[i][0] ? keys[i] : "(all)");
         for (int k = 0; k < nnames; k++) {
             if (!cnt[k]) continue;
-            double mean = sum[k] / cnt[k], var = cnt[k] > 1 ? (sq[k] - cnt[k] * mean * mean) / (cnt[k] - 1) : 0;
-            printf("  %s %.4g", names[k], mean);
+            double dm = sum[k] / cnt[k], var = cnt[k] > 1 ? (sq[k] - cnt[k] * dm * dm) / (cnt[k] - 1) : 0;
+            printf("  %s %.4g", names[k], first[k] + dm);
             if (cnt[k] > 1) printf(" +- %.2g", sqrt(var > 0 ? var : 0));
         }
         printf("%s\n", members ? "" : "  (no finished point)");
