@@ -115,6 +115,18 @@ void hk_dist_add_diagonal(struct hk_dmatrix *A, double value)
     }
 }
 
+double hk_dist_trace(const struct hk_dmatrix *A)
+{
+    double s = 0;
+    int i = 0;
+    for (int j = 0; j < A->nloc; j++) {
+        while (i < A->mloc && A->grows[i] < A->gcols[j]) i++;
+        if (i < A->mloc && A->grows[i] == A->gcols[j]) s += A->a[i + (size_t)j * A->lld];
+    }
+    MPI_Allreduce(MPI_IN_PLACE, &s, 1, MPI_DOUBLE, MPI_SUM, A->g->comm);
+    return s;
+}
+
 void hk_dist_vector_set(struct hk_dmatrix *v, const double *values)
 {
     for (int j = 0; j < v->nloc; j++)

@@ -41,6 +41,8 @@ int hk_dist_fill_kernel(struct hk_dmatrix *A, enum hk_kernel kind, const struct 
                         const struct hk_inputs *rows_in, int row0, const struct hk_inputs *cols_in, int col0,
                         int lower_only);
 void hk_dist_add_diagonal(struct hk_dmatrix *A, double value);
+/* The trace of a square distributed matrix, on every rank of the grid. */
+double hk_dist_trace(const struct hk_dmatrix *A);
 /* Sets a distributed m × 1 vector from a replicated array. */
 void hk_dist_vector_set(struct hk_dmatrix *v, const double *values);
 /* Replicates a distributed m × 1 vector on every rank of the grid. */

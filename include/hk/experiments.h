@@ -49,6 +49,9 @@ struct hk_inputs;
  * when asked (the same map for both splits). */
 void hk_regression_task(const struct hk_point *p, struct hk_dataset *train, struct hk_dataset *test);
 
+/* Whether ok holds on every rank of comm (collective). */
+int hk_all_ok(MPI_Comm comm, int ok);
+
 /* Kernel ridge regression with k right-hand sides Y (N x k, column-major,
  * replicated) on a team's grid: solves (K + (ridge + jitter) I) A = Y with
  * pdpotrf/pdpotrs, the jitter raised from 0 by decades of the mean diagonal

@@ -40,24 +40,6 @@ static void spec_of(const struct hk_point *p, struct hk_synthetic_spec *s, struc
     d->depth_g = (int)hk_point_int(p, "depth_g");
 }
 
-static int all_ok(MPI_Comm team, int ok)
-{
-    int all = 0;
-    MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, team);
-    return all;
-}
-
-static double local_trace(const struct hk_dmatrix *A)
-{
-    double s = 0;
-    int i = 0;
-    for (int j = 0; j < A->nloc; j++) {
-        while (i < A->mloc && A->grows[i] < A->gcols[j]) i++;
-        if (i < A->mloc && A->grows[i] == A->gcols[j]) s += A->a[i + (size_t)j * A->lld];
-    }
-    return s;
-}
-
 /* Assembles K + (ridge + jitter) I and factors it, raising the jitter by
  * decades from 1e-10 to 1e-4 of the mean diagonal until pdpotrf succeeds. */
 static int assemble_and_factor(struct hk_dmatrix *K, enum hk_kernel kind, const struct hk_depths *d,
@@ -70,9 +52,7 @@ static int assemble_and_factor(struct hk_dmatrix *K, enum hk_kernel kind, const 
     if (snap && hk_pfile_write_blockcyclic(snap, hk_kernel_name(kind), K->m, K->n, K->mb, K->nb, K->g->nprow,
                                            K->g->npcol, K->g->myrow, K->g->mycol, K->a, K->lld))
         return -1;
-    double trace = local_trace(K);
-    MPI_Allreduce(MPI_IN_PLACE, &trace, 1, MPI_DOUBLE, MPI_SUM, team);
-    double mean_diag = trace / K->n, jitter = 0;
+    double mean_diag = hk_dist_trace(K) / K->n, jitter = 0;
     hk_dist_add_diagonal(K, ridge);
     t0 = hk_now();
     int info = hk_dist_cholesky(K);
@@ -121,7 +101,7 @@ static int run(const struct hk_point *p, MPI_Comm team, const struct hk_experime
         char dir[4200];
         snprintf(dir, sizeof dir, "%s/snapshots", env->out_dir);
         int ok = trank != 0 || hk_mkdir_p(dir) == 0;
-        if (!all_ok(team, ok)) { hk_grid_destroy(&grid); hk_dataset_free(&train); hk_dataset_free(&test); return -1; }
+        if (!hk_all_ok(team, ok)) { hk_grid_destroy(&grid); hk_dataset_free(&train); hk_dataset_free(&test); return -1; }
         snap = hk_pfile_create(team, snap_path);
         if (!snap) { hk_grid_destroy(&grid); hk_dataset_free(&train); hk_dataset_free(&test); return -1; }
     }
@@ -141,7 +121,7 @@ static int run(const struct hk_point *p, MPI_Comm team, const struct hk_experime
         char key[64];
         struct hk_dmatrix K, B, Kt, yv;
         int ok = hk_dmatrix_create(&K, &grid, N, N, nb) == 0;
-        if (!all_ok(team, ok)) {
+        if (!hk_all_ok(team, ok)) {
             hk_result_fail(r, "%s", hk_error_message());
             hk_dmatrix_destroy(&K);
             break;
@@ -180,7 +160,7 @@ static int run(const struct hk_point *p, MPI_Comm team, const struct hk_experime
         for (int c0 = 0; c0 < M && info == 0; c0 += test_chunk) {
             int rows = M - c0 < test_chunk ? M - c0 : test_chunk;
             ok = hk_dmatrix_create(&Kt, &grid, rows, N, nb) == 0 && hk_dmatrix_create(&yv, &grid, rows, 1, nb) == 0;
-            if (!all_ok(team, ok)) {
+            if (!hk_all_ok(team, ok)) {
                 hk_result_fail(r, "%s", hk_error_message());
                 hk_dmatrix_destroy(&Kt);
                 hk_dmatrix_destroy(&yv);
@@ -204,7 +184,7 @@ static int run(const struct hk_point *p, MPI_Comm team, const struct hk_experime
     free(ypred);
     if (snap) {
         int ok = rc == 0 && hk_pfile_attr_text(snap, "point_id", env->id_hex) == 0;
-        if (!all_ok(team, ok)) hk_pfile_abort(snap), rc = -1;
+        if (!hk_all_ok(team, ok)) hk_pfile_abort(snap), rc = -1;
         else if (hk_pfile_commit(snap)) rc = -1;
         else snprintf(r->snapshot, sizeof r->snapshot, "%s", snap_rel);
     }

@@ -107,13 +107,6 @@ static void shape_of(const struct hk_point *p, int dx, int dz, struct hk_hn_shap
     s->k = 1;
 }
 
-static int all_ok(MPI_Comm team, int ok)
-{
-    int all = 0;
-    MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, team);
-    return all;
-}
-
 static int run_pixels(const struct hk_point *p, enum hk_pixel_mode mode, MPI_Comm team, struct hk_result *r)
 {
     double t_start = hk_now();
@@ -124,7 +117,7 @@ static int run_pixels(const struct hk_point *p, enum hk_pixel_mode mode, MPI_Com
     const long seed = hk_point_int(p, "seed");
     struct hk_image_set itrain, itest;
     int ok = hk_images_split(hk_point_str(p, "data"), seed, U, T, &itrain, &itest) == 0;
-    if (!all_ok(team, ok)) {
+    if (!hk_all_ok(team, ok)) {
         hk_image_set_free(&itrain);
         hk_image_set_free(&itest);
         return -1;

@@ -13,22 +13,11 @@
 #include "hk/experiments.h"
 #include "hk/util.h"
 
-static int all_ok(MPI_Comm comm, int ok)
+int hk_all_ok(MPI_Comm comm, int ok)
 {
     int all = 0;
     MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, comm);
     return all;
-}
-
-static double local_trace(const struct hk_dmatrix *A)
-{
-    double s = 0;
-    int i = 0;
-    for (int j = 0; j < A->nloc; j++) {
-        while (i < A->mloc && A->grows[i] < A->gcols[j]) i++;
-        if (i < A->mloc && A->grows[i] == A->gcols[j]) s += A->a[i + (size_t)j * A->lld];
-    }
-    return s;
 }
 
 int hk_krr(enum hk_kernel kind, const struct hk_depths *d, const struct hk_inputs *train, const double *Y, int k,
@@ -39,17 +28,15 @@ int hk_krr(enum hk_kernel kind, const struct hk_depths *d, const struct hk_input
     MPI_Comm comm = grid->comm;
     const int N = train->n, M = test ? test->n : 0;
     struct hk_dmatrix K, B;
-    if (!all_ok(comm, hk_dmatrix_create(&K, grid, N, N, nb) == 0)) {
+    if (!hk_all_ok(comm, hk_dmatrix_create(&K, grid, N, N, nb) == 0)) {
         hk_dmatrix_destroy(&K);
         return -1;
     }
     double t0 = hk_now();
     int rc = hk_dist_fill_kernel(&K, kind, d, train, 0, train, 0, 1);
     st->t_gram = hk_now() - t0;
-    if (!all_ok(comm, rc == 0)) { hk_dmatrix_destroy(&K); return -1; }
-    double trace = local_trace(&K);
-    MPI_Allreduce(MPI_IN_PLACE, &trace, 1, MPI_DOUBLE, MPI_SUM, comm);
-    const double mean_diag = trace / N;
+    if (!hk_all_ok(comm, rc == 0)) { hk_dmatrix_destroy(&K); return -1; }
+    const double mean_diag = hk_dist_trace(&K) / N;
     t0 = hk_now();
     hk_dist_add_diagonal(&K, ridge);
     int info = hk_dist_cholesky(&K);
@@ -87,7 +74,7 @@ int hk_krr(enum hk_kernel kind, const struct hk_depths *d, const struct hk_input
         struct hk_dmatrix Kt, C;
         int ok = hk_dmatrix_create(&Kt, grid, rows, N, nb) == 0 && hk_dmatrix_create(&C, grid, rows, k, nb) == 0;
         if (ok) ok = hk_dist_fill_kernel(&Kt, kind, d, test, c0, train, 0, 0) == 0;
-        if (!all_ok(comm, ok)) rc = -1;
+        if (!hk_all_ok(comm, ok)) rc = -1;
         else {
             hk_dist_gemm(&Kt, &B, &C);
             hk_dist_columns_allgather(&C, part);

@@ -40,13 +40,6 @@ static const struct hk_param_spec params[] = {
     HK_COMMON_PARAMS,
 };
 
-static int all_ok(MPI_Comm team, int ok)
-{
-    int all = 0;
-    MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, team);
-    return all;
-}
-
 struct curves {
     const struct hk_dataset *train, *test;
     const double *h0_train, *h0_test;
@@ -96,7 +89,7 @@ static int run(const struct hk_point *p, MPI_Comm team, const struct hk_experime
     struct hk_image_set itrain, itest;
     int ok = hk_images_split(hk_point_str(p, "data"), seed, (int)hk_point_int(p, "train_images"),
                              (int)hk_point_int(p, "test_images"), &itrain, &itest) == 0;
-    if (!all_ok(team, ok)) {
+    if (!hk_all_ok(team, ok)) {
         hk_image_set_free(&itrain);
         hk_image_set_free(&itest);
         return -1;
