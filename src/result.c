@@ -57,6 +57,22 @@ void hk_attrs_free(struct hk_attrs *l)
 
 void hk_result_init(struct hk_result *r) { memset(r, 0, sizeof *r); }
 
+struct hk_array *hk_result_array(struct hk_result *r, const char *name, int rank, long d0, long d1, long d2,
+                                 double *data)
+{
+    if (r->narrays == HK_MAX_ARRAYS) {
+        fprintf(stderr, "hksweep: internal error: more than %d arrays in one result (%s)\n", HK_MAX_ARRAYS, name);
+        abort();
+    }
+    struct hk_array *a = &r->arrays[r->narrays++];
+    snprintf(a->name, sizeof a->name, "%s", name);
+    a->rank = rank;
+    a->dims[0] = d0, a->dims[1] = d1, a->dims[2] = d2;
+    long count = d0 * (rank > 1 ? d1 : 1) * (rank > 2 ? d2 : 1);
+    a->data = data ? data : hk_calloc((size_t)count, sizeof(double));
+    return a;
+}
+
 void hk_result_free(struct hk_result *r)
 {
     hk_attrs_free(&r->metrics);

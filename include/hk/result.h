@@ -41,6 +41,10 @@ struct hk_result {
 };
 
 void hk_result_init(struct hk_result *r);
+/* Appends an array of d0 (x d1 (x d2)) doubles, by rank; the result takes
+ * ownership of data, or allocates zeros when data is NULL. */
+struct hk_array *hk_result_array(struct hk_result *r, const char *name, int rank, long d0, long d1, long d2,
+                                 double *data);
 void hk_result_free(struct hk_result *r);
 void hk_result_fail(struct hk_result *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 const char *hk_status_name(enum hk_status s);

@@ -84,12 +84,8 @@ static int run(const struct hk_point *p, MPI_Comm team, const struct hk_experime
     long diverged_at = hk_train_hypernet(&net, &train.in, train.y, NULL, &o, team, on_epoch, &c, &step);
     double seconds = hk_now() - t_train;
     if (trank == 0) {
-        struct hk_array *a = &r->arrays[r->narrays++];
-        snprintf(a->name, sizeof a->name, "train_mse_per_epoch");
-        a->rank = 1; a->dims[0] = epochs + 1; a->data = c.train_mse;
-        a = &r->arrays[r->narrays++];
-        snprintf(a->name, sizeof a->name, "test_mse_per_epoch");
-        a->rank = 1; a->dims[0] = epochs + 1; a->data = c.test_mse;
+        hk_result_array(r, "train_mse_per_epoch", 1, epochs + 1, 0, 0, c.train_mse);
+        hk_result_array(r, "test_mse_per_epoch", 1, epochs + 1, 0, 0, c.test_mse);
         double ybar = 0, mse_mean = 0;
         for (int i = 0; i < N; i++) ybar += train.y[i] / N;
         for (int i = 0; i < test.in.n; i++) mse_mean += pow(test.y[i] - ybar, 2) / test.in.n;

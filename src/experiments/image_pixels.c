@@ -62,17 +62,6 @@ static void task_of(const struct hk_point *p, enum hk_pixel_mode mode, struct hk
     t->seed = hk_point_int(p, "seed");
 }
 
-static struct hk_array *add_array(struct hk_result *r, const char *name, int rank, long d0, long d1, long d2,
-                                  double *data)
-{
-    struct hk_array *a = &r->arrays[r->narrays++];
-    snprintf(a->name, sizeof a->name, "%s", name);
-    a->rank = rank;
-    a->dims[0] = d0, a->dims[1] = d1, a->dims[2] = d2;
-    a->data = data;
-    return a;
-}
-
 /* Per-image MSE on hidden pixels and on the whole image of predictions
  * pred (T x 784); returns the means over images. */
 static void score(int T, const double *pred, const struct hk_image_set *test, const unsigned char *hidden,
@@ -159,7 +148,7 @@ static int run_pixels(const struct hk_point *p, enum hk_pixel_mode mode, MPI_Com
     hk_attrs_num(&r->metrics, "mse_hidden_mean_image", hm);
     hk_attrs_num(&r->metrics, "mse_whole_mean_image", wm);
     if (trank == 0) {
-        add_array(r, "mse_hidden_per_image_mean_image", 1, T, 0, 0, hid_per);
+        hk_result_array(r, "mse_hidden_per_image_mean_image", 1, T, 0, 0, hid_per);
         hid_per = hk_malloc((size_t)T * sizeof(double));
         if (E > 0) {
             double *truth = hk_malloc((size_t)E * HK_IMG_PIXELS * sizeof(double));
@@ -168,8 +157,8 @@ static int run_pixels(const struct hk_point *p, enum hk_pixel_mode mode, MPI_Com
                 truth[i] = itest.pix[i];
                 shown[i] = hidden[i] ? NAN : itest.pix[i]; /* NaN marks what the model does not see */
             }
-            add_array(r, "examples_truth", 3, E, HK_IMG_SIDE, HK_IMG_SIDE, truth);
-            add_array(r, "examples_input", 3, E, HK_IMG_SIDE, HK_IMG_SIDE, shown);
+            hk_result_array(r, "examples_truth", 3, E, HK_IMG_SIDE, HK_IMG_SIDE, truth);
+            hk_result_array(r, "examples_input", 3, E, HK_IMG_SIDE, HK_IMG_SIDE, shown);
         }
     }
 
@@ -257,16 +246,16 @@ static int run_pixels(const struct hk_point *p, enum hk_pixel_mode mode, MPI_Com
         hk_attrs_num(&r->metrics, key, wm);
         if (trank == 0) {
             snprintf(key, sizeof key, "mse_hidden_per_image_%s", name);
-            add_array(r, key, 1, T, 0, 0, hid_per);
+            hk_result_array(r, key, 1, T, 0, 0, hid_per);
             hid_per = hk_malloc((size_t)T * sizeof(double));
             snprintf(key, sizeof key, "mse_whole_per_image_%s", name);
-            add_array(r, key, 1, T, 0, 0, whole_per);
+            hk_result_array(r, key, 1, T, 0, 0, whole_per);
             whole_per = hk_malloc((size_t)T * sizeof(double));
             if (E > 0) {
                 double *ex = hk_malloc((size_t)E * HK_IMG_PIXELS * sizeof(double));
                 memcpy(ex, pred, (size_t)E * HK_IMG_PIXELS * sizeof(double));
                 snprintf(key, sizeof key, "examples_%s", name);
-                add_array(r, key, 3, E, HK_IMG_SIDE, HK_IMG_SIDE, ex);
+                hk_result_array(r, key, 3, E, HK_IMG_SIDE, HK_IMG_SIDE, ex);
             }
         }
     }

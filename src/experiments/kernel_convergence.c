@@ -138,17 +138,6 @@ static int run_init(const struct hk_hn_shape *shape, long seed, const struct hk_
     return 0;
 }
 
-static struct hk_array *add_array(struct hk_result *r, const char *name, int rank, long d0, long d1, long d2)
-{
-    struct hk_array *a = &r->arrays[r->narrays++];
-    snprintf(a->name, sizeof a->name, "%s", name);
-    a->rank = rank;
-    a->dims[0] = d0; a->dims[1] = d1; a->dims[2] = d2;
-    long count = d0 * (rank > 1 ? d1 : 1) * (rank > 2 ? d2 : 1);
-    a->data = hk_calloc((size_t)count, sizeof(double));
-    return a;
-}
-
 static int run(const struct hk_point *p, MPI_Comm team, const struct hk_experiment_env *env, struct hk_result *r)
 {
     (void)env;
@@ -193,13 +182,13 @@ static int run(const struct hk_point *p, MPI_Comm team, const struct hk_experime
 
     if (trank == 0) {
         const int n2 = N * N;
-        struct hk_array *seeds0 = add_array(r, "ntk_init", 3, inits, N, N);
-        struct hk_array *seedsT = add_array(r, "ntk_trained", 3, inits, N, N);
-        struct hk_array *hs = add_array(r, "h_init", 2, inits, N, 0);
-        struct hk_array *mean = add_array(r, "ntk_init_mean", 2, N, N, 0);
-        struct hk_array *gp = add_array(r, "gp_empirical", 2, N, N, 0);
-        memcpy(add_array(r, "Th", 2, N, N, 0)->data, Th, (size_t)n2 * sizeof(double));
-        memcpy(add_array(r, "Kh", 2, N, N, 0)->data, Kh, (size_t)n2 * sizeof(double));
+        struct hk_array *seeds0 = hk_result_array(r, "ntk_init", 3, inits, N, N, NULL);
+        struct hk_array *seedsT = hk_result_array(r, "ntk_trained", 3, inits, N, N, NULL);
+        struct hk_array *hs = hk_result_array(r, "h_init", 2, inits, N, 0, NULL);
+        struct hk_array *mean = hk_result_array(r, "ntk_init_mean", 2, N, N, 0, NULL);
+        struct hk_array *gp = hk_result_array(r, "gp_empirical", 2, N, N, 0, NULL);
+        memcpy(hk_result_array(r, "Th", 2, N, N, 0, NULL)->data, Th, (size_t)n2 * sizeof(double));
+        memcpy(hk_result_array(r, "Kh", 2, N, N, 0, NULL)->data, Kh, (size_t)n2 * sizeof(double));
         double change = 0, loss = 0, lr = 0;
         int diverged = 0, first_div_step = -1, first_div_init = -1;
         for (int i = 0; i < inits; i++) {

@@ -70,15 +70,6 @@ static void shape_of(const struct hk_point *p, struct hk_hn_shape *s)
     s->k = HK_ROTATION_CLASSES;
 }
 
-static void add_curve(struct hk_result *r, const char *name, double *data, int len)
-{
-    struct hk_array *a = &r->arrays[r->narrays++];
-    snprintf(a->name, sizeof a->name, "%s", name);
-    a->rank = 1;
-    a->dims[0] = len;
-    a->data = data;
-}
-
 static int run(const struct hk_point *p, MPI_Comm team, const struct hk_experiment_env *env, struct hk_result *r)
 {
     (void)env;
@@ -160,10 +151,10 @@ static int run(const struct hk_point *p, MPI_Comm team, const struct hk_experime
             hk_hn_free(&net);
         }
         if (trank == 0) {
-            add_curve(r, "accuracy_test_per_epoch", c.test_acc, epochs + 1);
-            add_curve(r, "accuracy_train_per_epoch", c.train_acc, epochs + 1);
-            add_curve(r, "loss_test_per_epoch", c.test_loss, epochs + 1);
-            add_curve(r, "loss_train_per_epoch", c.train_loss, epochs + 1);
+            hk_result_array(r, "accuracy_test_per_epoch", 1, epochs + 1, 0, 0, c.test_acc);
+            hk_result_array(r, "accuracy_train_per_epoch", 1, epochs + 1, 0, 0, c.train_acc);
+            hk_result_array(r, "loss_test_per_epoch", 1, epochs + 1, 0, 0, c.test_loss);
+            hk_result_array(r, "loss_train_per_epoch", 1, epochs + 1, 0, 0, c.train_loss);
         } else {
             free(c.test_acc); free(c.train_acc); free(c.test_loss); free(c.train_loss);
         }
