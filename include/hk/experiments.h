@@ -129,8 +129,13 @@ const struct hk_experiment *hk_experiment_find(const char *kind);
 /* Runs the kind's check on every point; 0, or -1 with the first problem. */
 int hk_experiment_check(const struct hk_experiment *e, const struct hk_sweep *sweep);
 /* The check of the image kinds: the data source exists, is readable and
- * holds train + test images. */
-int hk_check_image_data(const struct hk_point *p, long needed);
+ * holds train_images + test_images images. */
+int hk_check_image_data(const struct hk_point *p);
+/* Predicted seconds of a point on a team: kernel evaluation at the measured
+ * kernel rate, dense linear algebra at 70 % of DGEMM (pdpotrf on a few
+ * ranks) and network training at 30 % of it. GFLOP in, 0 without rates. */
+double hk_estimate_seconds(const struct hk_rates *rates, int team_size, double kernel_gflop, double la_gflop,
+                           double train_gflop);
 const struct hk_experiment *const *hk_experiment_list(int *n);
 /* For config parsing: the schema of a kind, or NULL. */
 const struct hk_param_spec *hk_experiment_schema(const char *kind, int *nparams);

@@ -228,10 +228,7 @@ static void estimate(const struct hk_point *p, int team_size, const struct hk_ra
     e->kernel_entries = nk * (gram_entries + M * N);
     e->gflop = nk * (N * N * N / 3 + 2 * N * N + 2 * M * N) / 1e9;
     double kernel_flop = entry_cost * (gram_entries + M * N) / 1e9;
-    double t_kernel = rates->kernel_gflops > 0 ? kernel_flop / (rates->kernel_gflops * team_size) : 0;
-    /* pdpotrf reaches about 70 % of DGEMM on a few ranks */
-    double t_la = rates->dgemm_gflops > 0 ? e->gflop / (0.7 * rates->dgemm_gflops * team_size) : 0;
-    e->seconds = t_kernel + t_la;
+    e->seconds = hk_estimate_seconds(rates, team_size, kernel_flop, e->gflop, 0);
 }
 
 const struct hk_experiment hk_exp_hyperkernel_regression = {

@@ -140,7 +140,7 @@ static void estimate(const struct hk_point *p, int team_size, const struct hk_ra
                        fmax(1, hk_point_int(p, "samples_per_x"));
     e->gflop = epochs * per_epoch / 1e9;
     e->kernel_entries = 0;
-    e->seconds = rates->dgemm_gflops > 0 ? e->gflop / (0.3 * rates->dgemm_gflops * team_size) : 0;
+    e->seconds = hk_estimate_seconds(rates, team_size, 0, 0, e->gflop);
 }
 
 const struct hk_experiment hk_exp_hypernet_training = {

@@ -329,10 +329,7 @@ static void estimate_pixels(const struct hk_point *p, enum hk_pixel_mode mode, i
     e->mem_bytes_per_rank = 8 * (data + fmax(kernel_mem, hn_mem));
     e->kernel_entries = entries;
     e->gflop = la + hn_flop;
-    double t_k = rates->kernel_gflops > 0 ? kflop / (rates->kernel_gflops * team_size) : 0;
-    double t_la = rates->dgemm_gflops > 0 ? la / (0.7 * rates->dgemm_gflops * team_size) : 0;
-    double t_hn = rates->dgemm_gflops > 0 ? hn_flop / (0.3 * rates->dgemm_gflops * team_size) : 0;
-    e->seconds = t_k + t_la + t_hn;
+    e->seconds = hk_estimate_seconds(rates, team_size, kflop, la, hn_flop);
 }
 
 static void estimate_completion(const struct hk_point *p, int team_size, const struct hk_rates *rates,
@@ -347,11 +344,6 @@ static void estimate_inpainting(const struct hk_point *p, int team_size, const s
     estimate_pixels(p, HK_INPAINTING, team_size, rates, e);
 }
 
-static int check(const struct hk_point *p)
-{
-    return hk_check_image_data(p, hk_point_int(p, "train_images") + hk_point_int(p, "test_images"));
-}
-
 const struct hk_experiment hk_exp_image_completion = {
     .kind = "image-completion",
     .summary = "MNIST completion (E2): predict the bottom half from the top; Th, Kh, Tmlp and a trained hypernetwork",
@@ -359,7 +351,7 @@ const struct hk_experiment hk_exp_image_completion = {
     .nparams = sizeof completion_params / sizeof completion_params[0],
     .run = run_completion,
     .estimate = estimate_completion,
-    .check = check,
+    .check = hk_check_image_data,
     .headline = "mse_hidden_Th,mse_hidden_Kh,mse_hidden_Tmlp,mse_hidden_hypernet,mse_hidden_mean_image",
 };
 
@@ -370,6 +362,6 @@ const struct hk_experiment hk_exp_image_inpainting = {
     .nparams = sizeof inpainting_params / sizeof inpainting_params[0],
     .run = run_inpainting,
     .estimate = estimate_inpainting,
-    .check = check,
+    .check = hk_check_image_data,
     .headline = "mse_hidden_Th,mse_hidden_Kh,mse_hidden_Tmlp,mse_hidden_hypernet,mse_hidden_mean_image",
 };

@@ -67,8 +67,9 @@ int hk_experiment_check(const struct hk_experiment *e, const struct hk_sweep *sw
     return 0;
 }
 
-int hk_check_image_data(const struct hk_point *p, long needed)
+int hk_check_image_data(const struct hk_point *p)
 {
+    const long needed = hk_point_int(p, "train_images") + hk_point_int(p, "test_images");
     const char *source = hk_point_str(p, "data");
     long n = hk_images_count(source);
     if (n < 0) return -1;
@@ -76,4 +77,13 @@ int hk_check_image_data(const struct hk_point *p, long needed)
         return hk_fail("data %s has %ld images, but point %d needs %ld (train_images + test_images)", source, n,
                        p->index, needed);
     return 0;
+}
+
+double hk_estimate_seconds(const struct hk_rates *rates, int team_size, double kernel_gflop, double la_gflop,
+                           double train_gflop)
+{
+    double t = 0;
+    if (rates->kernel_gflops > 0) t += kernel_gflop / (rates->kernel_gflops * team_size);
+    if (rates->dgemm_gflops > 0) t += (la_gflop / 0.7 + train_gflop / 0.3) / (rates->dgemm_gflops * team_size);
+    return t;
 }

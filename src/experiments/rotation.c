@@ -262,15 +262,7 @@ static void estimate(const struct hk_point *p, int team_size, const struct hk_ra
     e->mem_bytes_per_rank = 8 * (data + fmax(hn_mem, k_mem));
     e->kernel_entries = entries;
     e->gflop = hn_flop + la;
-    double t_k = rates->kernel_gflops > 0 ? kflop / (rates->kernel_gflops * team_size) : 0;
-    double t_la = rates->dgemm_gflops > 0 ? la / (0.7 * rates->dgemm_gflops * team_size) : 0;
-    double t_hn = rates->dgemm_gflops > 0 ? hn_flop / (0.3 * rates->dgemm_gflops * team_size) : 0;
-    e->seconds = t_k + t_la + t_hn;
-}
-
-static int check(const struct hk_point *p)
-{
-    return hk_check_image_data(p, hk_point_int(p, "train_images") + hk_point_int(p, "test_images"));
+    e->seconds = hk_estimate_seconds(rates, team_size, kflop, la, hn_flop);
 }
 
 const struct hk_experiment hk_exp_rotation = {
@@ -280,6 +272,6 @@ const struct hk_experiment hk_exp_rotation = {
     .nparams = sizeof params / sizeof params[0],
     .run = run,
     .estimate = estimate,
-    .check = check,
+    .check = hk_check_image_data,
     .headline = "accuracy_test_hypernet,accuracy_test_Th,accuracy_test_Tmlp,accuracy_chance",
 };
