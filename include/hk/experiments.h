@@ -74,7 +74,10 @@ struct hk_train_opts {
     int epochs, batch_size, full_batch;
     double lr, momentum;
     long shuffle_seed;
-    int centered;          /* train h(u; w) - h(u; w_0): the output starts at 0, as in kernel regression */
+    /* Centred training, h(u; w) - h(u; w_0), whose output starts at 0 as in
+     * kernel regression: the initial outputs on the training points (n x k,
+     * from hk_hn_evaluate), or NULL for plain training. */
+    const double *offset;
 };
 /* Called on every rank after initialisation (epoch 0) and after each epoch. */
 typedef void (*hk_train_epoch_fn)(int epoch, const struct hk_hypernet *net, void *ctx);

@@ -207,14 +207,15 @@ static int run_pixels(const struct hk_point *p, enum hk_pixel_mode mode, MPI_Com
             struct hk_train_opts o = {.epochs = (int)hk_point_int(p, "epochs"),
                                       .batch_size = (int)hk_point_int(p, "batch_size"),
                                       .lr = hk_point_num(p, "lr"), .momentum = hk_point_num(p, "momentum"),
-                                      .shuffle_seed = seed, .centered = hk_point_int(p, "centered") != 0};
+                                      .shuffle_seed = seed};
             long steps = 0;
             double loss, *h0_train = NULL, *h0_test = NULL;
-            if (o.centered) {
+            if (hk_point_int(p, "centered")) {
                 h0_train = hk_malloc((size_t)N * sizeof(double));
                 h0_test = hk_malloc((size_t)M * sizeof(double));
                 hk_hn_evaluate(&net, &train.in, train.y, NULL, NULL, team, &loss, NULL, h0_train);
                 hk_hn_evaluate(&net, &test.in, test.y, NULL, NULL, team, &loss, NULL, h0_test);
+                o.offset = h0_train;
             }
             long div = hk_train_hypernet(&net, &train.in, train.y, NULL, &o, team, NULL, NULL, &steps);
             hk_hn_evaluate(&net, &train.in, train.y, NULL, h0_train, team, &loss, NULL, NULL);

@@ -115,16 +115,16 @@ static int run(const struct hk_point *p, MPI_Comm team, const struct hk_experime
         if (rc == 0) {
             struct hk_train_opts o = {.epochs = epochs, .batch_size = (int)hk_point_int(p, "batch_size"),
                                       .lr = hk_point_num(p, "lr"), .momentum = hk_point_num(p, "momentum"),
-                                      .shuffle_seed = seed, .centered = hk_point_int(p, "centered") != 0};
+                                      .shuffle_seed = seed};
             long steps = 0;
             double t0 = hk_now(), l0;
             double *h0_train = NULL, *h0_test = NULL;
-            if (o.centered) {
+            if (hk_point_int(p, "centered")) {
                 h0_train = hk_malloc((size_t)N * K * sizeof(double));
                 h0_test = hk_malloc((size_t)M * K * sizeof(double));
                 hk_hn_evaluate(&net, &train.in, NULL, ltrain, NULL, team, &l0, NULL, h0_train);
                 hk_hn_evaluate(&net, &test.in, NULL, ltest, NULL, team, &l0, NULL, h0_test);
-                c.h0_train = h0_train;
+                c.h0_train = o.offset = h0_train;
                 c.h0_test = h0_test;
             }
             long div = hk_train_hypernet(&net, &train.in, NULL, ltrain, &o, team, on_epoch, &c, &steps);

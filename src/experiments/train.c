@@ -77,13 +77,7 @@ long hk_train_hypernet(struct hk_hypernet *net, const struct hk_inputs *in, cons
     hk_rng_seed(&shuffle, (uint64_t)o->shuffle_seed, 11);
     long step = 0, diverged_at = -1;
     int stopped = 0;
-    /* centred: train h(u; w) - h(u; w_0), whose output starts at zero */
-    double *h0 = NULL;
-    if (o->centered) {
-        h0 = hk_malloc((size_t)N * k * sizeof(double));
-        double l0;
-        hk_hn_evaluate(net, in, y, labels, NULL, team, &l0, NULL, h0);
-    }
+    const double *h0 = o->offset;
     if (on_epoch) on_epoch(0, net, ctx);
     for (int e = 0; e < o->epochs && diverged_at < 0; e++) {
         if (hk_team_should_stop(team)) { stopped = 1; break; }
@@ -135,7 +129,7 @@ long hk_train_hypernet(struct hk_hypernet *net, const struct hk_inputs *in, cons
         }
         if (diverged_at < 0 && on_epoch) on_epoch(e + 1, net, ctx);
     }
-    free(order); free(slice); free(lab); free(dout); free(h0);
+    free(order); free(slice); free(lab); free(dout);
     hk_hn_grad_free(&g);
     hk_hn_grad_free(&v);
     if (steps_out) *steps_out = step;
