@@ -127,22 +127,6 @@ double hk_dist_trace(const struct hk_dmatrix *A)
     return s;
 }
 
-void hk_dist_vector_set(struct hk_dmatrix *v, const double *values)
-{
-    for (int j = 0; j < v->nloc; j++)
-        for (int i = 0; i < v->mloc; i++) v->a[i + (size_t)j * v->lld] = values[v->grows[i]];
-}
-
-int hk_dist_vector_allgather(const struct hk_dmatrix *v, double *values)
-{
-    /* A vector, never a matrix: every entry lives on exactly one rank of
-     * process column 0, so a sum over the grid reassembles it. */
-    memset(values, 0, (size_t)v->m * sizeof(double));
-    if (v->nloc > 0)
-        for (int i = 0; i < v->mloc; i++) values[v->grows[i]] = v->a[i];
-    return MPI_Allreduce(MPI_IN_PLACE, values, v->m, MPI_DOUBLE, MPI_SUM, v->g->comm) == MPI_SUCCESS ? 0 : -1;
-}
-
 void hk_dist_columns_set(struct hk_dmatrix *v, const double *values)
 {
     for (int j = 0; j < v->nloc; j++)
@@ -173,14 +157,6 @@ int hk_dist_cholesky_solve(const struct hk_dmatrix *L, struct hk_dmatrix *B)
     int one = 1, info = 0;
     pdpotrs_("L", &L->n, &B->n, L->a, &one, &one, L->desc, B->a, &one, &one, B->desc, &info);
     return info;
-}
-
-void hk_dist_gemv(const struct hk_dmatrix *A, const struct hk_dmatrix *x, struct hk_dmatrix *y)
-{
-    int one = 1;
-    double alpha = 1, beta = 0;
-    pdgemv_("N", &A->m, &A->n, &alpha, A->a, &one, &one, A->desc, x->a, &one, &one, x->desc, &one, &beta, y->a, &one,
-            &one, y->desc, &one);
 }
 
 void hk_dist_gemm(const struct hk_dmatrix *A, const struct hk_dmatrix *B, struct hk_dmatrix *C)

@@ -1,5 +1,5 @@
-/* Distributed Gram assembly, pdpotrf/pdpotrs solve, pdgemv predictions and
- * the collective HDF5 write, on every grid shape of the world, several block
+/* Distributed Gram assembly, pdpotrf/pdpotrs solve, pdgemm predictions, the
+ * experiments' kernel ridge regression (hk_krr) and the collective HDF5 write, on every grid shape of the world, several block
  * sizes, N not a multiple of the block: all against serial LAPACK on the same
  * matrix (assembled whole here, in the test only). */
 #include <hdf5.h>
@@ -12,6 +12,7 @@
 #include "hk/blas.h"
 #include "hk/data.h"
 #include "hk/dist.h"
+#include "hk/experiments.h"
 #include "hk/store.h"
 #include "hk/util.h"
 
@@ -87,11 +88,11 @@ static void one_case(int nprow, int nb, int distinct_x, int per_x, enum hk_kerne
     int info = hk_dist_cholesky(&K);
     CHECK(info == 0, "%s: pdpotrf info %d", what, info);
     hk_dmatrix_create(&B, &g, N, 1, nb);
-    hk_dist_vector_set(&B, tr.y);
+    hk_dist_columns_set(&B, tr.y);
     info = hk_dist_cholesky_solve(&K, &B);
     CHECK(info == 0, "%s: pdpotrs info %d", what, info);
     double *alpha = malloc(N * sizeof(double));
-    hk_dist_vector_allgather(&B, alpha);
+    hk_dist_columns_allgather(&B, alpha);
 
     double *ref = malloc(N * sizeof(double));
     memcpy(ref, tr.y, N * sizeof(double));
@@ -110,8 +111,8 @@ static void one_case(int nprow, int nb, int distinct_x, int per_x, enum hk_kerne
         hk_dmatrix_create(&T, &g, rows, N, nb);
         hk_dmatrix_create(&Y, &g, rows, 1, nb);
         hk_dist_fill_kernel(&T, kind, &d, &te.in, c0, &tr.in, 0, 0);
-        hk_dist_gemv(&T, &B, &Y);
-        hk_dist_vector_allgather(&Y, pred + c0);
+        hk_dist_gemm(&T, &B, &Y);
+        hk_dist_columns_allgather(&Y, pred + c0);
         hk_dmatrix_destroy(&T);
         hk_dmatrix_destroy(&Y);
     }
@@ -122,6 +123,28 @@ static void one_case(int nprow, int nb, int distinct_x, int per_x, enum hk_kerne
 
     hk_dmatrix_destroy(&K);
     hk_dmatrix_destroy(&B);
+
+    /* hk_krr with two right-hand sides (y and y^2 + 1), test blocks of M/2 + 1
+     * rows, against the serial solve and product */
+    double *Y2 = malloc(2 * (size_t)N * sizeof(double)), *ref2 = malloc(2 * (size_t)N * sizeof(double));
+    double *pred2 = malloc(2 * (size_t)M * sizeof(double)), *pred2_ref = calloc(2 * (size_t)M, sizeof(double));
+    for (int i = 0; i < N; i++) Y2[i] = tr.y[i], Y2[N + i] = tr.y[i] * tr.y[i] + 1;
+    memcpy(ref2, Y2, 2 * (size_t)N * sizeof(double));
+    int two = 2;
+    dpotrs_("L", &N, &two, Kfull, &N, ref2, &N, &info);
+    for (int c = 0; c < 2; c++)
+        for (int i = 0; i < M; i++)
+            for (int j = 0; j < N; j++) pred2_ref[i + (size_t)c * M] += Kt[i + (size_t)j * M] * ref2[j + (size_t)c * N];
+    struct hk_krr_stats st;
+    int kr = hk_krr(kind, &d, &tr.in, Y2, 2, &te.in, M / 2 + 1, ridge, &g, nb, NULL, pred2, &st);
+    CHECK(kr == 0 && st.jitter == 0, "%s: hk_krr returned %d (jitter %g)", what, kr, st.jitter);
+    err = rel_diff(pred2, pred2_ref, 2 * M);
+    CHECK(err < 1e-10, "%s: hk_krr predictions differ from the serial solve and product by %g", what, err);
+    double mse = 0;
+    for (int i = 0; i < 2 * N; i++) mse += ridge * ref2[i] * ridge * ref2[i] / (2.0 * N);
+    CHECK(fabs(st.mse_train - mse) <= 1e-8 * mse, "%s: hk_krr training MSE %g, want lambda^2 |A|^2 / 2N = %g", what,
+          st.mse_train, mse);
+    free(Y2); free(ref2); free(pred2); free(pred2_ref);
     hk_grid_destroy(&g);
     free(all); free(Kfull); free(Kt); free(alpha); free(ref); free(pred); free(pred_ref);
     hk_dataset_free(&tr);

@@ -30,10 +30,6 @@ void descinit_(int *desc, const int *m, const int *n, const int *mb, const int *
 void pdpotrf_(const char *uplo, const int *n, double *a, const int *ia, const int *ja, const int *desca, int *info);
 void pdpotrs_(const char *uplo, const int *n, const int *nrhs, const double *a, const int *ia, const int *ja,
               const int *desca, double *b, const int *ib, const int *jb, const int *descb, int *info);
-void pdgemv_(const char *trans, const int *m, const int *n, const double *alpha, const double *a, const int *ia,
-             const int *ja, const int *desca, const double *x, const int *ix, const int *jx, const int *descx,
-             const int *incx, const double *beta, double *y, const int *iy, const int *jy, const int *descy,
-             const int *incy);
 void pdgemm_(const char *transa, const char *transb, const int *m, const int *n, const int *k, const double *alpha,
              const double *a, const int *ia, const int *ja, const int *desca, const double *b, const int *ib,
              const int *jb, const int *descb, const double *beta, double *c, const int *ic, const int *jc,

@@ -43,13 +43,9 @@ int hk_dist_fill_kernel(struct hk_dmatrix *A, enum hk_kernel kind, const struct 
 void hk_dist_add_diagonal(struct hk_dmatrix *A, double value);
 /* The trace of a square distributed matrix, on every rank of the grid. */
 double hk_dist_trace(const struct hk_dmatrix *A);
-/* Sets a distributed m × 1 vector from a replicated array. */
-void hk_dist_vector_set(struct hk_dmatrix *v, const double *values);
-/* Replicates a distributed m × 1 vector on every rank of the grid. */
-int hk_dist_vector_allgather(const struct hk_dmatrix *v, double *values);
-
-/* The same for a distributed m x k matrix from / to a replicated
- * column-major m x k array (k small: right-hand sides, predictions). */
+/* Sets a distributed m x k matrix from a replicated column-major array, and
+ * replicates one on every rank of the grid (k small: right-hand sides,
+ * predictions; never a Gram matrix). */
 void hk_dist_columns_set(struct hk_dmatrix *v, const double *values);
 int hk_dist_columns_allgather(const struct hk_dmatrix *v, double *values);
 
@@ -57,8 +53,6 @@ int hk_dist_columns_allgather(const struct hk_dmatrix *v, double *values);
  * Returns 0, or the ScaLAPACK info (> 0: not positive definite). */
 int hk_dist_cholesky(struct hk_dmatrix *A);
 int hk_dist_cholesky_solve(const struct hk_dmatrix *L, struct hk_dmatrix *B);
-/* y = A x for distributed A (m × n), x (n × 1), y (m × 1). */
-void hk_dist_gemv(const struct hk_dmatrix *A, const struct hk_dmatrix *x, struct hk_dmatrix *y);
 
 /* C = A B for distributed A (m x n), B (n x k), C (m x k). */
 void hk_dist_gemm(const struct hk_dmatrix *A, const struct hk_dmatrix *B, struct hk_dmatrix *C);

@@ -57,15 +57,21 @@ int hk_all_ok(MPI_Comm comm, int ok);
  * pdpotrf/pdpotrs, the jitter raised from 0 by decades of the mean diagonal
  * (1e-10 .. 1e-4) until the factorisation succeeds, and predicts the test
  * points block by block, test_chunk rows at a time, into pred (M x k,
- * column-major, replicated). Collective. Returns 0; 1 if K is not
- * positive definite even with jitter; -1 on an error (message set). */
+ * column-major, replicated). With snap, the whole Gram matrix (before the
+ * ridge) is written to it under the kernel's name. Collective. Returns 0;
+ * 1 if the point fails (K not positive definite even with jitter, or out of
+ * memory; message set); -1 on an error that must stop the sweep. */
+struct hk_pfile;
 struct hk_krr_stats {
     double jitter, t_gram, t_factor, t_solve, t_predict, mse_train;
     int info;
 };
 int hk_krr(enum hk_kernel kind, const struct hk_depths *d, const struct hk_inputs *train, const double *Y, int k,
            const struct hk_inputs *test, int test_chunk, double ridge, const struct hk_grid *grid, int nb,
-           double *pred, struct hk_krr_stats *st);
+           struct hk_pfile *snap, double *pred, struct hk_krr_stats *st);
+/* Records the stats of kernel `name` as metrics jitter_<name>, time_gram_,
+ * time_factor_, time_solve_, time_predict_ and mse_train_<name>. */
+void hk_krr_record(struct hk_result *r, const char *name, const struct hk_krr_stats *st);
 
 /* Training a finite hypernetwork, data-parallel over a team (every rank
  * holds the same network and takes a slice of each minibatch). With labels,

@@ -2,7 +2,7 @@
  * optionally the hyper-GP and the plain-MLP NTK) on the synthetic hyper-sine
  * task. The training Gram matrix is assembled block-cyclically on the team's
  * grid, each rank computing only its own blocks, factored with pdpotrf and
- * solved with pdpotrs; test predictions go chunk by chunk through pdgemv. */
+ * solved with pdpotrs; test predictions go chunk by chunk through pdgemm (hk_krr, krr.c). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,33 +38,6 @@ static void spec_of(const struct hk_point *p, struct hk_synthetic_spec *s, struc
     s->noise = hk_point_num(p, "noise");
     d->depth_f = (int)hk_point_int(p, "depth_f");
     d->depth_g = (int)hk_point_int(p, "depth_g");
-}
-
-/* Assembles K + (ridge + jitter) I and factors it, raising the jitter by
- * decades from 1e-10 to 1e-4 of the mean diagonal until pdpotrf succeeds. */
-static int assemble_and_factor(struct hk_dmatrix *K, enum hk_kernel kind, const struct hk_depths *d,
-                               const struct hk_dataset *train, double ridge, int lower_only, struct hk_pfile *snap,
-                               MPI_Comm team, double *jitter_out, double *t_gram, double *t_factor)
-{
-    double t0 = hk_now();
-    if (hk_dist_fill_kernel(K, kind, d, &train->in, 0, &train->in, 0, lower_only)) return -1;
-    *t_gram = hk_now() - t0;
-    if (snap && hk_pfile_write_blockcyclic(snap, hk_kernel_name(kind), K->m, K->n, K->mb, K->nb, K->g->nprow,
-                                           K->g->npcol, K->g->myrow, K->g->mycol, K->a, K->lld))
-        return -1;
-    double mean_diag = hk_dist_trace(K) / K->n, jitter = 0;
-    hk_dist_add_diagonal(K, ridge);
-    t0 = hk_now();
-    int info = hk_dist_cholesky(K);
-    for (int attempt = 0; info > 0 && attempt < 7; attempt++) {
-        jitter = mean_diag * pow(10.0, -10 + attempt);
-        if (hk_dist_fill_kernel(K, kind, d, &train->in, 0, &train->in, 0, 1)) return -1;
-        hk_dist_add_diagonal(K, ridge + jitter);
-        info = hk_dist_cholesky(K);
-    }
-    *t_factor = hk_now() - t0;
-    *jitter_out = jitter;
-    return info;
 }
 
 static int run(const struct hk_point *p, MPI_Comm team, const struct hk_experiment_env *env, struct hk_result *r)
@@ -106,8 +79,7 @@ static int run(const struct hk_point *p, MPI_Comm team, const struct hk_experime
         if (!snap) { hk_grid_destroy(&grid); hk_dataset_free(&train); hk_dataset_free(&test); return -1; }
     }
 
-    double *alpha = hk_malloc((size_t)N * sizeof(double));
-    double *ypred = hk_malloc((size_t)(test_chunk < M ? test_chunk : M) * sizeof(double));
+    double *ypred = hk_malloc((size_t)M * sizeof(double));
     int rc = 0;
     for (size_t k = 0; k < sizeof fit_order / sizeof fit_order[0] && rc == 0 && r->status == HK_OK; k++) {
         enum hk_kernel kind = fit_order[k];
@@ -118,69 +90,21 @@ static int run(const struct hk_point *p, MPI_Comm team, const struct hk_experime
             snprintf(r->reason, sizeof r->reason, "stopped by a signal before fitting %s", name);
             break;
         }
-        char key[64];
-        struct hk_dmatrix K, B, Kt, yv;
-        int ok = hk_dmatrix_create(&K, &grid, N, N, nb) == 0;
-        if (!hk_all_ok(team, ok)) {
+        struct hk_krr_stats st;
+        int kr = hk_krr(kind, &depths, &train.in, train.y, 1, &test.in, test_chunk, ridge, &grid, nb, snap, ypred,
+                        &st);
+        if (kr < 0) { rc = -1; break; }
+        hk_krr_record(r, name, &st);
+        if (kr > 0) {
             hk_result_fail(r, "%s", hk_error_message());
-            hk_dmatrix_destroy(&K);
             break;
         }
-        double jitter = 0, t_gram = 0, t_factor = 0;
-        int info = assemble_and_factor(&K, kind, &depths, &train, ridge, snap == NULL, snap, team, &jitter, &t_gram,
-                                       &t_factor);
-        if (info < 0) { rc = -1; hk_dmatrix_destroy(&K); break; }
-        snprintf(key, sizeof key, "time_gram_%s", name);
-        hk_attrs_num(&r->metrics, key, t_gram);
-        snprintf(key, sizeof key, "time_factor_%s", name);
-        hk_attrs_num(&r->metrics, key, t_factor);
-        snprintf(key, sizeof key, "jitter_%s", name);
-        hk_attrs_num(&r->metrics, key, jitter);
-        if (info > 0) {
-            hk_result_fail(r, "Gram matrix of %s is not positive definite even with jitter %.3g added to ridge %.3g "
-                           "(pdpotrf info %d at N=%d)", name, jitter, ridge, info, N);
-            hk_dmatrix_destroy(&K);
-            break;
-        }
-        double t0 = hk_now();
-        hk_dmatrix_create(&B, &grid, N, 1, nb);
-        hk_dist_vector_set(&B, train.y);
-        info = hk_dist_cholesky_solve(&K, &B);
-        hk_dist_vector_allgather(&B, alpha);
-        snprintf(key, sizeof key, "time_solve_%s", name);
-        hk_attrs_num(&r->metrics, key, hk_now() - t0);
-        /* (K + lambda I) alpha = y, so the training residual y - K alpha is lambda alpha */
-        double mse_train = 0;
-        for (int i = 0; i < N; i++) mse_train += pow((ridge + jitter) * alpha[i], 2);
-        snprintf(key, sizeof key, "mse_train_%s", name);
-        hk_attrs_num(&r->metrics, key, mse_train / N);
-
-        t0 = hk_now();
         double sse = 0;
-        for (int c0 = 0; c0 < M && info == 0; c0 += test_chunk) {
-            int rows = M - c0 < test_chunk ? M - c0 : test_chunk;
-            ok = hk_dmatrix_create(&Kt, &grid, rows, N, nb) == 0 && hk_dmatrix_create(&yv, &grid, rows, 1, nb) == 0;
-            if (!hk_all_ok(team, ok)) {
-                hk_result_fail(r, "%s", hk_error_message());
-                hk_dmatrix_destroy(&Kt);
-                hk_dmatrix_destroy(&yv);
-                break;
-            }
-            if (hk_dist_fill_kernel(&Kt, kind, &depths, &test.in, c0, &train.in, 0, 0)) rc = -1;
-            hk_dist_gemv(&Kt, &B, &yv);
-            hk_dist_vector_allgather(&yv, ypred);
-            for (int i = 0; i < rows; i++) sse += pow(ypred[i] - test.y[c0 + i], 2);
-            hk_dmatrix_destroy(&Kt);
-            hk_dmatrix_destroy(&yv);
-        }
-        snprintf(key, sizeof key, "time_predict_%s", name);
-        hk_attrs_num(&r->metrics, key, hk_now() - t0);
+        for (int i = 0; i < M; i++) sse += pow(ypred[i] - test.y[i], 2);
+        char key[64];
         snprintf(key, sizeof key, "mse_test_%s", name);
         hk_attrs_num(&r->metrics, key, sse / M);
-        hk_dmatrix_destroy(&B);
-        hk_dmatrix_destroy(&K);
     }
-    free(alpha);
     free(ypred);
     if (snap) {
         int ok = rc == 0 && hk_pfile_attr_text(snap, "point_id", env->id_hex) == 0;

@@ -183,22 +183,14 @@ static int run_pixels(const struct hk_point *p, enum hk_pixel_mode mode, MPI_Com
             struct hk_krr_stats st;
             int kr = hk_krr((enum hk_kernel)hk_kernel_from_name(name), &depths, &train.in, train.y, 1, &test.in,
                             (int)hk_point_int(p, "test_chunk"), hk_point_num(p, "ridge"), &grid,
-                            (int)hk_point_int(p, "block_size"), pred, &st);
+                            (int)hk_point_int(p, "block_size"), NULL, pred, &st);
             if (kr < 0) { rc = -1; break; }
-            for (int i = 0; i < M; i++) pred[i] += prior[i % HK_IMG_PIXELS];
-            snprintf(key, sizeof key, "jitter_%s", name);
-            hk_attrs_num(&r->metrics, key, st.jitter);
-            snprintf(key, sizeof key, "time_gram_%s", name);
-            hk_attrs_num(&r->metrics, key, st.t_gram);
-            snprintf(key, sizeof key, "time_factor_%s", name);
-            hk_attrs_num(&r->metrics, key, st.t_factor);
-            snprintf(key, sizeof key, "mse_train_%s", name);
-            hk_attrs_num(&r->metrics, key, st.mse_train);
+            hk_krr_record(r, name, &st);
             if (kr > 0) {
-                hk_result_fail(r, "Gram matrix of %s is not positive definite even with jitter %.3g (pdpotrf info %d "
-                               "at N=%d); raise ridge", name, st.jitter, st.info, N);
+                hk_result_fail(r, "%s", hk_error_message());
                 break;
             }
+            for (int i = 0; i < M; i++) pred[i] += prior[i % HK_IMG_PIXELS];
         } else {
             struct hk_hn_shape shape;
             shape_of(p, train.in.dx, train.in.dz, &shape);

@@ -1,9 +1,10 @@
 /* krr: kernel ridge regression on a team's process grid, shared by the
  * experiment kinds. The Gram matrix is filled block-cyclically where it
- * lives, factored with pdpotrf (raising a jitter by decades if needed) and
- * solved with pdpotrs for k right-hand sides at once; test predictions go
- * through pdgemm one block of test rows at a time, so no rank holds more
- * than its share of a test_chunk x N matrix. */
+ * lives, optionally written to a snapshot, factored with pdpotrf (raising a
+ * jitter by decades if needed) and solved with pdpotrs for k right-hand
+ * sides at once; test predictions go through pdgemm one block of test rows
+ * at a time, so no rank holds more than its share of a test_chunk x N
+ * matrix. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 
 #include "hk/dist.h"
 #include "hk/experiments.h"
+#include "hk/store.h"
 #include "hk/util.h"
 
 int hk_all_ok(MPI_Comm comm, int ok)
@@ -22,7 +24,7 @@ int hk_all_ok(MPI_Comm comm, int ok)
 
 int hk_krr(enum hk_kernel kind, const struct hk_depths *d, const struct hk_inputs *train, const double *Y, int k,
            const struct hk_inputs *test, int test_chunk, double ridge, const struct hk_grid *grid, int nb,
-           double *pred, struct hk_krr_stats *st)
+           struct hk_pfile *snap, double *pred, struct hk_krr_stats *st)
 {
     memset(st, 0, sizeof *st);
     MPI_Comm comm = grid->comm;
@@ -30,12 +32,18 @@ int hk_krr(enum hk_kernel kind, const struct hk_depths *d, const struct hk_input
     struct hk_dmatrix K, B;
     if (!hk_all_ok(comm, hk_dmatrix_create(&K, grid, N, N, nb) == 0)) {
         hk_dmatrix_destroy(&K);
+        return 1;
+    }
+    /* a snapshot needs the whole matrix; the Cholesky factor only the lower triangle */
+    double t0 = hk_now();
+    int rc = hk_dist_fill_kernel(&K, kind, d, train, 0, train, 0, snap == NULL);
+    st->t_gram = hk_now() - t0;
+    if (!hk_all_ok(comm, rc == 0) ||
+        (snap && hk_pfile_write_blockcyclic(snap, hk_kernel_name(kind), K.m, K.n, K.mb, K.nb, grid->nprow,
+                                            grid->npcol, grid->myrow, grid->mycol, K.a, K.lld))) {
+        hk_dmatrix_destroy(&K);
         return -1;
     }
-    double t0 = hk_now();
-    int rc = hk_dist_fill_kernel(&K, kind, d, train, 0, train, 0, 1);
-    st->t_gram = hk_now() - t0;
-    if (!hk_all_ok(comm, rc == 0)) { hk_dmatrix_destroy(&K); return -1; }
     const double mean_diag = hk_dist_trace(&K) / N;
     t0 = hk_now();
     hk_dist_add_diagonal(&K, ridge);
@@ -50,16 +58,22 @@ int hk_krr(enum hk_kernel kind, const struct hk_depths *d, const struct hk_input
     st->info = info;
     if (info != 0) {
         hk_dmatrix_destroy(&K);
+        hk_fail("Gram matrix of %s is not positive definite even with jitter %.3g added to ridge %.3g (pdpotrf info "
+                "%d at N=%d); raise ridge", hk_kernel_name(kind), st->jitter, ridge, info, N);
         return 1;
     }
     t0 = hk_now();
-    hk_dmatrix_create(&B, grid, N, k, nb);
+    if (!hk_all_ok(comm, hk_dmatrix_create(&B, grid, N, k, nb) == 0)) {
+        hk_dmatrix_destroy(&B);
+        hk_dmatrix_destroy(&K);
+        return 1;
+    }
     hk_dist_columns_set(&B, Y);
     hk_dist_cholesky_solve(&K, &B);
-    st->t_solve = hk_now() - t0;
     /* (K + lambda I) A = Y: the training residual Y - K A is lambda A */
     double *alpha = hk_malloc((size_t)N * k * sizeof(double));
     hk_dist_columns_allgather(&B, alpha);
+    st->t_solve = hk_now() - t0;
     double sse = 0;
     for (size_t i = 0; i < (size_t)N * k; i++) sse += pow((ridge + st->jitter) * alpha[i], 2);
     st->mse_train = sse / ((double)N * k);
@@ -73,8 +87,8 @@ int hk_krr(enum hk_kernel kind, const struct hk_depths *d, const struct hk_input
         int rows = M - c0 < test_chunk ? M - c0 : test_chunk;
         struct hk_dmatrix Kt, C;
         int ok = hk_dmatrix_create(&Kt, grid, rows, N, nb) == 0 && hk_dmatrix_create(&C, grid, rows, k, nb) == 0;
-        if (ok) ok = hk_dist_fill_kernel(&Kt, kind, d, test, c0, train, 0, 0) == 0;
-        if (!hk_all_ok(comm, ok)) rc = -1;
+        if (!hk_all_ok(comm, ok)) rc = 1;
+        else if (!hk_all_ok(comm, hk_dist_fill_kernel(&Kt, kind, d, test, c0, train, 0, 0) == 0)) rc = -1;
         else {
             hk_dist_gemm(&Kt, &B, &C);
             hk_dist_columns_allgather(&C, part);
@@ -88,4 +102,15 @@ int hk_krr(enum hk_kernel kind, const struct hk_depths *d, const struct hk_input
     free(part);
     hk_dmatrix_destroy(&B);
     return rc;
+}
+
+void hk_krr_record(struct hk_result *r, const char *name, const struct hk_krr_stats *st)
+{
+    static const char *const keys[] = {"jitter", "time_gram", "time_factor", "time_solve", "time_predict", "mse_train"};
+    const double values[] = {st->jitter, st->t_gram, st->t_factor, st->t_solve, st->t_predict, st->mse_train};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        char key[64];
+        snprintf(key, sizeof key, "%s_%s", keys[i], name);
+        hk_attrs_num(&r->metrics, key, values[i]);
+    }
 }

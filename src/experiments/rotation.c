@@ -185,26 +185,22 @@ static int run(const struct hk_point *p, MPI_Comm team, const struct hk_experime
         double t0 = hk_now();
         int kr = hk_krr((enum hk_kernel)hk_kernel_from_name(kernels[k]), &depths, &train.in, Y, K, &test.in,
                         (int)hk_point_int(p, "test_chunk"), hk_point_num(p, "ridge"), &grid,
-                        (int)hk_point_int(p, "block_size"), pred, &st);
-        char key[64];
-        if (kr == 0) {
+                        (int)hk_point_int(p, "block_size"), NULL, pred, &st);
+        if (kr < 0) rc = -1;
+        else if (kr > 0) hk_result_fail(r, "%s", hk_error_message());
+        else {
             int correct = 0;
             for (int i = 0; i < M; i++) {
                 int best = 0;
                 for (int c = 1; c < K; c++) if (pred[i + (size_t)c * M] > pred[i + (size_t)best * M]) best = c;
                 correct += best == ltest[i];
             }
+            char key[64];
             snprintf(key, sizeof key, "accuracy_test_%s", kernels[k]);
             hk_attrs_num(&r->metrics, key, (double)correct / M);
             snprintf(key, sizeof key, "time_%s", kernels[k]);
             hk_attrs_num(&r->metrics, key, hk_now() - t0);
-            snprintf(key, sizeof key, "jitter_%s", kernels[k]);
-            hk_attrs_num(&r->metrics, key, st.jitter);
-        } else if (kr > 0) {
-            hk_result_fail(r, "Gram matrix of %s is not positive definite even with jitter %.3g (pdpotrf info %d "
-                           "at N=%d); raise ridge", kernels[k], st.jitter, st.info, N);
-        } else {
-            rc = -1;
+            hk_krr_record(r, kernels[k], &st);
         }
         free(Y);
         free(pred);
