@@ -726,10 +726,25 @@ int hk_images_split(const char *source, long seed, int ntrain, int ntest, struct
         perm[i] = perm[j];
         perm[j] = t;
     }
-    int rc = hk_images_read(source, perm, ntrain, train);
-    if (rc == 0) rc = hk_images_read(source, perm + ntrain, ntest, test);
+    /* one read for both splits (a synthetic source is generated once) */
+    struct hk_image_set both;
+    int rc = hk_images_read(source, perm, ntrain + ntest, &both);
     free(perm);
-    return rc;
+    if (rc) {
+        hk_image_set_free(&both);
+        return rc;
+    }
+    struct hk_image_set *parts[2] = {train, test};
+    const int counts[2] = {ntrain, ntest};
+    for (int s = 0, first = 0; s < 2; first += counts[s++]) {
+        parts[s]->n = counts[s];
+        parts[s]->pix = hk_malloc((size_t)counts[s] * HK_IMG_PIXELS * sizeof(float) + 1);
+        parts[s]->labels = hk_malloc((size_t)counts[s] + 1);
+        memcpy(parts[s]->pix, both.pix + (size_t)first * HK_IMG_PIXELS, (size_t)counts[s] * HK_IMG_PIXELS * sizeof(float));
+        memcpy(parts[s]->labels, both.labels + first, (size_t)counts[s]);
+    }
+    hk_image_set_free(&both);
+    return 0;
 }
 
 /* ---- rotation ------------------------------------------------------------- */
