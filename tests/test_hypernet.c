@@ -53,7 +53,7 @@ static double check_block(struct hk_hypernet *net, const struct hk_hn_batch *b, 
     /* error relative to the block's largest gradient entry: for tiny entries
      * a per-entry ratio only measures finite-difference roundoff */
     double worst = 0, h = 1e-6, scale = 0;
-    for (long i = 0; i < count; i++) scale = fmax(scale, fabs(grad[i]));
+    for (long i = 0; i < count; i++) scale = worst_of(scale, fabs(grad[i]));
     for (long i = 0; i < count; i++) {
         double keep = param[i];
         param[i] = keep + h;
@@ -63,7 +63,7 @@ static double check_block(struct hk_hypernet *net, const struct hk_hn_batch *b, 
         param[i] = keep;
         double fd = (up - down) / (2 * h);
         double err = fabs(fd - grad[i]) / scale;
-        if (err > worst) worst = err;
+        worst = worst_of(worst, err);
     }
     CHECK(worst < 1e-6, "%s: finite differences differ by %g (relative)", name, worst);
     return worst;
@@ -117,7 +117,7 @@ static void test_mse_gradient(void)
     hk_hn_backward(&net, &f.batch, &c, dout, &g);
     hk_hn_cache_free(&c);
     double worst = 0, h = 1e-6, scale = 0;
-    for (long i = 0; i < net.P * s.n; i++) scale = fmax(scale, fabs(g.A[i]));
+    for (long i = 0; i < net.P * s.n; i++) scale = worst_of(scale, fabs(g.A[i]));
     for (long i = 0; i < net.P * s.n; i += 7) {
         double keep = net.A[i], lu, ld;
         net.A[i] = keep + h;
@@ -126,7 +126,7 @@ static void test_mse_gradient(void)
         hk_hn_forward(&net, &f.batch, &c); ld = hk_hn_mse(&c, y, NULL); hk_hn_cache_free(&c);
         net.A[i] = keep;
         double fd = (lu - ld) / (2 * h);
-        worst = fmax(worst, fabs(fd - g.A[i]) / scale);
+        worst = worst_of(worst, fabs(fd - g.A[i]) / scale);
     }
     CHECK(worst < 1e-6, "MSE gradient of A differs from finite differences by %g", worst);
     hk_hn_grad_free(&g);
@@ -158,7 +158,7 @@ static void test_cross_entropy_gradient(void)
     long counts[2] = {(long)net.fw[1] * net.fw[0], net.P * net.fw[net.nf]};
     for (int bk = 0; bk < 2; bk++) {
         double worst = 0, h = 1e-6, scale = 0;
-        for (long i = 0; i < counts[bk]; i++) scale = fmax(scale, fabs(grads[bk][i]));
+        for (long i = 0; i < counts[bk]; i++) scale = worst_of(scale, fabs(grads[bk][i]));
         for (long i = 0; i < counts[bk]; i += 3) {
             double keep = blocks[bk][i], lu, ld;
             blocks[bk][i] = keep + h;
@@ -166,7 +166,7 @@ static void test_cross_entropy_gradient(void)
             blocks[bk][i] = keep - h;
             hk_hn_forward(&net, &f.batch, &c); ld = hk_hn_cross_entropy(&c, 4, labels, NULL, NULL); hk_hn_cache_free(&c);
             blocks[bk][i] = keep;
-            worst = fmax(worst, fabs((lu - ld) / (2 * h) - grads[bk][i]) / scale);
+            worst = worst_of(worst, fabs((lu - ld) / (2 * h) - grads[bk][i]) / scale);
         }
         CHECK(worst < 1e-6, "cross-entropy gradient of %s differs from finite differences by %g", bk ? "A" : "W1", worst);
     }
@@ -212,8 +212,8 @@ static void test_entk_explicit(int L, int H, int bottleneck)
         for (int j = 0; j < nb; j++) {
             double e = 0;
             for (long p = 0; p < np; p++) e += J[(size_t)i * np + p] * J[(size_t)j * np + p];
-            worst = fmax(worst, fabs(e - fast[i + j * nb]));
-            scale = fmax(scale, fabs(e));
+            worst = worst_of(worst, fabs(e - fast[i + j * nb]));
+            scale = worst_of(scale, fabs(e));
         }
     CHECK(worst <= 1e-12 * scale, "fast empirical NTK (L=%d H=%d) differs from the explicit Jacobian product by %g of %g",
           L, H, worst, scale);

@@ -56,7 +56,7 @@ static void test_hand_cases(void)
     int xid[2] = {0, 1};
     struct hk_inputs in = {.n = 2, .nx = 2, .dx = 2, .x = x, .dz = 2, .z = z, .xid = xid};
     /* L = 1: Sf(x1,x2) = V(1,1,0) = 1/pi, Tf = Sf + 0 * Vd = 1/pi */
-    struct hk_depths d1 = {1, 1};
+    struct hk_depths d1 = {1, 1, 0};
     CHECK_CLOSE(eval_one(HK_SF, &d1, &in, 0, 1), 1 / M_PI, 1e-15, "Sf orthogonal L=1");
     CHECK_CLOSE(eval_one(HK_TF, &d1, &in, 0, 1), 1 / M_PI, 1e-15, "Tf orthogonal L=1");
     /* H = 1: Kh = Sf Z0, Th = Tf Z0 */
@@ -65,14 +65,14 @@ static void test_hand_cases(void)
     /* L = 2 orthogonal: S1 = 1/pi, T1 = 1/pi; S2 = V(1,1,1/pi), T2 = S2 + T1 Vd(1,1,1/pi) */
     double t = acos(1 / M_PI);
     double s2 = (sin(t) + (M_PI - t) / M_PI) / M_PI, vd2 = (M_PI - t) / M_PI;
-    struct hk_depths d2 = {2, 1};
+    struct hk_depths d2 = {2, 1, 0};
     CHECK_CLOSE(eval_one(HK_SF, &d2, &in, 0, 1), s2, 1e-14, "Sf orthogonal L=2");
     CHECK_CLOSE(eval_one(HK_TF, &d2, &in, 0, 1), s2 + vd2 / M_PI, 1e-14, "Tf orthogonal L=2");
     /* H = 2, L = 1, orthogonal x: K1 = Z0/pi, diagonals K1(u,u) = 0.5;
      * In_2 = V(0.5, 0.5, 0.3/pi), Th = Tf (In_1 Sf Vd(K1) + In_2) */
     double c = (0.3 / M_PI) / 0.5, tt = acos(c);
     double in2 = 0.5 * (sin(tt) + (M_PI - tt) * c) / M_PI, vdk = (M_PI - tt) / M_PI;
-    struct hk_depths d12 = {1, 2};
+    struct hk_depths d12 = {1, 2, 0};
     CHECK_CLOSE(eval_one(HK_KH, &d12, &in, 0, 1), in2 / M_PI, 1e-14, "Kh H=2 orthogonal");
     CHECK_CLOSE(eval_one(HK_TH, &d12, &in, 0, 1), (0.3 * (1 / M_PI) * vdk + in2) / M_PI, 1e-14, "Th H=2 orthogonal");
     /* x = x' (same point): S_l = s, T_l = (l+1) s, K_l = s^l zz, and
@@ -83,7 +83,7 @@ static void test_hand_cases(void)
     double s = (1.2 * 1.2 + 0.7 * 0.7) / 2, zz = (0.09 + 1.21 + 0.25) / 3;
     for (int L = 1; L <= 3; L++)
         for (int H = 1; H <= 4; H++) {
-            struct hk_depths d = {L, H};
+            struct hk_depths d = {L, H, 0};
             double sum = 0;
             for (int l = 1; l <= H; l++) sum += pow(s, l - 1) * zz * pow(s, H - l);
             char what[64];
@@ -113,13 +113,13 @@ static void test_symmetric_psd(void)
     for (int i = 0; i < n; i++) idx[i] = i;
     double *K = malloc((size_t)n * n * sizeof(double)), *w = malloc(n * sizeof(double));
     for (int k = 0; k < HK_NKERNELS; k++) {
-        struct hk_depths d = {2, 3};
+        struct hk_depths d = {2, 3, 0};
         hk_kernel_eval(k, &d, &tr.in, idx, n, &tr.in, idx, n, 0, K, n);
         double asym = 0, scale = 0;
         for (int i = 0; i < n; i++)
             for (int j = 0; j < n; j++) {
-                asym = fmax(asym, fabs(K[i + j * n] - K[j + i * n]));
-                scale = fmax(scale, fabs(K[i + j * n]));
+                asym = worst_of(asym, fabs(K[i + j * n] - K[j + i * n]));
+                scale = worst_of(scale, fabs(K[i + j * n]));
             }
         CHECK(asym <= 1e-14 * scale, "%s not symmetric: %g", hk_kernel_name(k), asym / scale);
         int lwork = 10 * n, info;
@@ -141,7 +141,7 @@ static void test_tiles_against_pairs(void)
 {
     struct hk_dataset tr, te;
     random_task(&tr, &te, 60, 11); /* 660 points: several column tiles */
-    struct hk_depths d = {2, 3};
+    struct hk_depths d = {2, 3, 0};
     int nr = te.in.n, nc = tr.in.n;
     int *rows = malloc(nr * sizeof(int)), *cols = malloc(nc * sizeof(int));
     for (int i = 0; i < nr; i++) rows[i] = i;
@@ -164,10 +164,10 @@ static void test_tiles_against_pairs(void)
             double kda[2] = {sfa * zaa / 3, sfa * sfa * zaa / 3}, kdb[2] = {sfb * zbb / 3, sfb * sfb * zbb / 3};
             double kh, want;
             hk_hyper_pair(3, sf, tf, zab / 3, kda, kdb, &kh, &want);
-            worst = fmax(worst, fabs(th[i + j * nr] - want) / fabs(want));
+            worst = worst_of(worst, fabs(th[i + j * nr] - want) / fabs(want));
             double s_unused, want_mlp;
             hk_relu_net_kernels(5, (saa + zaa) / 9, (sbb + zbb) / 9, (sab + zab) / 9, &s_unused, &want_mlp);
-            worst_mlp = fmax(worst_mlp, fabs(tm[i + j * nr] - want_mlp) / fabs(want_mlp));
+            worst_mlp = worst_of(worst_mlp, fabs(tm[i + j * nr] - want_mlp) / fabs(want_mlp));
         }
     CHECK(worst < 1e-12, "tiled Th differs from per-pair maps by %g", worst);
     CHECK(worst_mlp < 1e-12, "tiled Tmlp differs from per-pair maps by %g", worst_mlp);
@@ -228,6 +228,9 @@ static void test_normal_sampler(void)
 
 int main(void)
 {
+    /* the comparison helper itself: a NaN error anywhere must fail the check */
+    CHECK(!(worst_of(0, NAN) <= 1) && !(worst_of(NAN, 0.5) <= 1) && worst_of(0.25, 0.5) == 0.5,
+          "worst_of lets a NaN through");
     test_normal_sampler();
     test_dual_maps();
     test_hand_cases();
