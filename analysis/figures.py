@@ -131,7 +131,7 @@ def regression(res, out):
     rows = res.rows("hyperkernel-regression")
     if not rows:
         return []
-    kernels = [k for k in ("Th", "Kh", "Tmlp") if f"mse_test_{k}" in res.metrics]
+    kernels = [k for k in res.point_kernels() if f"mse_test_{k}" in res.metrics]
     keys = ["n_train_param", "depth_f", "depth_g"]
     res.params["n_train_param"] = res.params["distinct_x"] * res.params["samples_per_x"]
     header = ["N train", "depth_f", "depth_g", "seeds"] + [f"test MSE {k}" for k in kernels] + ["test MSE, mean predictor"]
@@ -224,9 +224,9 @@ def snapshots(res, out, limit=4):
 
 # ---- image-completion and image-inpainting --------------------------------------
 
-PIXEL_METHODS = ("Th", "Kh", "Tmlp", "hypernet")
-METHOD_LABELS = {"Th": "hyperkernel Th", "Kh": "hyper-GP Kh", "Tmlp": "plain-MLP NTK", "hypernet": "hypernetwork",
-                 "mean_image": "mean image"}
+def _pixel_methods(res):
+    """The methods of the image kinds: the kernels between points, in table order, then the hypernetwork."""
+    return res.point_kernels() + ["hypernet"]
 
 
 def _varies(res, rows, key):
@@ -248,13 +248,13 @@ def pixels(res, out, kind):
     if not rows:
         return []
     stem = kind.replace("image-", "")
-    methods = [m for m in PIXEL_METHODS if f"mse_hidden_{m}" in res.metrics and
+    methods = [m for m in _pixel_methods(res) if f"mse_hidden_{m}" in res.metrics and
                np.isfinite(res.metrics[f"mse_hidden_{m}"][rows]).any()] + ["mean_image"]
     keys = _pixel_keys(res, rows)
     arts = []
     for part, what in (("hidden", "hidden pixels"), ("whole", "whole image")):
         stats = {m: res.group(rows, keys, f"mse_{part}_{m}") for m in methods}
-        header = keys + ["seeds"] + [f"MSE {METHOD_LABELS[m]}" for m in methods]
+        header = keys + ["seeds"] + [f"MSE {res.label(m)}" for m in methods]
         table = []
         for key in sorted(stats["mean_image"]):
             table.append([str(int(v)) for v in key] + [str(stats["mean_image"][key][2])] +
@@ -268,7 +268,7 @@ def pixels(res, out, kind):
         y = np.array([by_u[(k,)][0] for k in u])
         e = np.array([by_u[(k,)][1] for k in u])
         style = dict(linestyle="--", color="k") if m == "mean_image" else {}
-        ax.errorbar(u, y, yerr=e, marker="o", capsize=3, label=METHOD_LABELS[m], **style)
+        ax.errorbar(u, y, yerr=e, marker="o", capsize=3, label=res.label(m), **style)
     ax.set_xscale("log")
     ax.set_xlabel("training images U")
     ax.set_ylabel("MSE on hidden pixels")
@@ -282,7 +282,7 @@ def pixels(res, out, kind):
         i = max(with_examples, key=lambda r: (res.params["train_images"][r], -res.params["seed"][r]))
         pid, names = res.ids[i], res.array_names(res.ids[i])
         cols = [("examples_input", "input"), ("examples_truth", "truth")] + \
-               [(f"examples_{m}", METHOD_LABELS[m]) for m in PIXEL_METHODS if f"examples_{m}" in names]
+               [(f"examples_{m}", res.label(m)) for m in _pixel_methods(res) if f"examples_{m}" in names]
         imgs = {name: res.array(pid, name) for name, _ in cols}
         n = imgs["examples_truth"].shape[0]
         fig, axes = plt.subplots(n, len(cols), figsize=(1.6 * len(cols), 1.7 * n), squeeze=False)
@@ -319,7 +319,7 @@ def rotation(res, out):
         return []
     arts = []
     keys = ["width_g"] + [k for k in ("depth_g", "width_f", "depth_f") if _varies(res, rows, k)]
-    kernels = [k for k in ("Th", "Tmlp") if f"accuracy_test_{k}" in res.metrics and
+    kernels = [k for k in res.point_kernels() if f"accuracy_test_{k}" in res.metrics and
                np.isfinite(res.metrics[f"accuracy_test_{k}"][rows]).any()]
     curves = {}
     for i in rows:
@@ -339,7 +339,7 @@ def rotation(res, out):
             sel = [i for i in rows if tuple(res.params[k][i] for k in keys) == key]
             for j, k in enumerate(kernels):
                 acc = np.nanmean(res.metrics[f"accuracy_test_{k}"][sel])
-                ax.axhline(acc, color=f"C{j + 1}", linestyle="--", label=METHOD_LABELS[k])
+                ax.axhline(acc, color=f"C{j + 1}", linestyle="--", label=res.label(k))
             ax.axhline(1 / 12, color="gray", linestyle=":", label="chance")
             ax.set_ylim(0, 1)   # one accuracy scale for every panel
             ax.set_xlabel("epoch")
@@ -349,7 +349,7 @@ def rotation(res, out):
         arts.append({"kind": "figure", "title": "rotation: test accuracy per epoch for each width of g "
                      "(± 1 std over seeds; dashed: kernel classifiers)", "files": _save(fig, out, "rotation_accuracy")})
     metrics = [("accuracy_test_hypernet", "hypernetwork, final")] + \
-              [(f"accuracy_test_{k}", METHOD_LABELS[k]) for k in kernels] + \
+              [(f"accuracy_test_{k}", res.label(k)) for k in kernels] + \
               [("accuracy_test_majority", "majority class")]
     metrics = [(m, l) for m, l in metrics if m in res.metrics]
     stats = {m: res.group(rows, keys, m) for m, _ in metrics}

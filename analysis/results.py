@@ -95,6 +95,29 @@ class Results:
             stats[key] = (v.mean() if len(v) else np.nan, v.std(ddof=1) if len(v) > 1 else 0.0, len(v))
         return stats
 
+    def kernel_table(self):
+        """The kernels of the binary that wrote the file, from its kernel table (provenance
+        attribute kernel_table): [(name, label, between_points)], in table order. A file
+        without it: the kernels that have metrics (jitter_<name>, written for every fit)."""
+        for prov in self.provenance.values():
+            text = prov.get("kernel_table", "")
+            if text:
+                rows = [entry.split("|", 2) for entry in text.split(";") if entry]
+                return [(name, label, point == "1") for name, point, label in rows]
+        names = sorted(k[len("jitter_"):] for k in self.metrics if k.startswith("jitter_"))
+        return [(name, name, True) for name in names]
+
+    def point_kernels(self):
+        """Names of the kernels between points (x, z): those a kind can fit with."""
+        return [name for name, _, point in self.kernel_table() if point]
+
+    def label(self, method):
+        """How figures and tables name a method: a kernel's label from the table, or a few fixed names."""
+        for name, label, _ in self.kernel_table():
+            if name == method:
+                return label
+        return {"hypernet": "hypernetwork", "mean_image": "mean image"}.get(method, method)
+
     def missing_summary(self):
         """What a partial run lacks: points not 'ok', by status."""
         counts = {}

@@ -42,7 +42,7 @@ int main(int argc, char **argv)
     hk_grid_create(&g, MPI_COMM_WORLD, 0);
     struct hk_dmatrix K;
     hk_dmatrix_create(&K, &g, (int)n, (int)n, 64);
-    struct hk_depths d = {2, 3};
+    struct hk_depths d = {2, 3, 0};
     double best = 1e30;
     for (int r = 0; r < repeats; r++) {
         MPI_Barrier(MPI_COMM_WORLD);

@@ -30,7 +30,7 @@ int main(int argc, char **argv)
     struct hk_dataset tr, te;
     hk_synthetic_regression(&spec, &tr, &te);
     int n = tr.in.n;
-    struct hk_depths d = {2, 3};
+    struct hk_depths d = {2, 3, 0};
     struct hk_grid g;
     hk_grid_create(&g, serial ? MPI_COMM_SELF : MPI_COMM_WORLD, 0);
     struct hk_dmatrix K;

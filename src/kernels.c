@@ -13,17 +13,6 @@
  * (4 MiB), whatever the size of the block being evaluated. */
 enum { TILE_ROWS = 256, TILE_COLS = 256 };
 
-static const char *kernel_names[HK_NKERNELS] = {"Sf", "Tf", "Kh", "Th", "Tmlp"};
-
-const char *hk_kernel_name(enum hk_kernel k) { return (k >= 0 && k < HK_NKERNELS) ? kernel_names[k] : "?"; }
-
-int hk_kernel_from_name(const char *name)
-{
-    for (int k = 0; k < HK_NKERNELS; k++)
-        if (!strcmp(name, kernel_names[k])) return k;
-    return -1;
-}
-
 static inline void relu_dual(double kxx, double kyy, double kxy, double *v, double *vd)
 {
     double norm = sqrt(kxx * kyy);
@@ -50,14 +39,15 @@ static inline void relu_dual(double kxx, double kyy, double kxy, double *v, doub
 
 void hk_relu_dual(double kxx, double kyy, double kxy, double *v, double *vd) { relu_dual(kxx, kyy, kxy, v, vd); }
 
-/* One ReLU layer of a plain network: (S, T) -> (V(S), V(S) + T Vd(S)); on
- * the diagonal V(k,k,k) = k, so diagonals stay put without bias. */
-static inline void relu_net(int depth, double sxx, double syy, double s0, double *s_out, double *t_out)
+/* One layer of a plain network: (S, T) -> (V(S), V(S) + T Vd(S)); on the
+ * diagonal V(k,k,k) = k, so diagonals stay put without bias. */
+static void net_kernels(const struct hk_activation *act, int depth, double sxx, double syy, double s0,
+                        double *s_out, double *t_out)
 {
     double s = s0, t = s0;
     for (int l = 0; l < depth; l++) {
         double v, vd;
-        relu_dual(sxx, syy, s, &v, &vd);
+        act->dual(sxx, syy, s, &v, &vd);
         t = v + t * vd;
         s = v;
     }
@@ -67,43 +57,25 @@ static inline void relu_net(int depth, double sxx, double syy, double s0, double
 
 void hk_relu_net_kernels(int depth, double sxx, double syy, double s0, double *s_out, double *t_out)
 {
-    relu_net(depth, sxx, syy, s0, s_out, t_out);
+    net_kernels(hk_activation(0), depth, sxx, syy, s0, s_out, t_out);
 }
 
 /* The g recursion of section 4 in Horner form:
  *   acc_1 = In_1 = z0,  acc_l = acc_{l-1} * Sf Vd(K_{l-1}) + In_l,
  * so sum_l In_l Back_l = acc_H with one arccos per layer step. */
-static inline void hyper_pair(int depth_g, double sf, double tf, double z0, const double *kda, const double *kdb,
-                              double *kh, double *th)
+void hk_hyper_pair(int depth_g, double sf, double tf, double z0, const double *kda, const double *kdb, double *kh,
+                   double *th)
 {
+    const struct hk_activation *act = hk_activation(0);
     double k = sf * z0, acc = z0;
     for (int l = 1; l < depth_g; l++) {
         double v, vd;
-        relu_dual(kda[l - 1], kdb[l - 1], k, &v, &vd);
+        act->dual(kda[l - 1], kdb[l - 1], k, &v, &vd);
         acc = acc * sf * vd + v;
         k = sf * v;
     }
     *kh = k;
     *th = tf * acc;
-}
-
-void hk_hyper_pair(int depth_g, double sf, double tf, double z0, const double *kda, const double *kdb, double *kh,
-                   double *th)
-{
-    hyper_pair(depth_g, sf, tf, z0, kda, kdb, kh, th);
-}
-
-double hk_kernel_entry_cost(enum hk_kernel kind, const struct hk_depths *d, int dz)
-{
-    /* an arccos with its sin and sqrt counts as about 40 flops */
-    switch (kind) {
-    case HK_SF:
-    case HK_TF: return 2;
-    case HK_KH:
-    case HK_TH: return 2.0 * dz + 8 + 50.0 * (d->depth_g - 1);
-    case HK_TMLP: return 2.0 * dz + 8 + 50.0 * (d->depth_f + d->depth_g);
-    default: return 0;
-    }
 }
 
 /* ---- vectorised layer map -------------------------------------------------
@@ -156,27 +128,40 @@ static inline void dual_map(double kxx, double kyy, double kxy, double *v, doubl
     *vd = norm > 0 ? rest : 0;
 }
 
-/* v[i], vd[i] = V, Vd of (kxx[i], kyy, kxy[i]). */
-HK_VECTOR_CLONES
-static void relu_layer(int n, const double *restrict kxx, double kyy, const double *restrict kxy, double *restrict v,
-                       double *restrict vd)
+/* The array forms of an activation's dual map, cloned for the vector units:
+ * NAME_layer and NAME_hyper_layer (see struct hk_activation). */
+#define HK_DUAL_LAYERS(NAME, DUAL)                                                                                \
+    HK_VECTOR_CLONES                                                                                              \
+    static void NAME##_layer(int n, const double *restrict kxx, double kyy, const double *restrict kxy,        \
+                             double *restrict v, double *restrict vd)                                            \
+    {                                                                                                             \
+        for (int i = 0; i < n; i++) DUAL(kxx[i], kyy, kxy[i], &v[i], &vd[i]);                                    \
+    }                                                                                                             \
+    HK_VECTOR_CLONES                                                                                              \
+    static void NAME##_hyper_layer(int n, const double *restrict kxx, double kyy, const double *restrict sf,   \
+                                   double *restrict k, double *restrict acc)                                    \
+    {                                                                                                             \
+        for (int i = 0; i < n; i++) {                                                                             \
+            double v, vd;                                                                                         \
+            DUAL(kxx[i], kyy, k[i], &v, &vd);                                                                     \
+            acc[i] = acc[i] * sf[i] * vd + v;                                                                     \
+            k[i] = sf[i] * v;                                                                                     \
+        }                                                                                                         \
+    }
+
+HK_DUAL_LAYERS(relu, dual_map)
+
+/* The activation table. Entry 0 is the default of every kernel. */
+static const struct hk_activation activations[] = {
+    {"relu", relu_dual, relu_layer, relu_hyper_layer},
+};
+
+const struct hk_activation *hk_activation(int index)
 {
-    for (int i = 0; i < n; i++) dual_map(kxx[i], kyy, kxy[i], &v[i], &vd[i]);
+    return index >= 0 && index < (int)(sizeof activations / sizeof activations[0]) ? &activations[index] : NULL;
 }
 
-/* One layer of g for a column of pairs, fused with the Horner step:
- * acc = acc Sf Vd(K) + V(K), K = Sf V(K). */
-HK_VECTOR_CLONES
-static void hyper_layer(int n, const double *restrict kxx, double kyy, const double *restrict sf,
-                        double *restrict k, double *restrict acc)
-{
-    for (int i = 0; i < n; i++) {
-        double v, vd;
-        dual_map(kxx[i], kyy, k[i], &v, &vd);
-        acc[i] = acc[i] * sf[i] * vd + v;
-        k[i] = sf[i] * v;
-    }
-}
+int hk_activation_count(void) { return (int)(sizeof activations / sizeof activations[0]); }
 
 /* Everything about one side (rows or columns) that depends on a single
  * point: computed once per call, O(points) memory. */
@@ -206,7 +191,7 @@ static double dot(const double *a, const double *b, int n)
 }
 
 static void side_init(struct side *s, const struct hk_inputs *in, const int *pts, int n, int tile,
-                      const struct hk_depths *d)
+                      const struct hk_depths *d, const struct hk_activation *act)
 {
     int H = d->depth_g;
     memset(s, 0, sizeof *s);
@@ -227,7 +212,7 @@ static void side_init(struct side *s, const struct hk_inputs *in, const int *pts
     for (int i = 0; i < n; i++) {
         int p = pts[i];
         double sxx = s->xnorm[in->xid[p]];
-        relu_net(d->depth_f, sxx, sxx, sxx, &s->sfd[i], &s->tfd[i]);
+        net_kernels(act, d->depth_f, sxx, sxx, sxx, &s->sfd[i], &s->tfd[i]);
         const double *z = in->z + (size_t)p * in->dz;
         s->zz[i] = dot(z, z, in->dz) * (1.0 / in->dz);
         s->mlpd[i] = (sxx * in->dx + s->zz[i] * in->dz) * inv_dxz;
@@ -235,7 +220,7 @@ static void side_init(struct side *s, const struct hk_inputs *in, const int *pts
         for (int l = 1; l < H; l++) {
             s->kd[(size_t)(l - 1) * n + i] = k;
             double v, vd;
-            relu_dual(k, k, k, &v, &vd);
+            act->dual(k, k, k, &v, &vd);
             k = s->sfd[i] * v;
         }
     }
@@ -281,7 +266,122 @@ struct lanes {
     double *sf, *tf, *z0, *k, *acc, *v, *vd;
 };
 
-/* Cloned like relu_layer: its gathers and per-layer updates vectorise too. */
+/* One column segment of a tile: rows [start, i1) of the tile against column
+ * point j, everything a kernel's column function reads. */
+struct column {
+    enum hk_kernel kernel;
+    int m;                          /* rows in the segment */
+    const int *slot;                /* per row: its distinct x's slot in the tile's x tables */
+    const double *s0, *sf, *tf;     /* the column's x against the tile's distinct x: x.x'/dx, Sf, Tf */
+    const double *z0;               /* per row: z.z'/dz (a point with itself: its diagonal) */
+    const double *row_kd;           /* K_l(u,u) of the rows: row_kd[(l-1) row_stride + i] */
+    long row_stride;
+    const double *col_kd;           /* of the column point: col_kd[(l-1) col_stride] */
+    long col_stride;
+    const double *row_mlpd;         /* plain-MLP input kernel diagonals of the rows, and of the column */
+    double col_mlpd;
+    const int *rows;                /* global point of each row, to spot a point paired with itself */
+    int col_point, same_inputs;
+    int L, H, dx, dz;
+    const struct hk_activation *act;
+    struct lanes *w;
+};
+
+/* Sf and Tf: the f tables, read per row through its x's slot. */
+HK_VECTOR_CLONES
+static void column_f_table(const struct column *c, double *out)
+{
+    const double *table = c->kernel == HK_SF ? c->sf : c->tf;
+    for (int i = 0; i < c->m; i++) out[i] = table[c->slot[i]];
+}
+
+/* Hyper-GP and hyperkernel: the g recursion of section 4 in Horner form,
+ * acc_l = acc_{l-1} Sf Vd(K_{l-1}) + In_l. */
+HK_VECTOR_CLONES
+static void column_hyper(const struct column *c, double *out)
+{
+    struct lanes *w = c->w;
+    const int m = c->m;
+    for (int i = 0; i < m; i++) {
+        w->sf[i] = c->sf[c->slot[i]];
+        w->tf[i] = c->tf[c->slot[i]];
+        w->k[i] = w->sf[i] * c->z0[i];
+        w->acc[i] = c->z0[i];
+    }
+    for (int l = 1; l < c->H; l++)
+        c->act->hyper_layer(m, c->row_kd + (size_t)(l - 1) * c->row_stride, c->col_kd[(size_t)(l - 1) * c->col_stride],
+                            w->sf, w->k, w->acc);
+    if (c->kernel == HK_KH) for (int i = 0; i < m; i++) out[i] = w->k[i];
+    else for (int i = 0; i < m; i++) out[i] = w->tf[i] * w->acc[i];
+}
+
+/* Plain MLP of L + H layers on (x, z): input kernel (x.x' + z.z') / (dx + dz). */
+HK_VECTOR_CLONES
+static void column_mlp(const struct column *c, double *out)
+{
+    struct lanes *w = c->w;
+    const int m = c->m;
+    const double inv_dxz = 1.0 / (c->dx + c->dz);
+    for (int i = 0; i < m; i++) {
+        double sxy = (c->s0[c->slot[i]] * c->dx + c->z0[i] * c->dz) * inv_dxz;
+        w->k[i] = (c->same_inputs && c->rows[i] == c->col_point) ? c->row_mlpd[i] : sxy;
+        w->acc[i] = w->k[i];
+    }
+    for (int l = 0; l < c->L + c->H; l++) {
+        c->act->layer(m, c->row_mlpd, c->col_mlpd, w->k, w->v, w->vd);
+        for (int i = 0; i < m; i++) {
+            w->acc[i] = w->v[i] + w->acc[i] * w->vd[i];
+            w->k[i] = w->v[i];
+        }
+    }
+    for (int i = 0; i < m; i++) out[i] = w->acc[i];
+}
+
+/* The kernel table of kernels.h, with each row's column function. */
+struct kernel_row {
+    struct hk_kernel_info info;
+    void (*column)(const struct column *c, double *out);
+};
+#define HK_USE_POINT 1
+#define HK_USE_XONLY 0
+#define HK_KERNEL_ROW(ID, name, use, needs, c0, c_dz, c_f, c_g, column, label)                                    \
+    {{#name, label, HK_USE_##use, needs, c0, c_dz, c_f, c_g}, column},
+static const struct kernel_row kernel_table[HK_NKERNELS] = {HK_KERNEL_TABLE(HK_KERNEL_ROW)};
+
+const struct hk_kernel_info *hk_kernel_info(enum hk_kernel k)
+{
+    return (k >= 0 && k < HK_NKERNELS) ? &kernel_table[k].info : NULL;
+}
+
+const char *hk_kernel_name(enum hk_kernel k) { return (k >= 0 && k < HK_NKERNELS) ? kernel_table[k].info.name : "?"; }
+
+int hk_kernel_from_name(const char *name)
+{
+    for (int k = 0; k < HK_NKERNELS; k++)
+        if (!strcmp(name, kernel_table[k].info.name)) return k;
+    return -1;
+}
+
+double hk_kernel_entry_cost(enum hk_kernel kind, const struct hk_depths *d, int dz)
+{
+    const struct hk_kernel_info *k = hk_kernel_info(kind);
+    if (!k) return 0;
+    return k->c0 + k->c_dz * dz + k->c_f * d->depth_f + k->c_g * (d->depth_g - 1);
+}
+
+double hk_kernel_workspace_bytes(enum hk_kernel kind, const struct hk_depths *d, int nx_rows, int nx_cols, int dx,
+                                 int dz, int nrows, int ncols)
+{
+    (void)kind;
+    const double H1 = d->depth_g > 1 ? d->depth_g - 1 : 1;
+    /* per side: x norms and marks per distinct x; 4 + (H-1) diagonals per point; a tile's slots, x and z */
+    double rows = nx_rows * 12.0 + nrows * 8.0 * (4 + H1) + TILE_ROWS * (8.0 + 8.0 * dx + 8.0 + 8.0 * dz);
+    double cols = nx_cols * 12.0 + ncols * 8.0 * (4 + H1) + TILE_COLS * (8.0 + 8.0 * dx + 8.0 + 8.0 * dz);
+    /* four tile tables (x.x', Sf, Tf, z.z') and seven lanes */
+    return rows + cols + 4.0 * 8 * TILE_ROWS * TILE_COLS + 7.0 * 8 * TILE_ROWS;
+}
+
+/* Cloned for the vector units: its gathers and per-layer updates vectorise too. */
 HK_VECTOR_CLONES
 int hk_kernel_eval(enum hk_kernel kind, const struct hk_depths *d, const struct hk_inputs *a, const int *rows,
                    int nrows, const struct hk_inputs *b, const int *cols, int ncols, int lower_only, double *out,
@@ -291,16 +391,20 @@ int hk_kernel_eval(enum hk_kernel kind, const struct hk_depths *d, const struct 
     if (d->depth_f < 1 || d->depth_g < 1 || d->depth_g > HK_MAX_DEPTH || d->depth_f > HK_MAX_DEPTH)
         return hk_fail("kernel depths out of range: depth_f=%d depth_g=%d (1..%d)", d->depth_f, d->depth_g,
                        HK_MAX_DEPTH);
+    const struct hk_activation *act = hk_activation(d->activation);
+    if (!act) return hk_fail("unknown activation %d (0..%d)", d->activation, hk_activation_count() - 1);
     if (a->dx != b->dx || a->dz != b->dz)
         return hk_fail("kernel inputs disagree in dimension: dx %d vs %d, dz %d vs %d", a->dx, b->dx, a->dz, b->dz);
     for (int i = 1; lower_only && i < nrows; i++)
         if (rows[i] <= rows[i - 1]) return hk_fail("kernel evaluation: lower_only needs ascending rows");
     if (nrows == 0 || ncols == 0) return 0;
-    const int H = d->depth_g, L = d->depth_f, dx = a->dx, dz = a->dz;
+    const struct kernel_row *K = &kernel_table[kind];
+    const int needs_f = (K->info.needs & HK_NEEDS_F) != 0, needs_z = (K->info.needs & HK_NEEDS_Z) != 0;
+    const int L = d->depth_f, dx = a->dx, dz = a->dz;
     const int same_inputs = (a == b);
     struct side R, C;
-    side_init(&R, a, rows, nrows, TILE_ROWS, d);
-    side_init(&C, b, cols, ncols, TILE_COLS, d);
+    side_init(&R, a, rows, nrows, TILE_ROWS, d, act);
+    side_init(&C, b, cols, ncols, TILE_COLS, d, act);
     const size_t tile = (size_t)TILE_ROWS * TILE_COLS;
     double *s0 = hk_malloc(tile * sizeof(double)), *sf = hk_malloc(tile * sizeof(double));
     double *tf = hk_malloc(tile * sizeof(double)), *z0 = hk_malloc(tile * sizeof(double));
@@ -308,7 +412,9 @@ int hk_kernel_eval(enum hk_kernel kind, const struct hk_depths *d, const struct 
     double *lane_mem = hk_malloc(7 * (size_t)TILE_ROWS * sizeof(double));
     w.sf = lane_mem; w.tf = w.sf + TILE_ROWS; w.z0 = w.tf + TILE_ROWS; w.k = w.z0 + TILE_ROWS;
     w.acc = w.k + TILE_ROWS; w.v = w.acc + TILE_ROWS; w.vd = w.v + TILE_ROWS;
-    const double inv_dx = 1.0 / dx, inv_dz = 1.0 / dz, inv_dxz = 1.0 / (dx + dz), zero = 0;
+    const double inv_dx = 1.0 / dx, inv_dz = 1.0 / dz, zero = 0;
+    struct column c = {.kernel = kind, .row_stride = nrows, .col_stride = ncols, .same_inputs = same_inputs,
+                       .L = L, .H = d->depth_g, .dx = dx, .dz = dz, .act = act, .w = &w, .z0 = w.z0};
 
     for (int j0 = 0; j0 < ncols; j0 += TILE_COLS) {
         int j1 = j0 + TILE_COLS < ncols ? j0 + TILE_COLS : ncols, ncj = j1 - j0;
@@ -325,21 +431,21 @@ int hk_kernel_eval(enum hk_kernel kind, const struct hk_depths *d, const struct 
             for (int q = 0; q < uc; q++)
                 for (int p = 0; p < ur; p++)
                     if (same_inputs && R.ux[p] == C.ux[q]) s0[p + (size_t)q * ur] = R.uxnorm[p]; /* x = x' */
-            if (kind != HK_TMLP)
+            if (needs_f)
                 for (int q = 0; q < uc; q++) {
                     /* f recursion, column by column of the table, vectorised over rows */
                     double *sq = s0 + (size_t)q * ur, *sfq = sf + (size_t)q * ur, *tfq = tf + (size_t)q * ur;
                     memcpy(sfq, sq, (size_t)ur * sizeof(double));
                     memcpy(tfq, sq, (size_t)ur * sizeof(double));
                     for (int l = 0; l < L; l++) {
-                        relu_layer(ur, R.uxnorm, C.uxnorm[q], sfq, w.v, w.vd);
+                        act->layer(ur, R.uxnorm, C.uxnorm[q], sfq, w.v, w.vd);
                         for (int p = 0; p < ur; p++) {
                             tfq[p] = w.v[p] + tfq[p] * w.vd[p];
                             sfq[p] = w.v[p];
                         }
                     }
                 }
-            if (kind != HK_SF && kind != HK_TF) /* the z dot products of the tile, one DGEMM */
+            if (needs_z) /* the z dot products of the tile, one DGEMM */
                 dgemm_("T", "N", &nri, &ncj, &dz, &inv_dz, R.zg, &dz, C.zg, &dz, &zero, z0, &nri);
             for (int j = j0; j < j1; j++) {
                 const int cj = cols[j], jc = j - j0, ci = C.slot[jc];
@@ -354,49 +460,25 @@ int hk_kernel_eval(enum hk_kernel kind, const struct hk_depths *d, const struct 
                 }
                 const int m = i1 - start, off = start - i0;
                 if (m <= 0) continue;
-                double *col = out + (size_t)j * ld + start;
-                const double *sfcol = sf + (size_t)ci * ur, *tfcol = tf + (size_t)ci * ur, *s0col = s0 + (size_t)ci * ur;
-                const int *slot = R.slot + off;
-                if (kind == HK_SF || kind == HK_TF) {
-                    const double *table = kind == HK_SF ? sfcol : tfcol;
-                    for (int i = 0; i < m; i++) col[i] = table[slot[i]];
-                    continue;
+                c.m = m;
+                c.slot = R.slot + off;
+                c.s0 = s0 + (size_t)ci * ur;
+                c.sf = sf + (size_t)ci * ur;
+                c.tf = tf + (size_t)ci * ur;
+                if (needs_z) {
+                    const double *z0col = z0 + (size_t)jc * nri + off;
+                    for (int i = 0; i < m; i++) w.z0[i] = z0col[i];
+                    if (same_inputs) /* a point with itself: its diagonal, bit for bit */
+                        for (int i = 0; i < m; i++)
+                            if (rows[start + i] == cj) w.z0[i] = R.zz[start + i];
                 }
-                const double *z0col = z0 + (size_t)jc * nri + off;
-                for (int i = 0; i < m; i++) w.z0[i] = z0col[i];
-                if (same_inputs) /* a point with itself: its diagonal, bit for bit */
-                    for (int i = 0; i < m; i++)
-                        if (rows[start + i] == cj) w.z0[i] = R.zz[start + i];
-                if (kind == HK_TMLP) {
-                    /* plain MLP on (x, z): input kernel (x.x' + z.z') / (dx + dz) */
-                    for (int i = 0; i < m; i++) {
-                        double sxy = (s0col[slot[i]] * dx + w.z0[i] * dz) * inv_dxz;
-                        w.k[i] = (same_inputs && rows[start + i] == cj) ? R.mlpd[start + i] : sxy;
-                        w.acc[i] = w.k[i];
-                    }
-                    for (int l = 0; l < L + H; l++) {
-                        relu_layer(m, R.mlpd + start, C.mlpd[j], w.k, w.v, w.vd);
-                        for (int i = 0; i < m; i++) {
-                            w.acc[i] = w.v[i] + w.acc[i] * w.vd[i];
-                            w.k[i] = w.v[i];
-                        }
-                    }
-                    for (int i = 0; i < m; i++) col[i] = w.acc[i];
-                    continue;
-                }
-                /* hyper-GP and hyperkernel: the g recursion of section 4 in
-                 * Horner form, acc_l = acc_{l-1} Sf Vd(K_{l-1}) + In_l */
-                for (int i = 0; i < m; i++) {
-                    w.sf[i] = sfcol[slot[i]];
-                    w.tf[i] = tfcol[slot[i]];
-                    w.k[i] = w.sf[i] * w.z0[i];
-                    w.acc[i] = w.z0[i];
-                }
-                for (int l = 1; l < H; l++)
-                    hyper_layer(m, R.kd + (size_t)(l - 1) * nrows + start, C.kd[(size_t)(l - 1) * ncols + j], w.sf,
-                                w.k, w.acc);
-                if (kind == HK_KH) for (int i = 0; i < m; i++) col[i] = w.k[i];
-                else for (int i = 0; i < m; i++) col[i] = w.tf[i] * w.acc[i];
+                c.row_kd = R.kd + start;
+                c.col_kd = C.kd + j;
+                c.row_mlpd = R.mlpd + start;
+                c.col_mlpd = C.mlpd[j];
+                c.rows = rows + start;
+                c.col_point = cj;
+                K->column(&c, out + (size_t)j * ld + start);
             }
         }
     }

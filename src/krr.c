@@ -11,16 +11,10 @@
 #include <string.h>
 
 #include "hk/dist.h"
-#include "hk/experiments.h"
+#include "hk/krr.h"
+#include "hk/team.h"
 #include "hk/store.h"
 #include "hk/util.h"
-
-int hk_all_ok(MPI_Comm comm, int ok)
-{
-    int all = 0;
-    MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, comm);
-    return all;
-}
 
 int hk_krr(enum hk_kernel kind, const struct hk_depths *d, const struct hk_inputs *train, const double *Y, int k,
            const struct hk_inputs *test, int test_chunk, double ridge, const struct hk_grid *grid, int nb,
@@ -39,8 +33,7 @@ int hk_krr(enum hk_kernel kind, const struct hk_depths *d, const struct hk_input
     int rc = hk_dist_fill_kernel(&K, kind, d, train, 0, train, 0, snap == NULL);
     st->t_gram = hk_now() - t0;
     if (!hk_all_ok(comm, rc == 0) ||
-        (snap && hk_pfile_write_blockcyclic(snap, hk_kernel_name(kind), K.m, K.n, K.mb, K.nb, grid->nprow,
-                                            grid->npcol, grid->myrow, grid->mycol, K.a, K.lld))) {
+        (snap && hk_pfile_write_blockcyclic(snap, hk_kernel_name(kind), K.desc, K.a))) {
         hk_dmatrix_destroy(&K);
         return -1;
     }

@@ -1,12 +1,13 @@
 /* provenance: BLAS detection and timing, versions, host. */
 #define _GNU_SOURCE
 #include "hk/provenance.h"
+#include "hk/kernels.h"
+#include "hk/store.h"
 #include "hk/blas.h"
 #include "hk/util.h"
 
 #include <ctype.h>
 #include <dlfcn.h>
-#include <hdf5.h>
 #include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -115,12 +116,19 @@ void hk_provenance_collect(struct hk_attrs *prov, const struct hk_blas_info *bla
     MPI_Get_library_version(buf, &len);
     buf[strcspn(buf, "\n")] = 0;
     hk_attrs_text(prov, "mpi_library", buf);
-    unsigned maj, min, rel;
-    H5get_libversion(&maj, &min, &rel);
-    snprintf(buf, sizeof buf, "%u.%u.%u (parallel)", maj, min, rel);
+    hk_store_library_version(buf, sizeof buf);
     hk_attrs_text(prov, "hdf5_version", buf);
     hk_attrs_text(prov, "libyaml_version", yaml_get_version_string());
     hk_attrs_text(prov, "scalapack", HK_SCALAPACK_VERSION);
+    /* the kernel table, so the analysis knows the kernels and their labels:
+     * "name|point|label;..." (point: 1 between points (x, z), 0 of x alone) */
+    char table[1024] = "";
+    for (int k = 0; k < HK_NKERNELS; k++) {
+        const struct hk_kernel_info *info = hk_kernel_info(k);
+        size_t used = strlen(table);
+        snprintf(table + used, sizeof table - used, "%s%s|%d|%s", k ? ";" : "", info->name, info->point, info->label);
+    }
+    hk_attrs_text(prov, "kernel_table", table);
     hk_attrs_text(prov, "blas_core", blas->core);
     hk_attrs_text(prov, "blas_config", blas->config);
     hk_attrs_num(prov, "blas_threads_per_rank", blas->threads);

@@ -1,47 +1,16 @@
 /* scheduler: teams, dynamic hand-out from rank 0, signals. */
 #define _GNU_SOURCE
 #include "hk/scheduler.h"
+#include "hk/team.h"
 #include "hk/util.h"
 
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 enum { TAG_REQUEST = 101, TAG_ASSIGN = 102 };
-
-static volatile sig_atomic_t stop_signal = 0;
-
-static void on_signal(int sig)
-{
-    if (stop_signal) { /* a second signal: stop now */
-        signal(sig, SIG_DFL);
-        raise(sig);
-    }
-    stop_signal = sig;
-}
-
-void hk_signals_install(void)
-{
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGUSR1, &sa, NULL);
-}
-
-int hk_stop_requested(void) { return stop_signal != 0; }
-
-int hk_team_should_stop(MPI_Comm team)
-{
-    int mine = stop_signal, any = 0;
-    MPI_Allreduce(&mine, &any, 1, MPI_INT, MPI_MAX, team);
-    return any;
-}
 
 /* What a team leader tells rank 0 when it asks for work. */
 struct request {
@@ -97,7 +66,7 @@ static int handle_request(struct manager *m, const struct request *rq)
         print_progress(m, rq);
     }
     if (rq->stop && !r->signal) r->signal = rq->stop;
-    if (stop_signal && !r->signal) r->signal = stop_signal;
+    if (hk_stop_signal() && !r->signal) r->signal = hk_stop_signal();
     int next = -1;
     if (!r->signal && !r->fatal && m->next < m->nqueue) next = m->queue[m->next++];
     if (next < 0) m->teams_finished++;
@@ -156,7 +125,7 @@ static void team_loop(MPI_Comm sched, MPI_Comm team, int team_id, hk_point_fn fn
         rq.last_item = item;
         rq.last_outcome = worst;
         rq.seconds = hk_now() - t0;
-        int sig = stop_signal, any = 0;
+        int sig = hk_stop_signal(), any = 0;
         MPI_Allreduce(&sig, &any, 1, MPI_INT, MPI_MAX, team);
         rq.stop = any;
     }
@@ -222,7 +191,7 @@ int hk_schedule(MPI_Comm world, int nitems, const int *team_sizes, hk_point_fn f
     free(queue);
     free(sizes);
     MPI_Bcast(report, sizeof *report, MPI_BYTE, 0, world);
-    int any_fatal = fatal_local, any_signal = stop_signal;
+    int any_fatal = fatal_local, any_signal = hk_stop_signal();
     MPI_Allreduce(MPI_IN_PLACE, &any_fatal, 1, MPI_INT, MPI_MAX, world);
     MPI_Allreduce(MPI_IN_PLACE, &any_signal, 1, MPI_INT, MPI_MAX, world);
     report->fatal |= any_fatal;
@@ -231,37 +200,4 @@ int hk_schedule(MPI_Comm world, int nitems, const int *team_sizes, hk_point_fn f
     report->elapsed = hk_now() - t0;
     MPI_Comm_free(&sched);
     return 0;
-}
-
-int hk_round_robin_count(MPI_Comm comm, int nitems)
-{
-    int rank, size;
-    MPI_Comm_rank(comm, &rank);
-    MPI_Comm_size(comm, &size);
-    return nitems > rank ? (nitems - rank + size - 1) / size : 0;
-}
-
-double *hk_round_robin_gather(MPI_Comm comm, const double *local, int nitems, size_t per)
-{
-    int rank, size;
-    MPI_Comm_rank(comm, &rank);
-    MPI_Comm_size(comm, &size);
-    int *counts = hk_malloc((size_t)size * sizeof(int)), *displs = hk_malloc((size_t)size * sizeof(int));
-    for (int r = 0; r < size; r++) {
-        counts[r] = (int)((nitems > r ? (nitems - r + size - 1) / size : 0) * per);
-        displs[r] = r ? displs[r - 1] + counts[r - 1] : 0;
-    }
-    double *rank_major = rank == 0 ? hk_malloc((size_t)nitems * per * sizeof(double) + 8) : NULL;
-    MPI_Gatherv(local, counts[rank], MPI_DOUBLE, rank_major, counts, displs, MPI_DOUBLE, 0, comm);
-    double *ordered = NULL;
-    if (rank == 0) { /* item i is the (i / size)-th item of rank i % size */
-        ordered = hk_malloc((size_t)nitems * per * sizeof(double) + 8);
-        for (int i = 0; i < nitems; i++)
-            memcpy(ordered + (size_t)i * per, rank_major + displs[i % size] + (size_t)(i / size) * per,
-                   per * sizeof(double));
-        free(rank_major);
-    }
-    free(counts);
-    free(displs);
-    return ordered;
 }

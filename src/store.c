@@ -609,58 +609,29 @@ struct hk_pfile *hk_pfile_create(MPI_Comm comm, const char *path)
     return f;
 }
 
-/* Selects, in a 2D space whose first dimension runs over columns, the
- * block-cyclic pieces one process owns: full blocks as one regular
- * hyperslab, plus the partial last block of each dimension. */
-static void select_blockcyclic(hid_t space, int n_rows, int n_cols, int mb, int nb, int nprow, int npcol, int myrow,
-                               int mycol)
+/* Selects in a file space of m x n the rows this process owns block-cyclically
+ * (row blocks of mb over nprow processes) and the columns [c0, c0 + w). */
+static void select_rows_cols(hid_t space, int m, int mb, int nprow, int myrow, int c0, int w)
 {
     H5Sselect_none(space);
-    int dims[2] = {n_cols, n_rows}, bs[2] = {nb, mb}, np[2] = {npcol, nprow}, me[2] = {mycol, myrow};
-    hsize_t start[2][2], count[2][2], block[2][2], stride[2];
-    int npieces[2];
-    for (int d = 0; d < 2; d++) {
-        int nblocks = (dims[d] + bs[d] - 1) / bs[d];
-        int mine = nblocks > me[d] ? (nblocks - me[d] + np[d] - 1) / np[d] : 0; /* my blocks, last may be partial */
-        stride[d] = (hsize_t)bs[d] * np[d];
-        npieces[d] = 0;
-        if (mine == 0) continue;
-        int last_block = me[d] + (mine - 1) * np[d];
-        int last_size = dims[d] - last_block * bs[d];
-        if (last_size > bs[d]) last_size = bs[d];
-        int full = last_size == bs[d] ? mine : mine - 1;
-        if (full > 0) {
-            start[d][npieces[d]] = (hsize_t)me[d] * bs[d];
-            count[d][npieces[d]] = (hsize_t)full;
-            block[d][npieces[d]] = (hsize_t)bs[d];
-            npieces[d]++;
-        }
-        if (full < mine) {
-            start[d][npieces[d]] = (hsize_t)last_block * bs[d];
-            count[d][npieces[d]] = 1;
-            block[d][npieces[d]] = (hsize_t)last_size;
-            npieces[d]++;
-        }
+    for (int b0 = myrow * mb; b0 < m; b0 += mb * nprow) {
+        hsize_t start[2] = {(hsize_t)b0, (hsize_t)c0}, count[2] = {(hsize_t)(b0 + mb < m ? mb : m - b0), (hsize_t)w};
+        H5Sselect_hyperslab(space, H5S_SELECT_OR, start, NULL, count, NULL);
     }
-    for (int p = 0; p < npieces[0]; p++)
-        for (int q = 0; q < npieces[1]; q++) {
-            hsize_t s[2] = {start[0][p], start[1][q]}, c[2] = {count[0][p], count[1][q]};
-            hsize_t b[2] = {block[0][p], block[1][q]}, st[2] = {stride[0], stride[1]};
-            H5Sselect_hyperslab(space, H5S_SELECT_OR, s, st, c, b);
-        }
 }
 
-int hk_pfile_write_blockcyclic(struct hk_pfile *f, const char *name, int m, int n, int mb, int nb, int nprow,
-                               int npcol, int myrow, int mycol, const double *local, int lld)
+int hk_pfile_write_blockcyclic(struct hk_pfile *f, const char *name, const int *desc, const double *local)
 {
-    /* The file's first dimension runs over columns of A, matching the
-     * column-major local storage, so file[j][i] = A(i, j). Kernel matrices
-     * are symmetric, so readers see file[i][j] = A(i, j) as well; an
-     * attribute records the convention. */
-    hsize_t fdims[2] = {(hsize_t)n, (hsize_t)m};
+    /* desc is a ScaLAPACK descriptor: [1] context, [2] m, [3] n, [4] mb,
+     * [5] nb, [6] first process row, [7] first process column, [8] lld */
+    const int m = desc[2], n = desc[3], mb = desc[4], nb = desc[5], lld = desc[8], zero = 0;
+    int nprow, npcol, myrow, mycol;
+    Cblacs_gridinfo(desc[1], &nprow, &npcol, &myrow, &mycol);
+    if (desc[6] != 0 || desc[7] != 0) return hk_fail("%s: dataset %s: blocks must start on process (0, 0)", f->tmp, name);
+    hsize_t fdims[2] = {(hsize_t)m, (hsize_t)n};
     hid_t fspace = H5Screate_simple(2, fdims, NULL);
     hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
-    hsize_t chunk[2] = {(hsize_t)(n < 512 ? n : 512), (hsize_t)(m < 512 ? m : 512)};
+    hsize_t chunk[2] = {(hsize_t)(m < 512 ? m : 512), (hsize_t)(n < 512 ? n : 512)};
     if (chunk[0] > 0 && chunk[1] > 0) H5Pset_chunk(dcpl, 2, chunk);
     hid_t ds = H5Dcreate2(f->file, name, H5T_IEEE_F64LE, fspace, H5P_DEFAULT, dcpl, H5P_DEFAULT);
     H5Pclose(dcpl);
@@ -668,30 +639,46 @@ int hk_pfile_write_blockcyclic(struct hk_pfile *f, const char *name, int m, int 
         H5Sclose(fspace);
         return hk_fail("%s: cannot create dataset %s", f->tmp, name);
     }
-    int zero = 0;
+    /* The local part is column-major and the file row-major: each local
+     * column block is transposed into a buffer of mloc x nb and written as
+     * the rows this process owns times that block's columns, one collective
+     * write per column block (the same count on every rank). */
     int mloc = numroc_(&m, &mb, &myrow, &zero, &nprow), nloc = numroc_(&n, &nb, &mycol, &zero, &npcol);
-    select_blockcyclic(fspace, m, n, mb, nb, nprow, npcol, myrow, mycol);
-    hsize_t mdims[2] = {(hsize_t)(nloc > 0 ? nloc : 1), (hsize_t)(lld > 0 ? lld : 1)};
-    hid_t mspace = H5Screate_simple(2, mdims, NULL);
-    if (mloc > 0 && nloc > 0) {
-        hsize_t s[2] = {0, 0}, c[2] = {(hsize_t)nloc, (hsize_t)mloc};
-        H5Sselect_hyperslab(mspace, H5S_SELECT_SET, s, NULL, c, NULL);
-    } else {
-        H5Sselect_none(mspace);
-        H5Sselect_none(fspace);
-    }
+    int my_blocks = nloc > 0 && mloc > 0 ? (nloc + nb - 1) / nb : 0, blocks = 0;
+    MPI_Allreduce(&my_blocks, &blocks, 1, MPI_INT, MPI_MAX, f->comm);
+    double *buf = malloc((size_t)(mloc > 0 ? mloc : 1) * nb * sizeof(double));
+    int ok = buf != NULL, all_ok;
+    MPI_Allreduce(MPI_IN_PLACE, &ok, 1, MPI_INT, MPI_MIN, f->comm);
+    herr_t rc = ok ? 0 : -1;
     hid_t dxpl = H5Pcreate(H5P_DATASET_XFER);
     H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE);
-    double dummy = 0;
-    herr_t rc = H5Dwrite(ds, H5T_NATIVE_DOUBLE, mspace, fspace, dxpl, local ? local : &dummy);
+    for (int lb = 0; ok && lb < blocks; lb++) {
+        int w = 0, c0 = 0;
+        if (lb < my_blocks) {
+            w = nloc - lb * nb < nb ? nloc - lb * nb : nb;
+            c0 = (lb * npcol + mycol) * nb; /* global column of the block's first column */
+            for (int i = 0; i < mloc; i++)
+                for (int j = 0; j < w; j++) buf[(size_t)i * w + j] = local[i + (size_t)(lb * nb + j) * lld];
+        }
+        hsize_t mdims[1] = {(hsize_t)(w > 0 ? (size_t)mloc * w : 1)};
+        hid_t mspace = H5Screate_simple(1, mdims, NULL);
+        if (w > 0) {
+            select_rows_cols(fspace, m, mb, nprow, myrow, c0, w);
+        } else {
+            H5Sselect_none(mspace);
+            H5Sselect_none(fspace);
+        }
+        if (H5Dwrite(ds, H5T_NATIVE_DOUBLE, mspace, fspace, dxpl, buf) < 0) rc = -1;
+        H5Sclose(mspace);
+    }
+    free(buf);
     H5Pclose(dxpl);
-    H5Sclose(mspace);
     H5Sclose(fspace);
-    if (rc >= 0) rc = attr_write_text(ds, "layout", "file[j][i] = A(i, j); symmetric kernels read either way");
+    if (rc >= 0) rc = attr_write_text(ds, "layout", "file[i][j] = A(i, j)");
     H5Dclose(ds);
-    int ok = rc >= 0, all_ok;
+    ok = rc >= 0;
     MPI_Allreduce(&ok, &all_ok, 1, MPI_INT, MPI_MIN, f->comm);
-    return all_ok ? 0 : hk_fail("%s: writing dataset %s failed (disk full?)", f->tmp, name);
+    return all_ok ? 0 : hk_fail("%s: writing dataset %s failed (disk full, or out of memory)", f->tmp, name);
 }
 
 int hk_pfile_attr_text(struct hk_pfile *f, const char *name, const char *text)
@@ -773,3 +760,144 @@ int hk_h5_read_matrix(const char *path, const char *name, double **data, long *r
     H5Fclose(f);
     return rc;
 }
+
+void hk_store_library_version(char *buf, size_t n)
+{
+    unsigned maj, min, rel;
+    H5get_libversion(&maj, &min, &rel);
+    snprintf(buf, n, "%u.%u.%u (parallel)", maj, min, rel);
+}
+
+/* ---- inspect: a readable summary of any of our files -------------------- */
+
+static herr_t inspect_object(hid_t loc, const char *name, const H5O_info_t *info, void *data)
+{
+    (void)data;
+    if (info->type != H5O_TYPE_DATASET) return 0;
+    hid_t ds = H5Dopen2(loc, name, H5P_DEFAULT);
+    hid_t space = H5Dget_space(ds);
+    int rank = H5Sget_simple_extent_ndims(space);
+    hsize_t dims[8] = {0};
+    H5Sget_simple_extent_dims(space, dims, NULL);
+    printf("  /%s  [", name);
+    for (int i = 0; i < rank; i++) printf("%s%llu", i ? " x " : "", (unsigned long long)dims[i]);
+    printf("]");
+    hid_t type = H5Dget_type(ds);
+    if (H5Tget_class(type) == H5T_FLOAT && rank == 2 && dims[0] == dims[1] && dims[0] <= 20000) {
+        size_t n = (size_t)dims[0];
+        double *a = malloc(n * n * sizeof(double));
+        if (a && H5Dread(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, a) >= 0) {
+            double mn = INFINITY, mx = -INFINITY, asym = 0, diag = 0, scale = 0;
+            for (size_t i = 0; i < n; i++) {
+                diag += a[i * n + i];
+                for (size_t j = 0; j < n; j++) {
+                    double v = a[i * n + j];
+                    if (v < mn) mn = v;
+                    if (v > mx) mx = v;
+                    if (fabs(v) > scale) scale = fabs(v);
+                    if (fabs(v - a[j * n + i]) > asym) asym = fabs(v - a[j * n + i]);
+                }
+            }
+            printf("  min %.4g max %.4g mean diagonal %.4g, max |A - A^T| / max |A| = %.2g", mn, mx, diag / n,
+                   scale > 0 ? asym / scale : 0);
+        }
+        free(a);
+    } else if (H5Tget_class(type) == H5T_FLOAT && rank == 1 && dims[0] > 0 && dims[0] <= 1000000) {
+        double *a = malloc(dims[0] * sizeof(double));
+        if (a && H5Dread(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, a) >= 0) {
+            double mn = INFINITY, mx = -INFINITY;
+            size_t nan = 0;
+            for (size_t i = 0; i < dims[0]; i++) {
+                if (isnan(a[i])) { nan++; continue; }
+                if (a[i] < mn) mn = a[i];
+                if (a[i] > mx) mx = a[i];
+            }
+            if (nan < dims[0]) printf("  min %.4g max %.4g", mn, mx);
+            if (nan) printf("  (%zu missing)", nan);
+        }
+        free(a);
+    }
+    printf("\n");
+    H5Tclose(type);
+    H5Sclose(space);
+    H5Dclose(ds);
+    return 0;
+}
+
+static int inspect_text_attr(hid_t obj, const char *name, char *buf, size_t n)
+{
+    buf[0] = 0;
+    if (H5Aexists(obj, name) <= 0) return -1;
+    hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
+    hid_t t = H5Aget_type(a);
+    int rc = -1;
+    if (H5Tget_class(t) == H5T_STRING && H5Tis_variable_str(t) > 0) {
+        char *s = NULL;
+        if (H5Aread(a, t, &s) >= 0 && s) { snprintf(buf, n, "%s", s); rc = 0; }
+        if (s) H5free_memory(s);
+    } else if (H5Tget_class(t) == H5T_STRING) {
+        size_t size = H5Tget_size(t);
+        char *tmp = calloc(size + 1, 1);
+        if (H5Aread(a, t, tmp) >= 0) { snprintf(buf, n, "%s", tmp); rc = 0; }
+        free(tmp);
+    }
+    H5Tclose(t);
+    H5Aclose(a);
+    return rc;
+}
+
+int hk_store_inspect(const char *path)
+{
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f < 0) return hk_fail("inspect: %s: cannot open as HDF5 (missing, truncated or not an HDF5 file)", path);
+    char format[128];
+    inspect_text_attr(f, "format", format, sizeof format);
+    printf("%s: %s\n", path, format[0] ? format : "HDF5 file");
+    if (!strcmp(format, "hksweep-results-1")) {
+        hid_t prov = H5Gopen2(f, "provenance", H5P_DEFAULT);
+        if (prov >= 0) {
+            H5G_info_t gi;
+            H5Gget_info(prov, &gi);
+            printf("runs: %llu\n", (unsigned long long)gi.nlinks);
+            for (hsize_t i = 0; i < gi.nlinks; i++) {
+                char name[256], host[256], git[128], core[128], conf[512];
+                H5Lget_name_by_idx(prov, ".", H5_INDEX_NAME, H5_ITER_INC, i, name, sizeof name, H5P_DEFAULT);
+                hid_t g = H5Gopen2(prov, name, H5P_DEFAULT);
+                inspect_text_attr(g, "host", host, sizeof host);
+                inspect_text_attr(g, "git_commit", git, sizeof git);
+                inspect_text_attr(g, "blas_core", core, sizeof core);
+                inspect_text_attr(g, "config_path", conf, sizeof conf);
+                printf("  %s: %s on %s, git %s, BLAS core %s\n", name, conf, host, git, core);
+                H5Gclose(g);
+            }
+            H5Gclose(prov);
+        }
+    }
+    printf("datasets:\n");
+    H5Ovisit2(f, H5_INDEX_NAME, H5_ITER_INC, inspect_object, NULL, H5O_INFO_BASIC);
+    if (!strcmp(format, "hksweep-results-1")) {
+        /* status counts */
+        hid_t ds = H5Dopen2(f, "points/status", H5P_DEFAULT);
+        if (ds >= 0) {
+            hid_t space = H5Dget_space(ds);
+            hssize_t n = H5Sget_simple_extent_npoints(space);
+            char **st = calloc((size_t)n + 1, sizeof(char *));
+            hid_t t = H5Dget_type(ds);
+            int ok = 0, failed = 0;
+            if (n > 0 && H5Dread(ds, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, st) >= 0)
+                for (hssize_t i = 0; i < n; i++) {
+                    if (st[i] && !strcmp(st[i], "ok")) ok++;
+                    else failed++;
+                    H5free_memory(st[i]);
+                }
+            printf("points: %lld (%d ok, %d failed)\n", (long long)n, ok, failed);
+            free(st);
+            H5Tclose(t);
+            H5Sclose(space);
+            H5Dclose(ds);
+        }
+    }
+    H5Fclose(f);
+    return 0;
+}
+

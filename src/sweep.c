@@ -119,23 +119,8 @@ int hk_sweep_select(const struct hk_sweep *sw, int shard, int nshards, const uin
     return n;
 }
 
-static const struct hk_value *lookup(const struct hk_point *p, const char *key)
+int hk_list_has(const char *s, const char *item)
 {
-    int i = hk_config_param_index(p->cfg, key);
-    if (i < 0) {
-        fprintf(stderr, "hksweep: internal error: experiment '%s' has no parameter '%s'\n", p->cfg->experiment, key);
-        abort();
-    }
-    return &p->values[i];
-}
-
-double hk_point_num(const struct hk_point *p, const char *key) { return lookup(p, key)->num; }
-long hk_point_int(const struct hk_point *p, const char *key) { return (long)lookup(p, key)->num; }
-const char *hk_point_str(const struct hk_point *p, const char *key) { return lookup(p, key)->text; }
-
-int hk_point_list_has(const struct hk_point *p, const char *key, const char *item)
-{
-    const char *s = lookup(p, key)->text;
     size_t n = strlen(item);
     while (*s) {
         const char *comma = strchr(s, ',');

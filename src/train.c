@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hk/experiments.h"
-#include "hk/scheduler.h"
+#include "hk/team.h"
+#include "hk/train.h"
 #include "hk/util.h"
 
 void hk_hn_evaluate(const struct hk_hypernet *net, const struct hk_inputs *in, const double *y, const int *labels,

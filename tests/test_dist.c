@@ -12,7 +12,7 @@
 #include "hk/blas.h"
 #include "hk/data.h"
 #include "hk/dist.h"
-#include "hk/experiments.h"
+#include "hk/krr.h"
 #include "hk/store.h"
 #include "hk/util.h"
 
@@ -35,7 +35,7 @@ static void one_case(int nprow, int nb, int distinct_x, int per_x, enum hk_kerne
     struct hk_dataset tr, te;
     hk_synthetic_regression(&spec, &tr, &te);
     int N = tr.in.n, M = te.in.n;
-    struct hk_depths d = {2, 3};
+    struct hk_depths d = {2, 3, 0};
     const double ridge = 1e-2;
     struct hk_grid g;
     hk_grid_create(&g, MPI_COMM_WORLD, nprow);
@@ -56,7 +56,7 @@ static void one_case(int nprow, int nb, int distinct_x, int per_x, enum hk_kerne
     double worst = 0;
     for (int j = 0; j < K.nloc; j++)
         for (int i = 0; i < K.mloc; i++)
-            worst = fmax(worst, fabs(K.a[i + (size_t)j * K.lld] - Kfull[K.grows[i] + (size_t)K.gcols[j] * N]));
+            worst = worst_of(worst, fabs(K.a[i + (size_t)j * K.lld] - Kfull[K.grows[i] + (size_t)K.gcols[j] * N]));
     MPI_Allreduce(MPI_IN_PLACE, &worst, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
     CHECK(worst == 0, "%s: local blocks differ from the serial matrix by %g", what, worst);
 
@@ -65,7 +65,13 @@ static void one_case(int nprow, int nb, int distinct_x, int per_x, enum hk_kerne
     struct hk_pfile *pf = hk_pfile_create(MPI_COMM_WORLD, path);
     CHECK(pf != NULL, "%s: pfile create: %s", what, hk_error_message());
     if (pf) {
-        int rc = hk_pfile_write_blockcyclic(pf, "K", N, N, nb, nb, g.nprow, g.npcol, g.myrow, g.mycol, K.a, K.lld);
+        int rc = hk_pfile_write_blockcyclic(pf, "K", K.desc, K.a);
+        /* a rectangular, non-symmetric block: test points x training points */
+        struct hk_dmatrix R;
+        hk_dmatrix_create(&R, &g, M, N, nb);
+        hk_dist_fill_kernel(&R, kind, &d, &te.in, 0, &tr.in, 0, 0);
+        rc |= hk_pfile_write_blockcyclic(pf, "R", R.desc, R.a);
+        hk_dmatrix_destroy(&R);
         rc |= hk_pfile_commit(pf);
         CHECK(rc == 0, "%s: collective write failed: %s", what, hk_error_message());
         if (rank == 0) {
@@ -73,8 +79,16 @@ static void one_case(int nprow, int nb, int distinct_x, int per_x, enum hk_kerne
             long r, c;
             CHECK(hk_h5_read_matrix(path, "K", &read, &r, &c) == 0 && r == N && c == N, "%s: read back", what);
             double diff = 0;
-            for (long i = 0; i < (long)N * N; i++) diff = fmax(diff, fabs(read[i] - Kfull[i]));
+            for (long i = 0; i < (long)N * N; i++) diff = worst_of(diff, fabs(read[i] - Kfull[i]));
             CHECK(diff == 0, "%s: written file differs from the matrix by %g", what, diff);
+            free(read);
+            /* file[i][j] = A(i, j) for a matrix that is not its own transpose */
+            CHECK(hk_h5_read_matrix(path, "R", &read, &r, &c) == 0 && r == M && c == N,
+                  "%s: read back the %d x %d block: %ld x %ld", what, M, N, r, c);
+            long wrong = 0;
+            for (long i = 0; i < (long)M; i++)
+                for (long j = 0; j < (long)N; j++) wrong += !(read[i * N + j] == Kt[i + j * (long)M]);
+            CHECK(wrong == 0, "%s: %ld entries of the rectangular block are not at file[i][j] = A(i, j)", what, wrong);
             free(read);
             unlink(path);
         }

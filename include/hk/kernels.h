@@ -6,11 +6,53 @@
 
 #define HK_MAX_DEPTH 64
 
-enum hk_kernel { HK_SF, HK_TF, HK_KH, HK_TH, HK_TMLP, HK_NKERNELS };
+/* The kernel table: one row per kernel, and everything else (the enum, the
+ * names configs and files use, the choices each kind accepts, plan's costs
+ * and workspace, the CLI usage, the analysis' list through the provenance)
+ * derives from it. A row:
+ *   X(ID, name, use, needs, c0, c_dz, c_f, c_g, column, label)
+ *   use:    POINT, a kernel between points u = (x, z) that the regression
+ *           kinds can fit with, or XONLY, a kernel of x alone (of f);
+ *   needs:  what its evaluation needs per tile besides x.x': HK_NEEDS_F (the
+ *           f recursion per pair of distinct x), HK_NEEDS_Z (z.z' per pair of
+ *           points);
+ *   c0..c_g: flops per entry = c0 + c_dz dz + c_f L + c_g (H - 1), an arccos
+ *           with its sin and sqrt counted as about 40;
+ *   column: the static function of kernels.c that fills one column of a tile
+ *           (its maths: docs/hyperkernel-math.md);
+ *   label:  for figures and tables.
+ * Adding a kernel = one row here plus its column function. */
+#define HK_KERNEL_TABLE(X)                                                                                        \
+    X(SF, Sf, XONLY, HK_NEEDS_F, 2, 0, 0, 0, column_f_table, "f GP kernel Sf")                                   \
+    X(TF, Tf, XONLY, HK_NEEDS_F, 2, 0, 0, 0, column_f_table, "f NTK Tf")                                         \
+    X(TH, Th, POINT, HK_NEEDS_F | HK_NEEDS_Z, 8, 2, 0, 50, column_hyper, "hyperkernel Th")                        \
+    X(KH, Kh, POINT, HK_NEEDS_F | HK_NEEDS_Z, 8, 2, 0, 50, column_hyper, "hyper-GP Kh")                           \
+    X(TMLP, Tmlp, POINT, HK_NEEDS_Z, 58, 2, 50, 50, column_mlp, "plain-MLP NTK Tmlp")
 
+enum { HK_NEEDS_F = 1, HK_NEEDS_Z = 2 };
+
+#define HK_KERNEL_ENUM(ID, ...) HK_##ID,
+enum hk_kernel { HK_KERNEL_TABLE(HK_KERNEL_ENUM) HK_NKERNELS };
+
+/* "Th|Kh|Tmlp": the kernels between points, for a kind's choices. */
+#define HK_KC_POINT(name) "|" #name
+#define HK_KC_XONLY(name)
+#define HK_KERNEL_CHOICE(ID, name, use, ...) HK_KC_##use(name)
+#define HK_POINT_KERNELS_BAR HK_KERNEL_TABLE(HK_KERNEL_CHOICE) /* "|Th" "|Kh" "|Tmlp" */
+#define HK_POINT_KERNEL_CHOICES (HK_POINT_KERNELS_BAR + 1)      /* "Th|Kh|Tmlp" */
+#define HK_KC_ANY(name) "|" #name
+#define HK_KERNEL_ANY(ID, name, use, ...) HK_KC_ANY(name)
+#define HK_KERNEL_CHOICES ((HK_KERNEL_TABLE(HK_KERNEL_ANY)) + 1) /* "Sf|Tf|Th|Kh|Tmlp" */
+
+struct hk_kernel_info {
+    const char *name, *label;
+    int point;           /* 1: between points (x, z); 0: of x alone */
+    unsigned needs;
+    double c0, c_dz, c_f, c_g;
+};
+const struct hk_kernel_info *hk_kernel_info(enum hk_kernel k);
 const char *hk_kernel_name(enum hk_kernel k);
 int hk_kernel_from_name(const char *name);     /* -1 if unknown */
-#define HK_KERNEL_CHOICES "Sf|Tf|Kh|Th|Tmlp"
 
 /* Inputs u = (x, z): nx distinct x vectors shared by n points. */
 struct hk_inputs {
@@ -25,11 +67,28 @@ struct hk_inputs {
 struct hk_depths {
     int depth_f;       /* L: hidden layers of f */
     int depth_g;       /* H: layers of g */
+    int activation;    /* index into the activation table; 0: the scaled ReLU */
 };
 
-/* Dual maps of the scaled ReLU s(t) = sqrt(2) max(t, 0): V = E[s(a)s(b)],
- * Vd = E[s'(a)s'(b)] for a 2x2 covariance (kxx, kyy, kxy). Exact on the
- * diagonal (c = 1 gives V = sqrt(kxx kyy), Vd = 1). */
+/* The activation table: an activation is its dual maps V = E[s(a)s(b)] and
+ * Vd = E[s'(a)s'(b)] for a 2x2 covariance (kxx, kyy, kxy), scalar and over
+ * arrays (vectorised, for the tile loops). Another activation is one more
+ * entry (kernels.c). */
+struct hk_activation {
+    const char *name;
+    void (*dual)(double kxx, double kyy, double kxy, double *v, double *vd);
+    /* v[i], vd[i] = V, Vd of (kxx[i], kyy, kxy[i]) */
+    void (*layer)(int n, const double *kxx, double kyy, const double *kxy, double *v, double *vd);
+    /* one layer of g fused with the Horner step of the hyperkernel:
+     * acc[i] = acc[i] sf[i] Vd(K) + V(K), k[i] = sf[i] V(K), K = (kxx[i], kyy, k[i]) */
+    void (*hyper_layer)(int n, const double *kxx, double kyy, const double *sf, double *k, double *acc);
+};
+const struct hk_activation *hk_activation(int index);   /* NULL if out of range */
+int hk_activation_count(void);
+
+/* Dual maps of the scaled ReLU s(t) = sqrt(2) max(t, 0), entry 0 of the
+ * activation table. Exact on the diagonal (c = 1 gives V = sqrt(kxx kyy),
+ * Vd = 1). */
 void hk_relu_dual(double kxx, double kyy, double kxy, double *v, double *vd);
 
 /* GP kernel S_L and NTK T_L of an L-hidden-layer ReLU net (f, or the plain
@@ -50,7 +109,11 @@ int hk_kernel_eval(enum hk_kernel kind, const struct hk_depths *depths, const st
                    int nrows, const struct hk_inputs *b, const int *cols, int ncols, int lower_only, double *out,
                    long ld);
 
-/* Floating point operations per entry, for plan's predictions. */
+/* Floating point operations per entry, for plan's predictions (the table's c0..c_g). */
 double hk_kernel_entry_cost(enum hk_kernel kind, const struct hk_depths *depths, int dz);
+/* Bytes of workspace one hk_kernel_eval call allocates for nrows x ncols
+ * entries of inputs with dx, dz (tiles, per-point diagonals, gathered x). */
+double hk_kernel_workspace_bytes(enum hk_kernel kind, const struct hk_depths *depths, int nx_rows, int nx_cols,
+                                 int dx, int dz, int nrows, int ncols);
 
 #endif

@@ -1,8 +1,8 @@
 /* scheduler: runs a list of points on teams of ranks. Points are grouped by
  * the team size they need; for each size the world is split into teams
  * (MPI_Comm_split) and rank 0 hands points out one at a time as teams ask
- * (a polling thread on rank 0, so rank 0 computes too). Signals (SIGTERM,
- * SIGINT, SIGUSR1) stop the hand-out; points in flight finish or abandon.
+ * (a polling thread on rank 0, so rank 0 computes too). A signal (the stop
+ * flag of team.h) stops the hand-out; points in flight finish or abandon.
  * Knows nothing of what a point computes. */
 #ifndef HK_SCHEDULER_H
 #define HK_SCHEDULER_H
@@ -29,17 +29,6 @@ struct hk_schedule_report {
     int signal;
     double elapsed;
 };
-
-void hk_signals_install(void);
-int hk_stop_requested(void);           /* this rank saw a signal */
-int hk_team_should_stop(MPI_Comm team); /* collective: any rank of the team saw one */
-
-/* Items dealt round-robin over the ranks of comm (item i on rank i % size):
- * how many this rank holds, and, on rank 0, all of them gathered back in item
- * order (nitems x per doubles; NULL elsewhere). local holds this rank's items
- * in order. Collective. */
-int hk_round_robin_count(MPI_Comm comm, int nitems);
-double *hk_round_robin_gather(MPI_Comm comm, const double *local, int nitems, size_t per);
 
 /* items[i] runs on a team of team_sizes[i] ranks (capped at the world size).
  * The report is valid on every rank. */

@@ -6,6 +6,7 @@
 #define HK_STORE_H
 
 #include <mpi.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "hk/result.h"
@@ -31,15 +32,23 @@ int hk_store_write_arrays(const char *path, const struct hk_attrs *attrs, const 
 /* A file written collectively by every rank of comm. */
 struct hk_pfile;
 struct hk_pfile *hk_pfile_create(MPI_Comm comm, const char *path);
-/* The dataset holds A with file[i][j] = A(i, j); local is this rank's
- * block-cyclic part (column-major, leading dimension lld). */
-int hk_pfile_write_blockcyclic(struct hk_pfile *f, const char *name, int m, int n, int mb, int nb, int nprow,
-                               int npcol, int myrow, int mycol, const double *local, int lld);
+/* The dataset holds the m x n matrix A of ScaLAPACK descriptor desc with
+ * file[i][j] = A(i, j); local is this rank's block-cyclic part (column-major,
+ * leading dimension desc[8]). Collective over the file's communicator. */
+int hk_pfile_write_blockcyclic(struct hk_pfile *f, const char *name, const int *desc, const double *local);
 int hk_pfile_attr_text(struct hk_pfile *f, const char *name, const char *text);
 int hk_pfile_attr_num(struct hk_pfile *f, const char *name, double value);
 /* Closes and renames into place; on error removes the temporary file. */
 int hk_pfile_commit(struct hk_pfile *f);
 void hk_pfile_abort(struct hk_pfile *f);
+
+/* The HDF5 library's version, for provenance. */
+void hk_store_library_version(char *buf, size_t n);
+
+/* Prints a readable summary of a results file, point record, run provenance
+ * or kernel file: datasets, shapes, ranges, symmetry, runs, point counts.
+ * 0, or -1 with a message when it is not a readable HDF5 file. */
+int hk_store_inspect(const char *path);
 
 /* Serial helpers for small whole datasets, used by the CLI and tests. */
 int hk_h5_read_matrix(const char *path, const char *name, double **data, long *rows, long *cols);

@@ -32,10 +32,8 @@ int hk_parse_shard(const char *text, int *shard, int *nshards);
 int hk_sweep_select(const struct hk_sweep *sw, int shard, int nshards, const uint64_t *finished, int nfinished,
                     int **indices);
 
-double hk_point_num(const struct hk_point *p, const char *key);   /* INT, REAL, BOOL */
-long hk_point_int(const struct hk_point *p, const char *key);
-const char *hk_point_str(const struct hk_point *p, const char *key);
-int hk_point_list_has(const struct hk_point *p, const char *key, const char *item);
+/* A point's parameters are read through its kind's typed reader (params.h),
+ * by position, never by name. */
 
 /* "key=value key=value" of the swept parameters, for progress lines. */
 void hk_point_describe(const struct hk_point *p, char *buf, int n);

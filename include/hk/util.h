@@ -6,6 +6,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Exit statuses of every command: 0 success, 1 runtime failure, 2 bad input
+ * (nothing written), 3 interrupted by a signal (finished points kept). */
+enum hk_exit { HK_EXIT_OK = 0, HK_EXIT_RUNTIME = 1, HK_EXIT_USAGE = 2, HK_EXIT_INTERRUPTED = 3 };
+
 /* Errors travel up the stack as a return value (-1) plus one message kept
  * here; main turns it into a single line on stderr. */
 int hk_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -10,51 +10,40 @@
 
 #include "hk/data.h"
 #include "hk/dist.h"
-#include "hk/experiments.h"
+#include "hk/experiment.h"
 #include "hk/kernels.h"
-#include "hk/scheduler.h"
+#include "hk/krr.h"
+#include "hk/params.h"
 #include "hk/store.h"
+#include "hk/tasks.h"
+#include "hk/team.h"
 #include "hk/util.h"
 
-static const struct hk_param_spec params[] = {
-    HK_REGRESSION_TASK_PARAMS,
-    {"ridge", HK_T_REAL, "1e-4", 0, 1e12, NULL, "ridge added to the Gram diagonal", 0},
-    {"kernels", HK_T_LIST, "Th", 0, 0, "Th|Kh|Tmlp", "kernels to regress with: Th, Kh, Tmlp", 0},
-    {"test_chunk", HK_T_INT, "4096", 1, 100000000, NULL, "test points per prediction chunk", 1},
-    HK_COMMON_PARAMS,
-};
-
-static const enum hk_kernel fit_order[] = {HK_TH, HK_KH, HK_TMLP};
-
-static void spec_of(const struct hk_point *p, struct hk_synthetic_spec *s, struct hk_depths *d)
-{
-    s->seed = hk_point_int(p, "seed");
-    s->dx = (int)hk_point_int(p, "dx");
-    s->dz = (int)hk_point_int(p, "dz");
-    s->distinct_x = (int)hk_point_int(p, "distinct_x");
-    s->samples_per_x = (int)hk_point_int(p, "samples_per_x");
-    s->test_distinct_x = (int)hk_point_int(p, "test_distinct_x");
-    s->test_samples_per_x = (int)hk_point_int(p, "test_samples_per_x");
-    s->noise = hk_point_num(p, "noise");
-    d->depth_f = (int)hk_point_int(p, "depth_f");
-    d->depth_g = (int)hk_point_int(p, "depth_g");
-}
+#define REGRESSION_PARAMS(P, G)                                                                                   \
+    G(task, hk_regression_task, HK_REGRESSION_TASK_PARAMS)                                                        \
+    P(REAL, ridge, "1e-4", 0, 1e12, NULL, "ridge added to the Gram diagonal", 0)                                  \
+    P(LIST, kernels, "Th", 0, 0, HK_POINT_KERNEL_CHOICES, "kernels to regress with", 0)                          \
+    P(INT, test_chunk, "4096", 1, 100000000, NULL, "test points per prediction chunk", 1)                         \
+    G(common, hk_common, HK_COMMON_PARAMS)
+HK_PARAMS_DEFINE(regression, REGRESSION_PARAMS)
 
 static int run(const struct hk_point *p, MPI_Comm team, const struct hk_experiment_env *env, struct hk_result *r)
 {
     double t_start = hk_now();
-    struct hk_depths depths = {(int)hk_point_int(p, "depth_f"), (int)hk_point_int(p, "depth_g")};
-    const double ridge = hk_point_num(p, "ridge");
-    const int nb = (int)hk_point_int(p, "block_size"), test_chunk = (int)hk_point_int(p, "test_chunk");
-    const int want_snapshot = hk_point_int(p, "snapshot") != 0;
+    struct regression_params prm;
+    regression_params_read(p, &prm);
+    struct hk_depths depths = {prm.task.depth_f, prm.task.depth_g, 0};
+    const double ridge = prm.ridge;
+    const int nb = prm.common.block_size, test_chunk = prm.test_chunk;
+    const int want_snapshot = prm.common.snapshot;
     int trank;
     MPI_Comm_rank(team, &trank);
 
     struct hk_dataset train, test;
-    hk_regression_task(p, &train, &test);
+    hk_regression_task(&prm.task, prm.common.seed, &train, &test);
     const int N = train.in.n, M = test.in.n;
     struct hk_grid grid;
-    if (hk_grid_create(&grid, team, (int)hk_point_int(p, "grid_rows"))) return -1;
+    if (hk_grid_create(&grid, team, prm.common.grid_rows)) return -1;
     hk_attrs_num(&r->metrics, "n_train", N);
     hk_attrs_num(&r->metrics, "n_test", M);
     hk_attrs_num(&r->metrics, "grid_rows", grid.nprow);
@@ -81,10 +70,9 @@ static int run(const struct hk_point *p, MPI_Comm team, const struct hk_experime
 
     double *ypred = hk_malloc((size_t)M * sizeof(double));
     int rc = 0;
-    for (size_t k = 0; k < sizeof fit_order / sizeof fit_order[0] && rc == 0 && r->status == HK_OK; k++) {
-        enum hk_kernel kind = fit_order[k];
+    for (int kind = 0; kind < HK_NKERNELS && rc == 0 && r->status == HK_OK; kind++) {
         const char *name = hk_kernel_name(kind);
-        if (!hk_point_list_has(p, "kernels", name)) continue;
+        if (!hk_list_has(prm.kernels, name)) continue;
         if (hk_team_should_stop(team)) {
             r->status = HK_ABANDONED;
             snprintf(r->reason, sizeof r->reason, "stopped by a signal before fitting %s", name);
@@ -124,30 +112,32 @@ static int run(const struct hk_point *p, MPI_Comm team, const struct hk_experime
 
 static void estimate(const struct hk_point *p, int team_size, const struct hk_rates *rates, struct hk_estimate *e)
 {
-    struct hk_synthetic_spec s;
-    struct hk_depths d;
-    spec_of(p, &s, &d);
-    int nb = (int)hk_point_int(p, "block_size"), chunk = (int)hk_point_int(p, "test_chunk");
+    struct regression_params prm;
+    regression_params_read(p, &prm);
+    const struct hk_regression_task_params *t = &prm.task;
+    const struct hk_task_dims dims = hk_regression_task_dims(t);
+    struct hk_depths d = {t->depth_f, t->depth_g, 0};
+    int nb = prm.common.block_size, chunk = prm.test_chunk;
     int nprow, npcol;
-    hk_grid_shape(team_size, (int)hk_point_int(p, "grid_rows"), &nprow, &npcol);
-    double N = (double)s.distinct_x * s.samples_per_x, M = (double)s.test_distinct_x * s.test_samples_per_x;
+    hk_grid_shape(team_size, prm.common.grid_rows, &nprow, &npcol);
+    double N = dims.n_train, M = dims.n_test;
     if (chunk > M) chunk = (int)M;
     double gram = (double)hk_local_elements_max((int)N, (int)N, nb, nprow, npcol);
     double test = (double)hk_local_elements_max(chunk, (int)N, nb, nprow, npcol);
-    if (!strcmp(hk_point_str(p, "z_embedding"), "fourier")) s.dz = (int)hk_point_int(p, "embedding_width");
-    if (!strcmp(hk_point_str(p, "x_embedding"), "fourier")) s.dx = (int)hk_point_int(p, "x_embedding_width");
-    double data = (double)s.distinct_x * s.dx + N * s.dz + (double)s.test_distinct_x * s.dx + M * s.dz + 3 * N + 2 * M;
-    double per_point = 2 * (N + chunk) * (d.depth_g + 4);      /* diagonals kept per row and column */
-    double tables = 3.0 * 1024 * 256 + (1024 + 256) * s.dx;    /* x-pair tile tables and gathered x */
-    e->mem_bytes_per_rank = 8 * (gram + test + data + per_point + tables + N);
+    double data = (double)t->distinct_x * dims.dx + N * dims.dz + (double)t->test_distinct_x * dims.dx + M * dims.dz +
+                  3 * N + 2 * M;
     int nk = 0;
-    double entry_cost = 0;
-    for (size_t k = 0; k < sizeof fit_order / sizeof fit_order[0]; k++)
-        if (hk_point_list_has(p, "kernels", hk_kernel_name(fit_order[k]))) {
+    double entry_cost = 0, workspace = 0;
+    for (int k = 0; k < HK_NKERNELS; k++)
+        if (hk_list_has(prm.kernels, hk_kernel_name(k))) {
             nk++;
-            entry_cost += hk_kernel_entry_cost(fit_order[k], &d, s.dz);
+            entry_cost += hk_kernel_entry_cost(k, &d, dims.dz);
+            double ws = hk_kernel_workspace_bytes(k, &d, t->distinct_x, t->distinct_x, dims.dx, dims.dz,
+                                                  (int)(N / nprow) + nb, (int)(N / npcol) + nb);
+            if (ws > workspace) workspace = ws;
         }
-    int lower = !hk_point_int(p, "snapshot");
+    e->mem_bytes_per_rank = 8 * (gram + test + data + N) + workspace;
+    int lower = !prm.common.snapshot;
     double gram_entries = lower ? N * (N + 1) / 2 : N * N;
     e->kernel_entries = nk * (gram_entries + M * N);
     e->gflop = nk * (N * N * N / 3 + 2 * N * N + 2 * M * N) / 1e9;
@@ -158,8 +148,7 @@ static void estimate(const struct hk_point *p, int team_size, const struct hk_ra
 const struct hk_experiment hk_exp_hyperkernel_regression = {
     .kind = "hyperkernel-regression",
     .summary = "kernel ridge regression with Th (and Kh, Tmlp) on the synthetic hyper-sine task, distributed",
-    .params = params,
-    .nparams = sizeof params / sizeof params[0],
+    HK_PARAMS_OF(regression),
     .run = run,
     .estimate = estimate,
     .headline = "mse_test_Th,mse_test_Kh,mse_test_Tmlp,mse_test_mean_predictor",

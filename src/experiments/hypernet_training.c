@@ -11,34 +11,32 @@
 #include <string.h>
 
 #include "hk/data.h"
-#include "hk/experiments.h"
+#include "hk/experiment.h"
 #include "hk/hypernet.h"
+#include "hk/params.h"
+#include "hk/tasks.h"
+#include "hk/train.h"
 #include "hk/util.h"
 
-static const struct hk_param_spec params[] = {
-    HK_REGRESSION_TASK_PARAMS,
-    {"width_f", HK_T_INT, "256", 1, 1000000, NULL, "width n of f's hidden layers", 0},
-    {"width_g", HK_T_INT, "64", 1, 1000000, NULL, "width m of g's hidden layers", 0},
-    {"bottleneck", HK_T_INT, "0", 0, 1000000, NULL, "width of an extra last hidden layer of f (0: none)", 0},
-    {"optimizer", HK_T_STRING, "sgd", 0, 0, "sgd|gd", "sgd (minibatches) or gd (full batch)", 0},
-    {"lr", HK_T_REAL, "0.05", 0, 1e6, NULL, "learning rate", 0},
-    {"momentum", HK_T_REAL, "0.9", 0, 0.9999, NULL, "momentum (0: plain SGD)", 0},
-    {"batch_size", HK_T_INT, "100", 1, 100000000, NULL, "minibatch size for sgd", 0},
-    {"epochs", HK_T_INT, "20", 1, 1000000, NULL, "passes over the training set", 0},
-    HK_COMMON_PARAMS,
-};
+#define TRAINING_PARAMS(P, G)                                                                                     \
+    G(task, hk_regression_task, HK_REGRESSION_TASK_PARAMS)                                                        \
+    P(INT, width_f, "256", 1, 1000000, NULL, "width n of f's hidden layers", 0)                                   \
+    P(INT, width_g, "64", 1, 1000000, NULL, "width m of g's hidden layers", 0)                                    \
+    P(INT, bottleneck, "0", 0, 1000000, NULL, "width of an extra last hidden layer of f (0: none)", 0)            \
+    P(STRING, optimizer, "sgd", 0, 0, "sgd|gd", "sgd (minibatches) or gd (full batch)", 0)                        \
+    P(REAL, lr, "0.05", 0, 1e6, NULL, "learning rate", 0)                                                         \
+    P(REAL, momentum, "0.9", 0, 0.9999, NULL, "momentum (0: plain SGD)", 0)                                       \
+    P(INT, batch_size, "100", 1, 100000000, NULL, "minibatch size for sgd", 0)                                    \
+    P(INT, epochs, "20", 1, 1000000, NULL, "passes over the training set", 0)                                     \
+    G(common, hk_common, HK_COMMON_PARAMS)
+HK_PARAMS_DEFINE(training, TRAINING_PARAMS)
 
-static void shape_of(const struct hk_point *p, const struct hk_dataset *d, struct hk_hn_shape *s)
+/* The network of a point, for inputs of widths dx and dz. */
+static struct hk_hn_shape shape_of(const struct training_params *prm, int dx, int dz)
 {
-    memset(s, 0, sizeof *s);
-    s->dx = d->in.dx;
-    s->dz = d->in.dz;
-    s->n = (int)hk_point_int(p, "width_f");
-    s->L = (int)hk_point_int(p, "depth_f");
-    s->bottleneck = (int)hk_point_int(p, "bottleneck");
-    s->m = (int)hk_point_int(p, "width_g");
-    s->H = (int)hk_point_int(p, "depth_g");
-    s->k = 1;
+    struct hk_hn_shape s = {.dx = dx, .dz = dz, .n = prm->width_f, .L = prm->task.depth_f,
+                            .bottleneck = prm->bottleneck, .m = prm->width_g, .H = prm->task.depth_g, .k = 1};
+    return s;
 }
 
 struct curves {
@@ -60,22 +58,23 @@ static int run(const struct hk_point *p, MPI_Comm team, const struct hk_experime
     double t_start = hk_now();
     int trank;
     MPI_Comm_rank(team, &trank);
+    struct training_params prm;
+    training_params_read(p, &prm);
     struct hk_dataset train, test;
-    hk_regression_task(p, &train, &test);
-    struct hk_hn_shape shape;
-    shape_of(p, &train, &shape);
+    hk_regression_task(&prm.task, prm.common.seed, &train, &test);
+    struct hk_hn_shape shape = shape_of(&prm, train.in.dx, train.in.dz);
     struct hk_hypernet net;
     /* the network's seed stream differs from the data's, and is the same on every rank */
-    if (hk_hn_init(&net, &shape, hk_point_int(p, "seed") * 1000003L + 17)) {
+    if (hk_hn_init(&net, &shape, prm.common.seed * 1000003L + 17)) {
         hk_dataset_free(&train);
         hk_dataset_free(&test);
         return -1;
     }
-    const int N = train.in.n, epochs = (int)hk_point_int(p, "epochs");
-    const int full = !strcmp(hk_point_str(p, "optimizer"), "gd");
-    const int batch = full ? N : (int)fmin((double)hk_point_int(p, "batch_size"), N);
-    struct hk_train_opts o = {.epochs = epochs, .batch_size = batch, .full_batch = full, .lr = hk_point_num(p, "lr"),
-                              .momentum = hk_point_num(p, "momentum"), .shuffle_seed = hk_point_int(p, "seed")};
+    const int N = train.in.n, epochs = prm.epochs;
+    const int full = !strcmp(prm.optimizer, "gd");
+    const int batch = full ? N : (int)fmin((double)prm.batch_size, N);
+    struct hk_train_opts o = {.epochs = epochs, .batch_size = batch, .full_batch = full, .lr = prm.lr,
+                              .momentum = prm.momentum, .shuffle_seed = prm.common.seed};
     struct curves c = {&train, &test, team, hk_malloc((size_t)(epochs + 1) * sizeof(double)),
                        hk_malloc((size_t)(epochs + 1) * sizeof(double))};
     for (int e = 0; e <= epochs; e++) c.train_mse[e] = c.test_mse[e] = NAN;
@@ -120,24 +119,20 @@ static int run(const struct hk_point *p, MPI_Comm team, const struct hk_experime
 
 static void estimate(const struct hk_point *p, int team_size, const struct hk_rates *rates, struct hk_estimate *e)
 {
-    int dz = !strcmp(hk_point_str(p, "z_embedding"), "fourier") ? (int)hk_point_int(p, "embedding_width")
-                                                                 : (int)hk_point_int(p, "dz");
-    int dx = !strcmp(hk_point_str(p, "x_embedding"), "fourier") ? (int)hk_point_int(p, "x_embedding_width")
-                                                                 : (int)hk_point_int(p, "dx");
-    struct hk_hn_shape s = {.dx = dx, .dz = dz, .n = (int)hk_point_int(p, "width_f"),
-                            .L = (int)hk_point_int(p, "depth_f"), .bottleneck = (int)hk_point_int(p, "bottleneck"),
-                            .m = (int)hk_point_int(p, "width_g"), .H = (int)hk_point_int(p, "depth_g"), .k = 1};
+    struct training_params prm;
+    training_params_read(p, &prm);
+    const struct hk_task_dims dims = hk_regression_task_dims(&prm.task);
+    struct hk_hn_shape s = shape_of(&prm, dims.dx, dims.dz);
     double params = (double)hk_hn_param_count(&s);
-    double N = (double)hk_point_int(p, "distinct_x") * hk_point_int(p, "samples_per_x");
-    double M = (double)hk_point_int(p, "test_distinct_x") * hk_point_int(p, "test_samples_per_x");
-    double epochs = (double)hk_point_int(p, "epochs"), batch = fmin((double)hk_point_int(p, "batch_size"), N);
+    double N = dims.n_train, M = dims.n_test;
+    double epochs = prm.epochs, batch = fmin((double)prm.batch_size, N);
     int last = s.bottleneck > 0 ? s.bottleneck : s.n;
     double P = (params - (double)s.n * s.dx) / last; /* roughly g's parameter count */
     /* a network, its gradient and velocity; the generated weights of a batch's distinct x */
-    e->mem_bytes_per_rank = 8 * (3 * params + fmin(batch, (double)hk_point_int(p, "distinct_x")) * P * 2);
+    e->mem_bytes_per_rank = 8 * (3 * params + fmin(batch, (double)prm.task.distinct_x) * P * 2);
     /* per epoch: forward and backward over the training set (~6 flops per weight use), two evaluations */
-    double per_epoch = 6 * N * P * last / hk_point_int(p, "samples_per_x") + 2 * 2 * (N + M) * P * last /
-                       fmax(1, hk_point_int(p, "samples_per_x"));
+    double per_epoch = 6 * N * P * last / prm.task.samples_per_x + 2 * 2 * (N + M) * P * last /
+                       fmax(1, prm.task.samples_per_x);
     e->gflop = epochs * per_epoch / 1e9;
     e->kernel_entries = 0;
     e->seconds = hk_estimate_seconds(rates, team_size, 0, 0, e->gflop);
@@ -146,8 +141,7 @@ static void estimate(const struct hk_point *p, int team_size, const struct hk_ra
 const struct hk_experiment hk_exp_hypernet_training = {
     .kind = "hypernet-training",
     .summary = "a finite hypernetwork trained by SGD or GD on the task of hyperkernel-regression; training curve and test error",
-    .params = params,
-    .nparams = sizeof params / sizeof params[0],
+    HK_PARAMS_OF(training),
     .run = run,
     .estimate = estimate,
     .headline = "mse_test_final,mse_train_final,mse_test_mean_predictor",

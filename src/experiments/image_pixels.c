@@ -14,52 +14,85 @@
 
 #include "hk/data.h"
 #include "hk/dist.h"
-#include "hk/experiments.h"
+#include "hk/experiment.h"
 #include "hk/image_tasks.h"
-#include "hk/scheduler.h"
+#include "hk/krr.h"
+#include "hk/params.h"
+#include "hk/tasks.h"
+#include "hk/team.h"
+#include "hk/train.h"
 #include "hk/util.h"
 
-#define PIXEL_TASK_PARAMS                                                                                          \
-    {"data", HK_T_STRING, "synthetic", 0, 0, NULL,                                                                \
-     "images: an HDF5 file from `hksweep data mnist`, or synthetic[:N] (generated digits)", 0},                   \
-    {"train_images", HK_T_INT, "50", 1, 10000000, NULL, "U: distinct training images", 0},                       \
-    {"coords_per_image", HK_T_INT, "20", 1, HK_IMG_PIXELS, NULL, "G: sampled pixels per training image", 0},      \
-    {"test_images", HK_T_INT, "20", 1, 10000000, NULL, "held-out images, every pixel predicted", 0},              \
-    {"depth_f", HK_T_INT, "2", 1, HK_MAX_DEPTH, NULL, "hidden layers L of the meta-network f", 0},                \
-    {"depth_g", HK_T_INT, "3", 1, HK_MAX_DEPTH, NULL, "layers H of the primary network g", 0},                    \
-    {"z_embedding", HK_T_STRING, "fourier", 0, 0, "none|fourier", "embedding of the pixel coordinate z", 0},      \
-    {"embedding_width", HK_T_INT, "64", 1, 1000000, NULL, "width D of the Fourier embedding of z", 0},            \
-    {"embedding_lengthscale", HK_T_REAL, "0.2", 1e-6, 1e6, NULL, "length scale of z's Fourier embedding", 0},    \
-    {"ridge", HK_T_REAL, "0.1", 0, 1e12, NULL, "ridge of the kernel methods", 0},                                \
-    {"methods", HK_T_LIST, "Th,Kh,Tmlp,hypernet", 0, 0, "Th|Kh|Tmlp|hypernet", "methods compared", 0},           \
-    {"width_f", HK_T_INT, "256", 1, 1000000, NULL, "hypernet: width n of f's hidden layers", 0},                  \
-    {"width_g", HK_T_INT, "32", 1, 1000000, NULL, "hypernet: width m of g's hidden layers", 0},                   \
-    {"lr", HK_T_REAL, "0.05", 0, 1e6, NULL, "hypernet: learning rate", 0},                                        \
-    {"momentum", HK_T_REAL, "0.9", 0, 0.9999, NULL, "hypernet: momentum", 0},                                     \
-    {"batch_size", HK_T_INT, "64", 1, 100000000, NULL, "hypernet: minibatch size", 0},                            \
-    {"epochs", HK_T_INT, "30", 1, 1000000, NULL, "hypernet: passes over the training pixels", 0},                 \
-    {"centered", HK_T_BOOL, "true", 0, 1, NULL, "hypernet: train h(w) - h(w0), output 0 at init as in kernel regression", 0}, \
-    {"center_x", HK_T_BOOL, "true", 0, 1, NULL, "subtract the training mean from x before scaling it", 0},        \
-    {"target_mean", HK_T_STRING, "image", 0, 0, "image|zero",                                                     \
-     "prior mean of the pixels: the training mean image (methods fit the rest) or zero", 0},                      \
-    {"examples", HK_T_INT, "4", 0, 64, NULL, "test images stored as pictures for the analysis", 1},               \
-    {"test_chunk", HK_T_INT, "8192", 1, 100000000, NULL, "test pixels per prediction block", 1}
+#define PIXEL_TASK_PARAMS(P)                                                                                      \
+    P(STRING, data, "synthetic", 0, 0, NULL,                                                                      \
+      "images: an HDF5 file from `hksweep data mnist`, or synthetic[:N] (generated digits)", 0)                   \
+    P(INT, train_images, "50", 1, 10000000, NULL, "U: distinct training images", 0)                               \
+    P(INT, coords_per_image, "20", 1, HK_IMG_PIXELS, NULL, "G: sampled pixels per training image", 0)             \
+    P(INT, test_images, "20", 1, 10000000, NULL, "held-out images, every pixel predicted", 0)                     \
+    P(INT, depth_f, "2", 1, HK_MAX_DEPTH, NULL, "hidden layers L of the meta-network f", 0)                       \
+    P(INT, depth_g, "3", 1, HK_MAX_DEPTH, NULL, "layers H of the primary network g", 0)                           \
+    P(STRING, z_embedding, "fourier", 0, 0, "none|fourier", "embedding of the pixel coordinate z", 0)             \
+    P(INT, embedding_width, "64", 1, 1000000, NULL, "width D of the Fourier embedding of z", 0)                   \
+    P(REAL, embedding_lengthscale, "0.2", 1e-6, 1e6, NULL, "length scale of z's Fourier embedding", 0)            \
+    P(REAL, ridge, "0.1", 0, 1e12, NULL, "ridge of the kernel methods", 0)                                        \
+    P(LIST, methods, "Th,Kh,Tmlp,hypernet", 0, 0, "hypernet" HK_POINT_KERNELS_BAR, "methods compared", 0)        \
+    P(INT, width_f, "256", 1, 1000000, NULL, "hypernet: width n of f's hidden layers", 0)                         \
+    P(INT, width_g, "32", 1, 1000000, NULL, "hypernet: width m of g's hidden layers", 0)                          \
+    P(REAL, lr, "0.05", 0, 1e6, NULL, "hypernet: learning rate", 0)                                               \
+    P(REAL, momentum, "0.9", 0, 0.9999, NULL, "hypernet: momentum", 0)                                            \
+    P(INT, batch_size, "64", 1, 100000000, NULL, "hypernet: minibatch size", 0)                                   \
+    P(INT, epochs, "30", 1, 1000000, NULL, "hypernet: passes over the training pixels", 0)                        \
+    P(BOOL, centered, "true", 0, 1, NULL, "hypernet: train h(w) - h(w0), output 0 at init as in kernel regression", 0) \
+    P(BOOL, center_x, "true", 0, 1, NULL, "subtract the training mean from x before scaling it", 0)               \
+    P(STRING, target_mean, "image", 0, 0, "image|zero",                                                           \
+      "prior mean of the pixels: the training mean image (methods fit the rest) or zero", 0)                      \
+    P(INT, examples, "4", 0, 64, NULL, "test images stored as pictures for the analysis", 1)                      \
+    P(INT, test_chunk, "8192", 1, 100000000, NULL, "test pixels per prediction block", 1)
+HK_PARAM_GROUP(pixel_task, PIXEL_TASK_PARAMS)
 
-static const struct hk_param_spec completion_params[] = {PIXEL_TASK_PARAMS, HK_COMMON_PARAMS};
-static const struct hk_param_spec inpainting_params[] = {
-    PIXEL_TASK_PARAMS,
-    {"context_pixels", HK_T_INT, "100", 1, HK_IMG_PIXELS, NULL, "C: random pixels shown to the model per image", 0},
-    HK_COMMON_PARAMS,
+#define COMPLETION_PARAMS(P, G) G(task, pixel_task, PIXEL_TASK_PARAMS) G(common, hk_common, HK_COMMON_PARAMS)
+HK_PARAMS_DEFINE(completion, COMPLETION_PARAMS)
+
+#define INPAINTING_PARAMS(P, G)                                                                                   \
+    G(task, pixel_task, PIXEL_TASK_PARAMS)                                                                        \
+    P(INT, context_pixels, "100", 1, HK_IMG_PIXELS, NULL, "C: random pixels shown to the model per image", 0)     \
+    G(common, hk_common, HK_COMMON_PARAMS)
+HK_PARAMS_DEFINE(inpainting, INPAINTING_PARAMS)
+
+/* The parameters of a point of either kind. */
+struct pixel_point {
+    enum hk_pixel_mode mode;
+    struct pixel_task_params t;
+    int context;
+    struct hk_common_params common;
 };
 
-static const char *const method_names[] = {"Th", "Kh", "Tmlp", "hypernet"};
-enum { N_METHODS = 4 };
-
-static void task_of(const struct hk_point *p, enum hk_pixel_mode mode, struct hk_pixel_task *t)
+static struct pixel_point read_point(const struct hk_point *p, enum hk_pixel_mode mode)
 {
-    t->mode = mode;
-    t->context = mode == HK_INPAINTING ? (int)hk_point_int(p, "context_pixels") : 0;
-    t->seed = hk_point_int(p, "seed");
+    struct pixel_point pp = {.mode = mode};
+    if (mode == HK_INPAINTING) {
+        struct inpainting_params prm;
+        inpainting_params_read(p, &prm);
+        pp.t = prm.task, pp.context = prm.context_pixels, pp.common = prm.common;
+    } else {
+        struct completion_params prm;
+        completion_params_read(p, &prm);
+        pp.t = prm.task, pp.common = prm.common;
+    }
+    return pp;
+}
+
+static struct hk_pixel_task task_of(const struct pixel_point *pp)
+{
+    struct hk_pixel_task t = {.mode = pp->mode, .context = pp->context, .seed = pp->common.seed};
+    return t;
+}
+
+static struct hk_hn_shape shape_of(const struct pixel_task_params *t, int dx, int dz)
+{
+    struct hk_hn_shape s = {.dx = dx, .dz = dz, .n = t->width_f, .L = t->depth_f, .m = t->width_g,
+                            .H = t->depth_g, .k = 1};
+    return s;
 }
 
 /* Per-image MSE on hidden pixels and on the whole image of predictions
@@ -84,56 +117,42 @@ static void score(int T, const double *pred, const struct hk_image_set *test, co
     }
 }
 
-static void shape_of(const struct hk_point *p, int dx, int dz, struct hk_hn_shape *s)
-{
-    memset(s, 0, sizeof *s);
-    s->dx = dx;
-    s->dz = dz;
-    s->n = (int)hk_point_int(p, "width_f");
-    s->L = (int)hk_point_int(p, "depth_f");
-    s->m = (int)hk_point_int(p, "width_g");
-    s->H = (int)hk_point_int(p, "depth_g");
-    s->k = 1;
-}
-
-static int run_pixels(const struct hk_point *p, enum hk_pixel_mode mode, MPI_Comm team, struct hk_result *r)
+static int run_pixels(const struct pixel_point *pp, MPI_Comm team, struct hk_result *r)
 {
     double t_start = hk_now();
     int trank;
     MPI_Comm_rank(team, &trank);
-    const int U = (int)hk_point_int(p, "train_images"), T = (int)hk_point_int(p, "test_images");
-    const int G = (int)hk_point_int(p, "coords_per_image");
-    const long seed = hk_point_int(p, "seed");
+    const struct pixel_task_params *prm = &pp->t;
+    const int U = prm->train_images, T = prm->test_images;
+    const int G = prm->coords_per_image;
+    const long seed = pp->common.seed;
     struct hk_image_set itrain, itest;
-    int ok = hk_images_split(hk_point_str(p, "data"), seed, U, T, &itrain, &itest) == 0;
+    int ok = hk_images_split(prm->data, seed, U, T, &itrain, &itest) == 0;
     if (!hk_all_ok(team, ok)) {
         hk_image_set_free(&itrain);
         hk_image_set_free(&itest);
         return -1;
     }
-    struct hk_pixel_task task;
-    task_of(p, mode, &task);
+    const struct hk_pixel_task task = task_of(pp);
     struct hk_dataset train, test;
     unsigned char *hidden = hk_malloc((size_t)T * HK_IMG_PIXELS);
     hk_pixel_task_build(&task, &itrain, G, 0, &train, NULL);
     hk_pixel_task_build(&task, &itest, 0, 1, &test, hidden);
-    hk_pixel_task_finish(&train, &test, hk_point_int(p, "center_x") != 0);
+    hk_pixel_task_finish(&train, &test, prm->center_x);
     /* the trivial baseline, and the prior mean if so configured: the mean training image */
     double mean_img[HK_IMG_PIXELS] = {0}, prior[HK_IMG_PIXELS] = {0};
     for (int u = 0; u < U; u++)
         for (int q = 0; q < HK_IMG_PIXELS; q++) mean_img[q] += itrain.pix[(size_t)u * HK_IMG_PIXELS + q] / U;
-    if (!strcmp(hk_point_str(p, "target_mean"), "image")) memcpy(prior, mean_img, sizeof prior);
+    if (!strcmp(prm->target_mean, "image")) memcpy(prior, mean_img, sizeof prior);
     /* methods fit y - prior(pixel); the pixel is read off z before any embedding */
     for (int i = 0; i < train.in.n; i++) {
         int col = (int)lround((train.z[2 * i] + 1) * (HK_IMG_SIDE - 1) / 2);
         int row = (int)lround((train.z[2 * i + 1] + 1) * (HK_IMG_SIDE - 1) / 2);
         train.y[i] -= prior[row * HK_IMG_SIDE + col];
     }
-    if (!strcmp(hk_point_str(p, "z_embedding"), "fourier")) {
-        int width = (int)hk_point_int(p, "embedding_width");
-        double ell = hk_point_num(p, "embedding_lengthscale");
-        hk_embed_fourier(&train, width, ell, seed);
-        hk_embed_fourier(&test, width, ell, seed);
+    if (!strcmp(prm->z_embedding, "fourier")) {
+        hk_embed_fourier(&train, prm->embedding_width, prm->embedding_lengthscale, seed);
+        hk_embed_fourier(&test, prm->embedding_width, prm->embedding_lengthscale, seed);
     }
     const int N = train.in.n, M = test.in.n;
     hk_attrs_num(&r->metrics, "n_train", N);
@@ -141,7 +160,7 @@ static int run_pixels(const struct hk_point *p, enum hk_pixel_mode mode, MPI_Com
 
     double *pred = hk_malloc((size_t)M * sizeof(double));
     for (int u = 0; u < T; u++) memcpy(pred + (size_t)u * HK_IMG_PIXELS, mean_img, sizeof mean_img);
-    const int E = (int)fmin((double)hk_point_int(p, "examples"), T);
+    const int E = (int)fmin((double)prm->examples, T);
     double *hid_per = hk_malloc((size_t)T * sizeof(double)), *whole_per = hk_malloc((size_t)T * sizeof(double));
     double hm, wm;
     score(T, pred, &itest, hidden, hid_per, whole_per, &hm, &wm);
@@ -164,10 +183,12 @@ static int run_pixels(const struct hk_point *p, enum hk_pixel_mode mode, MPI_Com
 
     struct hk_grid grid;
     int have_grid = 0, rc = 0;
-    struct hk_depths depths = {(int)hk_point_int(p, "depth_f"), (int)hk_point_int(p, "depth_g")};
-    for (int k = 0; k < N_METHODS && rc == 0 && r->status == HK_OK; k++) {
-        const char *name = method_names[k];
-        if (!hk_point_list_has(p, "methods", name)) continue;
+    struct hk_depths depths = {prm->depth_f, prm->depth_g, 0};
+    /* the kernels between points, in table order, then the finite hypernetwork */
+    for (int k = 0; k <= HK_NKERNELS && rc == 0 && r->status == HK_OK; k++) {
+        const int is_kernel = k < HK_NKERNELS;
+        const char *name = is_kernel ? hk_kernel_name(k) : "hypernet";
+        if ((is_kernel && !hk_kernel_info(k)->point) || !hk_list_has(prm->methods, name)) continue;
         if (hk_team_should_stop(team)) {
             r->status = HK_ABANDONED;
             snprintf(r->reason, sizeof r->reason, "stopped by a signal before fitting %s", name);
@@ -175,15 +196,14 @@ static int run_pixels(const struct hk_point *p, enum hk_pixel_mode mode, MPI_Com
         }
         char key[64];
         double t0 = hk_now();
-        if (k < 3) {
+        if (is_kernel) {
             if (!have_grid) {
-                if (hk_grid_create(&grid, team, (int)hk_point_int(p, "grid_rows"))) { rc = -1; break; }
+                if (hk_grid_create(&grid, team, pp->common.grid_rows)) { rc = -1; break; }
                 have_grid = 1;
             }
             struct hk_krr_stats st;
-            int kr = hk_krr((enum hk_kernel)hk_kernel_from_name(name), &depths, &train.in, train.y, 1, &test.in,
-                            (int)hk_point_int(p, "test_chunk"), hk_point_num(p, "ridge"), &grid,
-                            (int)hk_point_int(p, "block_size"), NULL, pred, &st);
+            int kr = hk_krr(k, &depths, &train.in, train.y, 1, &test.in, prm->test_chunk, prm->ridge, &grid,
+                            pp->common.block_size, NULL, pred, &st);
             if (kr < 0) { rc = -1; break; }
             hk_krr_record(r, name, &st);
             if (kr > 0) {
@@ -192,17 +212,14 @@ static int run_pixels(const struct hk_point *p, enum hk_pixel_mode mode, MPI_Com
             }
             for (int i = 0; i < M; i++) pred[i] += prior[i % HK_IMG_PIXELS];
         } else {
-            struct hk_hn_shape shape;
-            shape_of(p, train.in.dx, train.in.dz, &shape);
+            struct hk_hn_shape shape = shape_of(prm, train.in.dx, train.in.dz);
             struct hk_hypernet net;
             if (hk_hn_init(&net, &shape, seed * 1000003L + 17)) { rc = -1; break; }
-            struct hk_train_opts o = {.epochs = (int)hk_point_int(p, "epochs"),
-                                      .batch_size = (int)hk_point_int(p, "batch_size"),
-                                      .lr = hk_point_num(p, "lr"), .momentum = hk_point_num(p, "momentum"),
-                                      .shuffle_seed = seed};
+            struct hk_train_opts o = {.epochs = prm->epochs, .batch_size = prm->batch_size, .lr = prm->lr,
+                                      .momentum = prm->momentum, .shuffle_seed = seed};
             long steps = 0;
             double loss, *h0_train = NULL, *h0_test = NULL;
-            if (hk_point_int(p, "centered")) {
+            if (prm->centered) {
                 h0_train = hk_malloc((size_t)N * sizeof(double));
                 h0_test = hk_malloc((size_t)M * sizeof(double));
                 hk_hn_evaluate(&net, &train.in, train.y, NULL, NULL, team, &loss, NULL, h0_train);
@@ -269,37 +286,40 @@ static int run_completion(const struct hk_point *p, MPI_Comm team, const struct 
                           struct hk_result *r)
 {
     (void)env;
-    return run_pixels(p, HK_COMPLETION, team, r);
+    const struct pixel_point pp = read_point(p, HK_COMPLETION);
+    return run_pixels(&pp, team, r);
 }
 
 static int run_inpainting(const struct hk_point *p, MPI_Comm team, const struct hk_experiment_env *env,
                           struct hk_result *r)
 {
     (void)env;
-    return run_pixels(p, HK_INPAINTING, team, r);
+    const struct pixel_point pp = read_point(p, HK_INPAINTING);
+    return run_pixels(&pp, team, r);
 }
 
-static void estimate_pixels(const struct hk_point *p, enum hk_pixel_mode mode, int team_size,
-                            const struct hk_rates *rates, struct hk_estimate *e)
+static void estimate_pixels(const struct pixel_point *pp, int team_size, const struct hk_rates *rates,
+                            struct hk_estimate *e)
 {
-    struct hk_pixel_task t;
-    task_of(p, mode, &t);
+    const struct pixel_task_params *prm = &pp->t;
+    const struct hk_pixel_task t = task_of(pp);
     const int dx = hk_pixel_task_dx(&t);
-    const int dz = !strcmp(hk_point_str(p, "z_embedding"), "fourier") ? (int)hk_point_int(p, "embedding_width") : 2;
-    const double U = (double)hk_point_int(p, "train_images"), T = (double)hk_point_int(p, "test_images");
-    const double N = U * hk_point_int(p, "coords_per_image"), M = T * HK_IMG_PIXELS;
-    int nb = (int)hk_point_int(p, "block_size"), nprow, npcol;
-    hk_grid_shape(team_size, (int)hk_point_int(p, "grid_rows"), &nprow, &npcol);
-    double chunk = fmin((double)hk_point_int(p, "test_chunk"), M);
+    const int dz = !strcmp(prm->z_embedding, "fourier") ? prm->embedding_width : 2;
+    const double U = prm->train_images, T = prm->test_images;
+    const double N = U * prm->coords_per_image, M = T * HK_IMG_PIXELS;
+    int nb = pp->common.block_size, nprow, npcol;
+    hk_grid_shape(team_size, pp->common.grid_rows, &nprow, &npcol);
+    double chunk = fmin((double)prm->test_chunk, M);
     double gram = (double)hk_local_elements_max((int)N, (int)N, nb, nprow, npcol);
     double tblk = (double)hk_local_elements_max((int)chunk, (int)N, nb, nprow, npcol);
     double data = (U + T) * (dx + HK_IMG_PIXELS) + (N + M) * (dz + 3) + 3 * M;
-    struct hk_depths d = {(int)hk_point_int(p, "depth_f"), (int)hk_point_int(p, "depth_g")};
+    struct hk_depths d = {prm->depth_f, prm->depth_g, 0};
     double kernel_mem = 0, entries = 0, kflop = 0, la = 0;
-    for (int k = 0; k < 3; k++) {
-        if (!hk_point_list_has(p, "methods", method_names[k])) continue;
-        kernel_mem = gram + tblk + 2 * (N + chunk) * (d.depth_g + 4) + 3.0 * 1024 * 256 + (1024 + 256) * dx;
-        double cost = hk_kernel_entry_cost((enum hk_kernel)hk_kernel_from_name(method_names[k]), &d, dz);
+    for (int k = 0; k < HK_NKERNELS; k++) {
+        if (!hk_kernel_info(k)->point || !hk_list_has(prm->methods, hk_kernel_name(k))) continue;
+        double ws = hk_kernel_workspace_bytes(k, &d, (int)U, (int)U, dx, dz, (int)(N / nprow) + nb, (int)(N / npcol) + nb);
+        kernel_mem = gram + tblk + ws / 8;
+        double cost = hk_kernel_entry_cost(k, &d, dz);
         entries += N * (N + 1) / 2 + M * N;
         kflop += cost * (N * (N + 1) / 2 + M * N) / 1e9;
         la += (N * N * N / 3 + 2 * N * N + 2 * M * N) / 1e9;
@@ -307,16 +327,15 @@ static void estimate_pixels(const struct hk_point *p, enum hk_pixel_mode mode, i
     /* the x-pair kernels of f cost ~2 dx per pair of distinct images */
     kflop += 2.0 * dx * (U * U + T * U) / 1e9;
     double hn_mem = 0, hn_flop = 0;
-    if (hk_point_list_has(p, "methods", "hypernet")) {
-        struct hk_hn_shape s;
-        shape_of(p, dx, dz, &s);
+    if (hk_list_has(prm->methods, "hypernet")) {
+        struct hk_hn_shape s = shape_of(prm, dx, dz);
         double params = (double)hk_hn_param_count(&s);
         double P = (params - (double)s.n * s.dx) / s.n;
-        double batch = fmin((double)hk_point_int(p, "batch_size"), N);
+        double batch = fmin((double)prm->batch_size, N);
         hn_mem = 3 * params + fmin(batch, U) * P * 4 + 2048.0 * P;
         /* per epoch: the generated weights of each minibatch's images (~6 flops per weight of A) and g */
         double batches = ceil(N / batch);
-        hn_flop = (hk_point_int(p, "epochs") * (batches * fmin(batch, U) * 6 * P * s.n + 6 * N * P) +
+        hn_flop = (prm->epochs * (batches * fmin(batch, U) * 6 * P * s.n + 6 * N * P) +
                    2 * (U + T) * P * s.n + 2 * M * P) / 1e9;
     }
     e->mem_bytes_per_rank = 8 * (data + fmax(kernel_mem, hn_mem));
@@ -328,33 +347,50 @@ static void estimate_pixels(const struct hk_point *p, enum hk_pixel_mode mode, i
 static void estimate_completion(const struct hk_point *p, int team_size, const struct hk_rates *rates,
                                 struct hk_estimate *e)
 {
-    estimate_pixels(p, HK_COMPLETION, team_size, rates, e);
+    const struct pixel_point pp = read_point(p, HK_COMPLETION);
+    estimate_pixels(&pp, team_size, rates, e);
 }
 
 static void estimate_inpainting(const struct hk_point *p, int team_size, const struct hk_rates *rates,
                                 struct hk_estimate *e)
 {
-    estimate_pixels(p, HK_INPAINTING, team_size, rates, e);
+    const struct pixel_point pp = read_point(p, HK_INPAINTING);
+    estimate_pixels(&pp, team_size, rates, e);
+}
+
+static int check_pixels(const struct pixel_point *pp, int index)
+{
+    return hk_image_data_check(pp->t.data, (long)pp->t.train_images + pp->t.test_images, index);
+}
+
+static int check_completion(const struct hk_point *p)
+{
+    const struct pixel_point pp = read_point(p, HK_COMPLETION);
+    return check_pixels(&pp, p->index);
+}
+
+static int check_inpainting(const struct hk_point *p)
+{
+    const struct pixel_point pp = read_point(p, HK_INPAINTING);
+    return check_pixels(&pp, p->index);
 }
 
 const struct hk_experiment hk_exp_image_completion = {
     .kind = "image-completion",
     .summary = "MNIST completion (E2): predict the bottom half from the top; Th, Kh, Tmlp and a trained hypernetwork",
-    .params = completion_params,
-    .nparams = sizeof completion_params / sizeof completion_params[0],
+    HK_PARAMS_OF(completion),
     .run = run_completion,
     .estimate = estimate_completion,
-    .check = hk_check_image_data,
+    .check = check_completion,
     .headline = "mse_hidden_Th,mse_hidden_Kh,mse_hidden_Tmlp,mse_hidden_hypernet,mse_hidden_mean_image",
 };
 
 const struct hk_experiment hk_exp_image_inpainting = {
     .kind = "image-inpainting",
     .summary = "MNIST inpainting (E3): predict every pixel from C random ones; Th, Kh, Tmlp and a trained hypernetwork",
-    .params = inpainting_params,
-    .nparams = sizeof inpainting_params / sizeof inpainting_params[0],
+    HK_PARAMS_OF(inpainting),
     .run = run_inpainting,
     .estimate = estimate_inpainting,
-    .check = hk_check_image_data,
+    .check = check_inpainting,
     .headline = "mse_hidden_Th,mse_hidden_Kh,mse_hidden_Tmlp,mse_hidden_hypernet,mse_hidden_mean_image",
 };

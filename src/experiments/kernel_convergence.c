@@ -13,46 +13,43 @@
 
 #include "hk/blas.h"
 #include "hk/data.h"
-#include "hk/experiments.h"
+#include "hk/ensemble.h"
+#include "hk/experiment.h"
 #include "hk/hypernet.h"
 #include "hk/kernels.h"
-#include "hk/scheduler.h"
+#include "hk/params.h"
 #include "hk/util.h"
 
-static const struct hk_param_spec params[] = {
-    {"width_f", HK_T_INT, "256", 1, 1000000, NULL, "width n of f's hidden layers", 0},
-    {"width_g", HK_T_INT, "64", 1, 1000000, NULL, "width m of g's hidden layers", 0},
-    {"depth_f", HK_T_INT, "2", 1, HK_MAX_DEPTH, NULL, "hidden layers L of f", 0},
-    {"depth_g", HK_T_INT, "3", 1, HK_MAX_DEPTH, NULL, "layers H of g", 0},
-    {"dx", HK_T_INT, "4", 1, 100000, NULL, "dimension of x", 0},
-    {"dz", HK_T_INT, "2", 1, 100000, NULL, "dimension of z", 0},
-    {"inputs", HK_T_INT, "8", 2, 4096, NULL, "inputs in the fixed batch (distinct x and z)", 0},
-    {"inits", HK_T_INT, "16", 2, 100000, NULL, "random initialisations per cell", 0},
-    {"steps", HK_T_INT, "20", 0, 1000000, NULL, "gradient-descent steps before measuring the NTK's change", 0},
-    {"lr_fraction", HK_T_REAL, "0.25", 0, 100, NULL,
-     "learning rate as a fraction of 2N / lambda_max of each network's NTK at initialisation", 0},
-    {"data_seed", HK_T_INT, "1", 0, 2147483647, NULL, "seed of the input batch and its targets", 0},
-    HK_COMMON_PARAMS,
-};
+#define CONVERGENCE_PARAMS(P, G)                                                                                  \
+    P(INT, width_f, "256", 1, 1000000, NULL, "width n of f's hidden layers", 0)                                   \
+    P(INT, width_g, "64", 1, 1000000, NULL, "width m of g's hidden layers", 0)                                    \
+    P(INT, depth_f, "2", 1, HK_MAX_DEPTH, NULL, "hidden layers L of f", 0)                                        \
+    P(INT, depth_g, "3", 1, HK_MAX_DEPTH, NULL, "layers H of g", 0)                                               \
+    P(INT, dx, "4", 1, 100000, NULL, "dimension of x", 0)                                                         \
+    P(INT, dz, "2", 1, 100000, NULL, "dimension of z", 0)                                                         \
+    P(INT, inputs, "8", 2, 4096, NULL, "inputs in the fixed batch (distinct x and z)", 0)                         \
+    P(INT, inits, "16", 2, 100000, NULL, "random initialisations per cell", 0)                                    \
+    P(INT, steps, "20", 0, 1000000, NULL, "gradient-descent steps before measuring the NTK's change", 0)          \
+    P(REAL, lr_fraction, "0.25", 0, 100, NULL,                                                                    \
+      "learning rate as a fraction of 2N / lambda_max of each network's NTK at initialisation", 0)                \
+    P(INT, data_seed, "1", 0, 2147483647, NULL, "seed of the input batch and its targets", 0)                     \
+    G(common, hk_common, HK_COMMON_PARAMS)
+HK_PARAMS_DEFINE(convergence, CONVERGENCE_PARAMS)
 
-static void shape_of(const struct hk_point *p, const struct hk_dataset *d, struct hk_hn_shape *s)
+static struct hk_hn_shape shape_of(const struct convergence_params *prm)
 {
-    s->dx = d->in.dx;
-    s->dz = d->in.dz;
-    s->n = (int)hk_point_int(p, "width_f");
-    s->L = (int)hk_point_int(p, "depth_f");
-    s->m = (int)hk_point_int(p, "width_g");
-    s->H = (int)hk_point_int(p, "depth_g");
-    s->k = 1;
+    struct hk_hn_shape s = {.dx = prm->dx, .dz = prm->dz, .n = prm->width_f, .L = prm->depth_f,
+                            .m = prm->width_g, .H = prm->depth_g, .k = 1};
+    return s;
 }
 
 /* The fixed batch: `inputs` points, each with its own x (on the sphere) and
  * z, and hyper-sine targets, from data_seed alone. */
-static void make_batch(const struct hk_point *p, struct hk_dataset *batch)
+static void make_batch(const struct convergence_params *prm, struct hk_dataset *batch)
 {
-    struct hk_synthetic_spec spec = {.seed = hk_point_int(p, "data_seed"), .dx = (int)hk_point_int(p, "dx"),
-                                     .dz = (int)hk_point_int(p, "dz"), .distinct_x = (int)hk_point_int(p, "inputs"),
-                                     .samples_per_x = 1, .test_distinct_x = 1, .test_samples_per_x = 1};
+    struct hk_synthetic_spec spec = {.seed = prm->data_seed, .dx = prm->dx, .dz = prm->dz,
+                                     .distinct_x = prm->inputs, .samples_per_x = 1, .test_distinct_x = 1,
+                                     .test_samples_per_x = 1};
     struct hk_dataset unused;
     hk_synthetic_regression(&spec, batch, &unused);
     hk_dataset_free(&unused);
@@ -84,13 +81,25 @@ struct init_result {
     double loss, diverged_at;
 };
 
-static double lambda_max(const double *K, int n);
-
 /* Gradient descent on 1/(2N) sum (h - y)^2 is stable below lr = 2N / lambda_max
  * of the network's own NTK; each initialisation gets lr_fraction of that. */
-static int run_init(const struct hk_hn_shape *shape, long seed, const struct hk_hn_batch *batch, const double *y,
-                    int steps, double lr_fraction, double *slot)
+struct init_ctx {
+    struct hk_hn_shape shape;
+    struct hk_hn_batch batch;
+    const double *y;
+    int steps;
+    double lr_fraction;
+    long seed_base;
+};
+
+static int run_init(int i, double *slot, void *arg)
 {
+    const struct init_ctx *ctx = arg;
+    const struct hk_hn_shape *shape = &ctx->shape;
+    const struct hk_hn_batch *batch = &ctx->batch;
+    const double *y = ctx->y, lr_fraction = ctx->lr_fraction;
+    const int steps = ctx->steps;
+    const long seed = ctx->seed_base + i;
     int N = batch->nb;
     double *ntk0 = slot, *ntkT = slot + (size_t)N * N, *h0 = slot + 2 * (size_t)N * N, *tail = h0 + N;
     struct hk_hypernet net;
@@ -142,43 +151,34 @@ static int run(const struct hk_point *p, MPI_Comm team, const struct hk_experime
 {
     (void)env;
     double t_start = hk_now();
-    int trank, tsize;
+    int trank;
     MPI_Comm_rank(team, &trank);
-    MPI_Comm_size(team, &tsize);
+    struct convergence_params prm;
+    convergence_params_read(p, &prm);
     struct hk_dataset data;
-    make_batch(p, &data);
-    struct hk_hn_shape shape;
-    shape_of(p, &data, &shape);
-    const int N = data.in.n, inits = (int)hk_point_int(p, "inits"), steps = (int)hk_point_int(p, "steps");
+    make_batch(&prm, &data);
+    const struct hk_hn_shape shape = shape_of(&prm);
+    const int N = data.in.n, inits = prm.inits;
     int *all = hk_malloc((size_t)N * sizeof(int));
     for (int i = 0; i < N; i++) all[i] = i;
-    struct hk_hn_batch batch = {.in = &data.in, .samples = all, .nb = N};
 
     /* the infinite-width kernels on the batch */
-    struct hk_depths depths = {shape.L, shape.H};
+    struct hk_depths depths = {shape.L, shape.H, 0};
     double *Th = hk_malloc((size_t)N * N * sizeof(double)), *Kh = hk_malloc((size_t)N * N * sizeof(double));
     hk_kernel_eval(HK_TH, &depths, &data.in, all, N, &data.in, all, N, 0, Th, N);
     hk_kernel_eval(HK_KH, &depths, &data.in, all, N, &data.in, all, N, 0, Kh, N);
-    const double lr_fraction = hk_point_num(p, "lr_fraction");
 
-    /* initialisations i = rank, rank + size, ...; seed = seed * 1e6 + i */
+    /* initialisations i over the team's ranks; seed = seed * 1e6 + i */
     const size_t per = 2 * (size_t)N * N + N + 3; /* ntk0, ntkT, h0 (N), loss, diverged step, lr */
-    int mine = hk_round_robin_count(team, inits);
-    double *local = hk_malloc((size_t)(mine + 1) * per * sizeof(double));
-    int rc = 0;
-    long base = hk_point_int(p, "seed") * 1000000L;
-    for (int i = trank, j = 0; i < inits && !rc; i += tsize, j++)
-        rc = run_init(&shape, base + i, &batch, data.y, steps, lr_fraction, local + (size_t)j * per);
-    int any = rc != 0;
-    MPI_Allreduce(MPI_IN_PLACE, &any, 1, MPI_INT, MPI_MAX, team);
-    if (any) {
-        free(local); free(all); free(Th); free(Kh);
+    struct init_ctx ctx = {.shape = shape, .batch = {.in = &data.in, .samples = all, .nb = N}, .y = data.y,
+                           .steps = prm.steps, .lr_fraction = prm.lr_fraction,
+                           .seed_base = (long)prm.common.seed * 1000000L};
+    double *gathered = NULL;
+    if (hk_seeds_run(team, inits, per, run_init, &ctx, &gathered)) {
+        free(all); free(Th); free(Kh);
         hk_dataset_free(&data);
-        if (!rc) hk_fail("an initialisation failed on another rank");
         return -1;
     }
-    double *gathered = hk_round_robin_gather(team, local, inits, per); /* in seed order, on the leader */
-    free(local);
 
     if (trank == 0) {
         const int n2 = N * N;
@@ -236,11 +236,10 @@ static int run(const struct hk_point *p, MPI_Comm team, const struct hk_experime
 
 static void estimate(const struct hk_point *p, int team_size, const struct hk_rates *rates, struct hk_estimate *e)
 {
-    struct hk_hn_shape s = {.dx = (int)hk_point_int(p, "dx"), .dz = (int)hk_point_int(p, "dz"),
-                            .n = (int)hk_point_int(p, "width_f"), .L = (int)hk_point_int(p, "depth_f"),
-                            .m = (int)hk_point_int(p, "width_g"), .H = (int)hk_point_int(p, "depth_g"), .k = 1};
-    double N = (double)hk_point_int(p, "inputs"), inits = (double)hk_point_int(p, "inits");
-    double steps = (double)hk_point_int(p, "steps");
+    struct convergence_params prm;
+    convergence_params_read(p, &prm);
+    const struct hk_hn_shape s = shape_of(&prm);
+    double N = prm.inputs, inits = prm.inits, steps = prm.steps;
     double params = (double)hk_hn_param_count(&s);
     double P = (params - (double)s.n * s.dx - (double)(s.L - 1) * s.n * s.n) / s.n;
     /* a network and its gradient, the generated weights and the NTK's chunk of per-sample gradients */
@@ -257,8 +256,7 @@ static void estimate(const struct hk_point *p, int team_size, const struct hk_ra
 const struct hk_experiment hk_exp_kernel_convergence = {
     .kind = "kernel-convergence",
     .summary = "empirical NTK and GP of finite hypernetworks against Th and Kh: dispersion, distance, change in training",
-    .params = params,
-    .nparams = sizeof params / sizeof params[0],
+    HK_PARAMS_OF(convergence),
     .run = run,
     .estimate = estimate,
     .headline = "ntk_dispersion,ntk_distance,ntk_change,gp_distance",

@@ -12,33 +12,37 @@
 
 #include "hk/data.h"
 #include "hk/dist.h"
-#include "hk/experiments.h"
+#include "hk/experiment.h"
 #include "hk/image_tasks.h"
-#include "hk/scheduler.h"
+#include "hk/krr.h"
+#include "hk/params.h"
+#include "hk/tasks.h"
+#include "hk/team.h"
+#include "hk/train.h"
 #include "hk/util.h"
 
-static const struct hk_param_spec params[] = {
-    {"data", HK_T_STRING, "synthetic", 0, 0, NULL,
-     "images: an HDF5 file from `hksweep data mnist`, or synthetic[:N] (generated digits)", 0},
-    {"train_images", HK_T_INT, "200", 1, 10000000, NULL, "distinct training images", 0},
-    {"test_images", HK_T_INT, "100", 1, 10000000, NULL, "distinct test images", 0},
-    {"samples_per_image", HK_T_INT, "5", 1, 100000, NULL, "(a1, a2) draws per image", 0},
-    {"angle_jitter", HK_T_REAL, "0", 0, 15, NULL, "a2 = 30 c + U(-jitter, jitter) degrees", 0},
-    {"methods", HK_T_LIST, "hypernet", 0, 0, "hypernet|Th|Tmlp", "methods compared", 0},
-    {"depth_f", HK_T_INT, "3", 1, HK_MAX_DEPTH, NULL, "hidden layers of f of width width_f (before the bottleneck)", 0},
-    {"width_f", HK_T_INT, "200", 1, 1000000, NULL, "width of f's hidden layers", 0},
-    {"bottleneck", HK_T_INT, "100", 0, 1000000, NULL, "width of f's last hidden layer (0: none)", 0},
-    {"depth_g", HK_T_INT, "2", 1, HK_MAX_DEPTH, NULL, "layers H of g", 0},
-    {"width_g", HK_T_INT, "50", 1, 1000000, NULL, "width m of g's hidden layers", 0},
-    {"lr", HK_T_REAL, "0.1", 0, 1e6, NULL, "learning rate", 0},
-    {"momentum", HK_T_REAL, "0.9", 0, 0.9999, NULL, "momentum", 0},
-    {"batch_size", HK_T_INT, "32", 1, 100000000, NULL, "minibatch size", 0},
-    {"epochs", HK_T_INT, "10", 1, 1000000, NULL, "passes over the training set", 0},
-    {"centered", HK_T_BOOL, "true", 0, 1, NULL, "train h(w) - h(w0): logits 0 at initialisation", 0},
-    {"ridge", HK_T_REAL, "1e-2", 0, 1e12, NULL, "ridge of the kernel classifiers", 0},
-    {"test_chunk", HK_T_INT, "4096", 1, 100000000, NULL, "test points per prediction block", 1},
-    HK_COMMON_PARAMS,
-};
+#define ROTATION_PARAMS(P, G)                                                                                     \
+    P(STRING, data, "synthetic", 0, 0, NULL,                                                                      \
+      "images: an HDF5 file from `hksweep data mnist`, or synthetic[:N] (generated digits)", 0)                   \
+    P(INT, train_images, "200", 1, 10000000, NULL, "distinct training images", 0)                                 \
+    P(INT, test_images, "100", 1, 10000000, NULL, "distinct test images", 0)                                      \
+    P(INT, samples_per_image, "5", 1, 100000, NULL, "(a1, a2) draws per image", 0)                                \
+    P(REAL, angle_jitter, "0", 0, 15, NULL, "a2 = 30 c + U(-jitter, jitter) degrees", 0)                          \
+    P(LIST, methods, "hypernet", 0, 0, "hypernet" HK_POINT_KERNELS_BAR, "methods compared", 0)                    \
+    P(INT, depth_f, "3", 1, HK_MAX_DEPTH, NULL, "hidden layers of f of width width_f (before the bottleneck)", 0)  \
+    P(INT, width_f, "200", 1, 1000000, NULL, "width of f's hidden layers", 0)                                     \
+    P(INT, bottleneck, "100", 0, 1000000, NULL, "width of f's last hidden layer (0: none)", 0)                    \
+    P(INT, depth_g, "2", 1, HK_MAX_DEPTH, NULL, "layers H of g", 0)                                               \
+    P(INT, width_g, "50", 1, 1000000, NULL, "width m of g's hidden layers", 0)                                    \
+    P(REAL, lr, "0.1", 0, 1e6, NULL, "learning rate", 0)                                                          \
+    P(REAL, momentum, "0.9", 0, 0.9999, NULL, "momentum", 0)                                                      \
+    P(INT, batch_size, "32", 1, 100000000, NULL, "minibatch size", 0)                                             \
+    P(INT, epochs, "10", 1, 1000000, NULL, "passes over the training set", 0)                                     \
+    P(BOOL, centered, "true", 0, 1, NULL, "train h(w) - h(w0): logits 0 at initialisation", 0)                    \
+    P(REAL, ridge, "1e-2", 0, 1e12, NULL, "ridge of the kernel classifiers", 0)                                   \
+    P(INT, test_chunk, "4096", 1, 100000000, NULL, "test points per prediction block", 1)                         \
+    G(common, hk_common, HK_COMMON_PARAMS)
+HK_PARAMS_DEFINE(rotation, ROTATION_PARAMS)
 
 struct curves {
     const struct hk_dataset *train, *test;
@@ -57,17 +61,19 @@ static void on_epoch(int epoch, const struct hk_hypernet *net, void *ctx)
                    NULL);
 }
 
-static void shape_of(const struct hk_point *p, struct hk_hn_shape *s)
+static struct hk_hn_shape shape_of(const struct rotation_params *prm)
 {
-    memset(s, 0, sizeof *s);
-    s->dx = HK_IMG_PIXELS + 1;
-    s->dz = HK_IMG_PIXELS;
-    s->n = (int)hk_point_int(p, "width_f");
-    s->L = (int)hk_point_int(p, "depth_f");
-    s->bottleneck = (int)hk_point_int(p, "bottleneck");
-    s->m = (int)hk_point_int(p, "width_g");
-    s->H = (int)hk_point_int(p, "depth_g");
-    s->k = HK_ROTATION_CLASSES;
+    struct hk_hn_shape s = {.dx = HK_IMG_PIXELS + 1, .dz = HK_IMG_PIXELS, .n = prm->width_f, .L = prm->depth_f,
+                            .bottleneck = prm->bottleneck, .m = prm->width_g, .H = prm->depth_g,
+                            .k = HK_ROTATION_CLASSES};
+    return s;
+}
+
+static int check(const struct hk_point *p)
+{
+    struct rotation_params prm;
+    rotation_params_read(p, &prm);
+    return hk_image_data_check(prm.data, (long)prm.train_images + prm.test_images, p->index);
 }
 
 static int run(const struct hk_point *p, MPI_Comm team, const struct hk_experiment_env *env, struct hk_result *r)
@@ -76,16 +82,17 @@ static int run(const struct hk_point *p, MPI_Comm team, const struct hk_experime
     double t_start = hk_now();
     int trank;
     MPI_Comm_rank(team, &trank);
-    const long seed = hk_point_int(p, "seed");
+    struct rotation_params prm;
+    rotation_params_read(p, &prm);
+    const long seed = prm.common.seed;
     struct hk_image_set itrain, itest;
-    int ok = hk_images_split(hk_point_str(p, "data"), seed, (int)hk_point_int(p, "train_images"),
-                             (int)hk_point_int(p, "test_images"), &itrain, &itest) == 0;
+    int ok = hk_images_split(prm.data, seed, prm.train_images, prm.test_images, &itrain, &itest) == 0;
     if (!hk_all_ok(team, ok)) {
         hk_image_set_free(&itrain);
         hk_image_set_free(&itest);
         return -1;
     }
-    struct hk_rotation_task task = {(int)hk_point_int(p, "samples_per_image"), hk_point_num(p, "angle_jitter"), seed};
+    struct hk_rotation_task task = {prm.samples_per_image, prm.angle_jitter, seed};
     const int N = itrain.n * task.samples_per_image, M = itest.n * task.samples_per_image, K = HK_ROTATION_CLASSES;
     int *ltrain = hk_malloc((size_t)N * sizeof(int)), *ltest = hk_malloc((size_t)M * sizeof(int));
     struct hk_dataset train, test;
@@ -102,24 +109,22 @@ static int run(const struct hk_point *p, MPI_Comm team, const struct hk_experime
     hk_attrs_num(&r->metrics, "accuracy_test_majority", (double)hits / M);
 
     int rc = 0;
-    if (hk_point_list_has(p, "methods", "hypernet")) {
-        struct hk_hn_shape shape;
-        shape_of(p, &shape);
+    if (hk_list_has(prm.methods, "hypernet")) {
+        struct hk_hn_shape shape = shape_of(&prm);
         struct hk_hypernet net;
         if (hk_hn_init(&net, &shape, seed * 1000003L + 17)) rc = -1;
-        const int epochs = (int)hk_point_int(p, "epochs");
+        const int epochs = prm.epochs;
         struct curves c = {&train, &test, NULL, NULL, ltrain, ltest, team, hk_malloc((epochs + 1) * sizeof(double)),
                            hk_malloc((epochs + 1) * sizeof(double)), hk_malloc((epochs + 1) * sizeof(double)),
                            hk_malloc((epochs + 1) * sizeof(double))};
         for (int e = 0; e <= epochs; e++) c.train_loss[e] = c.test_loss[e] = c.train_acc[e] = c.test_acc[e] = NAN;
         if (rc == 0) {
-            struct hk_train_opts o = {.epochs = epochs, .batch_size = (int)hk_point_int(p, "batch_size"),
-                                      .lr = hk_point_num(p, "lr"), .momentum = hk_point_num(p, "momentum"),
-                                      .shuffle_seed = seed};
+            struct hk_train_opts o = {.epochs = epochs, .batch_size = prm.batch_size, .lr = prm.lr,
+                                      .momentum = prm.momentum, .shuffle_seed = seed};
             long steps = 0;
             double t0 = hk_now(), l0;
             double *h0_train = NULL, *h0_test = NULL;
-            if (hk_point_int(p, "centered")) {
+            if (prm.centered) {
                 h0_train = hk_malloc((size_t)N * K * sizeof(double));
                 h0_test = hk_malloc((size_t)M * K * sizeof(double));
                 hk_hn_evaluate(&net, &train.in, NULL, ltrain, NULL, team, &l0, NULL, h0_train);
@@ -160,21 +165,20 @@ static int run(const struct hk_point *p, MPI_Comm team, const struct hk_experime
         }
     }
 
-    static const char *const kernels[] = {"Th", "Tmlp"};
     struct hk_grid grid;
     int have_grid = 0;
     /* the kernels' f has as many layers as the finite one, bottleneck included */
-    struct hk_depths depths = {(int)hk_point_int(p, "depth_f") + (hk_point_int(p, "bottleneck") > 0),
-                               (int)hk_point_int(p, "depth_g")};
-    for (int k = 0; k < 2 && rc == 0 && r->status == HK_OK; k++) {
-        if (!hk_point_list_has(p, "methods", kernels[k])) continue;
+    struct hk_depths depths = {prm.depth_f + (prm.bottleneck > 0), prm.depth_g, 0};
+    for (int k = 0; k < HK_NKERNELS && rc == 0 && r->status == HK_OK; k++) {
+        const char *name = hk_kernel_name(k);
+        if (!hk_kernel_info(k)->point || !hk_list_has(prm.methods, name)) continue;
         if (hk_team_should_stop(team)) {
             r->status = HK_ABANDONED;
-            snprintf(r->reason, sizeof r->reason, "stopped by a signal before fitting %s", kernels[k]);
+            snprintf(r->reason, sizeof r->reason, "stopped by a signal before fitting %s", name);
             break;
         }
         if (!have_grid) {
-            if (hk_grid_create(&grid, team, (int)hk_point_int(p, "grid_rows"))) { rc = -1; break; }
+            if (hk_grid_create(&grid, team, prm.common.grid_rows)) { rc = -1; break; }
             have_grid = 1;
         }
         /* centred one-hot targets; the class is the largest prediction */
@@ -183,9 +187,8 @@ static int run(const struct hk_point *p, MPI_Comm team, const struct hk_experime
             for (int i = 0; i < N; i++) Y[i + (size_t)c * N] = (ltrain[i] == c) - 1.0 / K;
         struct hk_krr_stats st;
         double t0 = hk_now();
-        int kr = hk_krr((enum hk_kernel)hk_kernel_from_name(kernels[k]), &depths, &train.in, Y, K, &test.in,
-                        (int)hk_point_int(p, "test_chunk"), hk_point_num(p, "ridge"), &grid,
-                        (int)hk_point_int(p, "block_size"), NULL, pred, &st);
+        int kr = hk_krr(k, &depths, &train.in, Y, K, &test.in, prm.test_chunk, prm.ridge, &grid,
+                        prm.common.block_size, NULL, pred, &st);
         if (kr < 0) rc = -1;
         else if (kr > 0) hk_result_fail(r, "%s", hk_error_message());
         else {
@@ -196,11 +199,11 @@ static int run(const struct hk_point *p, MPI_Comm team, const struct hk_experime
                 correct += best == ltest[i];
             }
             char key[64];
-            snprintf(key, sizeof key, "accuracy_test_%s", kernels[k]);
+            snprintf(key, sizeof key, "accuracy_test_%s", name);
             hk_attrs_num(&r->metrics, key, (double)correct / M);
-            snprintf(key, sizeof key, "time_%s", kernels[k]);
+            snprintf(key, sizeof key, "time_%s", name);
             hk_attrs_num(&r->metrics, key, hk_now() - t0);
-            hk_krr_record(r, kernels[k], &st);
+            hk_krr_record(r, name, &st);
         }
         free(Y);
         free(pred);
@@ -221,38 +224,41 @@ static int run(const struct hk_point *p, MPI_Comm team, const struct hk_experime
 
 static void estimate(const struct hk_point *p, int team_size, const struct hk_rates *rates, struct hk_estimate *e)
 {
-    struct hk_hn_shape s;
-    shape_of(p, &s);
-    const double S = (double)hk_point_int(p, "samples_per_image");
-    const double N = hk_point_int(p, "train_images") * S, M = hk_point_int(p, "test_images") * S;
+    struct rotation_params prm;
+    rotation_params_read(p, &prm);
+    const struct hk_hn_shape s = shape_of(&prm);
+    const double S = prm.samples_per_image;
+    const double N = prm.train_images * S, M = prm.test_images * S;
     const double dx = s.dx, dz = s.dz;
     double data = (N + M) * (dx + dz + 2) + 2.0 * HK_IMG_PIXELS * (N + M) / S / 2;
     double hn_mem = 0, hn_flop = 0;
-    if (hk_point_list_has(p, "methods", "hypernet")) {
+    if (hk_list_has(prm.methods, "hypernet")) {
         double params = (double)hk_hn_param_count(&s);
         int last = s.bottleneck > 0 ? s.bottleneck : s.n;
         double P = (params - (double)s.n * s.dx - (s.L - 1.0) * s.n * s.n - (s.bottleneck > 0 ? (double)s.n * last : 0)) / last;
-        double batch = fmin((double)hk_point_int(p, "batch_size"), N);
+        double batch = fmin((double)prm.batch_size, N);
         double eval = fmin(2048, fmax(16, 8e6 / P));
         hn_mem = 3 * params + batch * P * 4 + eval * P * 2;
         /* every sample has its own x: ~6 flops per weight of A per sample, plus g and f */
         double per_sample = 6 * (P * last + params - P * last) + 6 * P;
-        hn_flop = hk_point_int(p, "epochs") * (N * per_sample + (N + M) * per_sample / 3) / 1e9;
+        hn_flop = prm.epochs * (N * per_sample + (N + M) * per_sample / 3) / 1e9;
     }
-    int nb = (int)hk_point_int(p, "block_size"), nprow, npcol;
-    hk_grid_shape(team_size, (int)hk_point_int(p, "grid_rows"), &nprow, &npcol);
-    double chunk = fmin((double)hk_point_int(p, "test_chunk"), M), k_mem = 0, entries = 0, kflop = 0, la = 0;
-    struct hk_depths d = {s.L + (s.bottleneck > 0), s.H};
-    static const char *const kernels[] = {"Th", "Tmlp"};
-    for (int k = 0; k < 2; k++) {
-        if (!hk_point_list_has(p, "methods", kernels[k])) continue;
+    int nb = prm.common.block_size, nprow, npcol;
+    hk_grid_shape(team_size, prm.common.grid_rows, &nprow, &npcol);
+    double chunk = fmin((double)prm.test_chunk, M), k_mem = 0, entries = 0, kflop = 0, la = 0;
+    struct hk_depths d = {s.L + (s.bottleneck > 0), s.H, 0};
+    for (int k = 0; k < HK_NKERNELS; k++) {
+        if (!hk_kernel_info(k)->point || !hk_list_has(prm.methods, hk_kernel_name(k))) continue;
+        /* every point has its own x: as many distinct x as points */
+        double ws = hk_kernel_workspace_bytes(k, &d, (int)(N / nprow) + nb, (int)(N / npcol) + nb, (int)dx, (int)dz,
+                                              (int)(N / nprow) + nb, (int)(N / npcol) + nb);
         k_mem = (double)hk_local_elements_max((int)N, (int)N, nb, nprow, npcol) +
                 (double)hk_local_elements_max((int)chunk, (int)N, nb, nprow, npcol) + 2 * (N + M) * HK_ROTATION_CLASSES +
-                2 * (N + chunk) * (d.depth_g + 4) + 3.0 * 1024 * 256 + (1024 + 256) * (dx + dz);
+                ws / 8;
         double pairs = N * (N + 1) / 2 + M * N;
         entries += pairs;
         /* each pair has its own x pair: 2 dx for f's input kernel, 2 dz for g's */
-        kflop += (hk_kernel_entry_cost((enum hk_kernel)hk_kernel_from_name(kernels[k]), &d, (int)dz) + 2 * dx) * pairs / 1e9;
+        kflop += (hk_kernel_entry_cost(k, &d, (int)dz) + 2 * dx) * pairs / 1e9;
         la += (N * N * N / 3 + 2 * N * N * HK_ROTATION_CLASSES + 2 * M * N * HK_ROTATION_CLASSES) / 1e9;
     }
     e->mem_bytes_per_rank = 8 * (data + fmax(hn_mem, k_mem));
@@ -263,11 +269,10 @@ static void estimate(const struct hk_point *p, int team_size, const struct hk_ra
 
 const struct hk_experiment hk_exp_rotation = {
     .kind = "rotation",
-    .summary = "MNIST rotation prediction (E4): finite hypernetwork by SGD, accuracy per epoch; Th and Tmlp classifiers",
-    .params = params,
-    .nparams = sizeof params / sizeof params[0],
+    .summary = "MNIST rotation prediction (E4): finite hypernetwork by SGD, accuracy per epoch; Th, Kh and Tmlp classifiers",
+    HK_PARAMS_OF(rotation),
     .run = run,
     .estimate = estimate,
-    .check = hk_check_image_data,
+    .check = check,
     .headline = "accuracy_test_hypernet,accuracy_test_Th,accuracy_test_Tmlp,accuracy_chance",
 };

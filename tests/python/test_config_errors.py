@@ -68,7 +68,7 @@ def test_missing_config_file(tmp_path):
     (["run", "--shard", "a/b"], "expected I/N"),
     (["run", "--bogus"], "unknown option '--bogus'"),
     (["plan"], "which CONFIG?"),
-    (["plan", "x.yaml", "--ranks", "0"], "--ranks expects a positive integer"),
+    (["plan", "x.yaml", "--ranks", "0"], "--ranks expects an integer in [1, 10000000], got '0'"),
     (["merge"], "which directories?"),
     (["frobnicate"], "unknown command 'frobnicate'"),
 ])

@@ -53,8 +53,8 @@ def test_kernel_subset_and_inspect(tmp_path):
     (["--in", "missing.h5", "--out", "o.h5"], "missing.h5: cannot open as HDF5"),
     (["--in", "bad.h5", "--out", "o.h5"], "/x has 4 rows but /z has 3"),
     (["--in", "in.h5", "--out", "o.h5", "--kernels", "Th,Foo"], "unknown kernel 'Foo'"),
-    (["--in", "in.h5", "--out", "o.h5", "--depth-g", "0"], "must be in 1..64"),
-    (["--in", "in.h5", "--out", "o.h5", "--depth-f", "two"], "expects an integer, got 'two'"),
+    (["--in", "in.h5", "--out", "o.h5", "--depth-g", "0"], "--depth-g expects an integer in [1, 64], got '0'"),
+    (["--in", "in.h5", "--out", "o.h5", "--depth-f", "two"], "--depth-f expects an integer in [1, 64], got 'two'"),
     (["--in", "nan.h5", "--out", "o.h5"], "/x[1][0] is not finite"),
 ])
 def test_kernel_bad_input(tmp_path, args, message):

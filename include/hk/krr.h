@@ -1,0 +1,31 @@
+/* krr: kernel ridge regression on a team's process grid, shared by the
+ * experiment kinds (linear-algebra layer, above dist and kernels). */
+#ifndef HK_KRR_H
+#define HK_KRR_H
+
+#include "hk/dist.h"
+#include "hk/kernels.h"
+#include "hk/result.h"
+
+/* Kernel ridge regression with k right-hand sides Y (N x k, column-major,
+ * replicated) on a team's grid: solves (K + (ridge + jitter) I) A = Y with
+ * pdpotrf/pdpotrs, the jitter raised from 0 by decades of the mean diagonal
+ * (1e-10 .. 1e-4) until the factorisation succeeds, and predicts the test
+ * points block by block, test_chunk rows at a time, into pred (M x k,
+ * column-major, replicated). With snap, the whole Gram matrix (before the
+ * ridge) is written to it under the kernel's name. Collective. Returns 0;
+ * 1 if the point fails (K not positive definite even with jitter, or out of
+ * memory; message set); -1 on an error that must stop the sweep. */
+struct hk_pfile;
+struct hk_krr_stats {
+    double jitter, t_gram, t_factor, t_solve, t_predict, mse_train;
+    int info;
+};
+int hk_krr(enum hk_kernel kind, const struct hk_depths *d, const struct hk_inputs *train, const double *Y, int k,
+           const struct hk_inputs *test, int test_chunk, double ridge, const struct hk_grid *grid, int nb,
+           struct hk_pfile *snap, double *pred, struct hk_krr_stats *st);
+/* Records the stats of kernel `name` as metrics jitter_<name>, time_gram_,
+ * time_factor_, time_solve_, time_predict_ and mse_train_<name>. */
+void hk_krr_record(struct hk_result *r, const char *name, const struct hk_krr_stats *st);
+
+#endif

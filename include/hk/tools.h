@@ -1,0 +1,24 @@
+/* tools: the `kernel` and `ntk` commands, for a user's own inputs (IN.h5 with
+ * /x, N x dx, and /z, N x dz). Collective over MPI_COMM_WORLD; return exit
+ * statuses (util.h), the message in hk_error_message(). */
+#ifndef HK_TOOLS_H
+#define HK_TOOLS_H
+
+#include "hk/kernels.h"
+
+struct hk_kernel_options {
+    const char *in, *out;
+    int depth_f, depth_g, block_size;
+    const char *kernels;        /* as given, for the summary line */
+    int want[HK_NKERNELS];      /* which kernels of the table to write */
+};
+int hk_tool_kernel(const struct hk_kernel_options *o);
+
+struct hk_ntk_options {
+    const char *in, *out;
+    int width_f, width_g, depth_f, depth_g, seeds;
+    long seed0;
+};
+int hk_tool_ntk(const struct hk_ntk_options *o);
+
+#endif

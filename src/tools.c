@@ -1,0 +1,156 @@
+/* tools: the commands that evaluate kernels for a user's own inputs, outside
+ * a sweep. `kernel` fills the analytic kernels block-cyclically over all
+ * ranks and writes them collectively; `ntk` computes the empirical NTK of
+ * finite hypernetworks over many seeds. Inputs are read and checked here
+ * (the input reader of these commands); files are written through the store. */
+#define _GNU_SOURCE
+#include "hk/tools.h"
+
+#include <limits.h>
+#include <math.h>
+#include <mpi.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hk/data.h"
+#include "hk/dist.h"
+#include "hk/ensemble.h"
+#include "hk/hypernet.h"
+#include "hk/kernels.h"
+#include "hk/provenance.h"
+#include "hk/store.h"
+#include "hk/util.h"
+
+static int read_inputs(const char *cmd, const char *in, struct hk_dataset *data)
+{
+    double *x = NULL, *z = NULL;
+    long nx_rows = 0, dx = 0, nz_rows = 0, dz = 0;
+    char msg[PATH_MAX + 200];
+    if (hk_h5_read_matrix(in, "/x", &x, &nx_rows, &dx) || hk_h5_read_matrix(in, "/z", &z, &nz_rows, &dz)) {
+        snprintf(msg, sizeof msg, "%s: %s", cmd, hk_error_message());
+        hk_fail("%s", msg);
+        free(x);
+        return -1;
+    }
+    int bad = 0;
+    if (nx_rows != nz_rows || nx_rows < 1) {
+        snprintf(msg, sizeof msg, "%s: %s: /x has %ld rows but /z has %ld; they must describe the same N >= 1 points",
+                 cmd, in, nx_rows, nz_rows);
+        bad = 1;
+    }
+    for (long i = 0; i < nx_rows * dx && !bad; i++)
+        if (!isfinite(x[i])) {
+            snprintf(msg, sizeof msg, "%s: %s: /x[%ld][%ld] is not finite", cmd, in, i / dx, i % dx);
+            bad = 1;
+        }
+    for (long i = 0; i < nz_rows * dz && !bad; i++)
+        if (!isfinite(z[i])) {
+            snprintf(msg, sizeof msg, "%s: %s: /z[%ld][%ld] is not finite", cmd, in, i / dz, i % dz);
+            bad = 1;
+        }
+    if (!bad) hk_dataset_from_points((int)nx_rows, (int)dx, x, (int)dz, z, data);
+    else hk_fail("%s", msg);
+    free(x);
+    free(z);
+    return bad ? -1 : 0;
+}
+
+int hk_tool_kernel(const struct hk_kernel_options *o)
+{
+    int rank;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    struct hk_dataset data;
+    if (read_inputs("kernel", o->in, &data)) return HK_EXIT_USAGE;
+    int N = data.in.n;
+    struct hk_grid grid;
+    if (hk_grid_create(&grid, MPI_COMM_WORLD, 0)) return HK_EXIT_RUNTIME;
+    struct hk_depths depths = {o->depth_f, o->depth_g, 0};
+    double t0 = hk_now();
+    struct hk_pfile *pf = hk_pfile_create(MPI_COMM_WORLD, o->out);
+    int status = 0;
+    if (!pf) status = HK_EXIT_USAGE;
+    for (int k = 0; k < HK_NKERNELS && !status; k++) {
+        if (!o->want[k]) continue;
+        struct hk_dmatrix K;
+        int ok = hk_dmatrix_create(&K, &grid, N, N, o->block_size) == 0, all;
+        MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+        if (!all || hk_dist_fill_kernel(&K, k, &depths, &data.in, 0, &data.in, 0, 0) ||
+            hk_pfile_write_blockcyclic(pf, hk_kernel_name(k), K.desc, K.a))
+            status = HK_EXIT_RUNTIME;
+        hk_dmatrix_destroy(&K);
+    }
+    if (!status) {
+        hk_pfile_attr_num(pf, "depth_f", o->depth_f);
+        hk_pfile_attr_num(pf, "depth_g", o->depth_g);
+        hk_pfile_attr_text(pf, "input", o->in);
+        hk_pfile_attr_num(pf, "distinct_x", data.in.nx);
+        hk_pfile_attr_text(pf, "git_commit", hk_git_commit());
+        hk_pfile_attr_text(pf, "hksweep_version", hk_version());
+        if (hk_pfile_commit(pf)) status = HK_EXIT_RUNTIME;
+    } else if (pf) {
+        hk_pfile_abort(pf);
+    }
+    if (!status && rank == 0)
+        printf("wrote %s: %d points (%d distinct x), kernels %s, L=%d H=%d, %d rank%s, %.2f s\n", o->out, N, data.in.nx,
+               o->kernels, o->depth_f, o->depth_g, grid.size, grid.size == 1 ? "" : "s", hk_now() - t0);
+    hk_grid_destroy(&grid);
+    hk_dataset_free(&data);
+    return status;
+}
+
+int hk_tool_ntk(const struct hk_ntk_options *o)
+{
+    int rank;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    struct hk_dataset data;
+    if (read_inputs("ntk", o->in, &data)) return HK_EXIT_USAGE;
+    int size, N = data.in.n;
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    struct hk_hn_shape shape = {.dx = data.in.dx, .dz = data.in.dz, .n = o->width_f, .L = o->depth_f, .m = o->width_g, .H = o->depth_g, .k = 1};
+    double t0 = hk_now(), *gathered = NULL;
+    if (hk_entk_seeds(MPI_COMM_WORLD, &shape, &data.in, o->seed0, o->seeds, &gathered)) {
+        hk_dataset_free(&data);
+        return HK_EXIT_RUNTIME;
+    }
+    size_t per = (size_t)N * N + N;
+    int status = 0;
+    if (rank == 0) {
+        struct hk_array arrays[3];
+        memset(arrays, 0, sizeof arrays);
+        snprintf(arrays[0].name, sizeof arrays[0].name, "Th_seeds");
+        arrays[0].rank = 3; arrays[0].dims[0] = o->seeds; arrays[0].dims[1] = N; arrays[0].dims[2] = N;
+        arrays[0].data = hk_malloc((size_t)o->seeds * N * N * sizeof(double));
+        snprintf(arrays[1].name, sizeof arrays[1].name, "Th_mean");
+        arrays[1].rank = 2; arrays[1].dims[0] = N; arrays[1].dims[1] = N;
+        arrays[1].data = hk_calloc((size_t)N * N, sizeof(double));
+        snprintf(arrays[2].name, sizeof arrays[2].name, "h_seeds");
+        arrays[2].rank = 2; arrays[2].dims[0] = o->seeds; arrays[2].dims[1] = N;
+        arrays[2].data = hk_malloc((size_t)o->seeds * N * sizeof(double));
+        for (long i = 0; i < o->seeds; i++) {
+            const double *src = gathered + (size_t)i * per;
+            memcpy(arrays[0].data + (size_t)i * N * N, src, (size_t)N * N * sizeof(double));
+            for (long e = 0; e < (long)N * N; e++) arrays[1].data[e] += src[e] / o->seeds;
+            memcpy(arrays[2].data + (size_t)i * N, src + (size_t)N * N, (size_t)N * sizeof(double));
+        }
+        struct hk_attrs attrs = {0};
+        hk_attrs_num(&attrs, "width_f", o->width_f);
+        hk_attrs_num(&attrs, "width_g", o->width_g);
+        hk_attrs_num(&attrs, "depth_f", o->depth_f);
+        hk_attrs_num(&attrs, "depth_g", o->depth_g);
+        hk_attrs_num(&attrs, "seeds", o->seeds);
+        hk_attrs_num(&attrs, "seed0", o->seed0);
+        hk_attrs_text(&attrs, "input", o->in);
+        hk_attrs_text(&attrs, "git_commit", hk_git_commit());
+        if (hk_store_write_arrays(o->out, &attrs, arrays, 3)) status = HK_EXIT_RUNTIME;
+        else printf("wrote %s: empirical NTK of %d seeds, N=%d, n=%d m=%d L=%d H=%d, %d rank%s, %.2f s\n", o->out, o->seeds,
+                    N, o->width_f, o->width_g, o->depth_f, o->depth_g, size, size == 1 ? "" : "s", hk_now() - t0);
+        hk_attrs_free(&attrs);
+        for (int a = 0; a < 3; a++) free(arrays[a].data);
+    }
+    MPI_Bcast(&status, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    free(gathered);
+    hk_dataset_free(&data);
+    return status;
+}
+
