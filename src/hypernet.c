@@ -270,7 +270,7 @@ static void f_backward(const struct hk_hypernet *net, const struct hk_hn_cache *
         int fan = net->fw[l - 1];
         w = net->fw[l];
         /* the activations a_{l-1} of each row's x */
-        prev_act = realloc(prev_act, (size_t)rows * fan * sizeof(double));
+        prev_act = hk_realloc(prev_act, (size_t)rows * fan * sizeof(double));
         for (int r = 0; r < rows; r++)
             memcpy(prev_act + (size_t)r * fan, c->a[l - 1] + (size_t)act_row[r] * fan, (size_t)fan * sizeof(double));
         if (D) {

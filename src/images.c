@@ -45,8 +45,11 @@ static int read_maybe_gz(const char *path, struct blob *b)
     size_t cap = 1 << 20, len = 0;
     unsigned char *data = hk_malloc(cap);
     for (;;) {
-        if (cap - len < (1 << 16)) data = realloc(data, cap *= 2);
-        if (!data) { gzclose(gz); return hk_fail("out of memory reading %s", path); }
+        if (cap - len < (1 << 16)) {
+            unsigned char *more = realloc(data, cap * 2);
+            if (!more) { free(data); gzclose(gz); return hk_fail("out of memory reading %s", path); }
+            data = more, cap *= 2;
+        }
         int n = gzread(gz, data + len, 1 << 16);
         if (n < 0) {
             int errnum;
@@ -271,8 +274,8 @@ static int convert_idx(const char *dir, struct converted *c)
             free(bi.data); free(bl.data);
             return hk_fail("%s has %ld images but %s has %ld labels", img_path, ni, lab_path, nl);
         }
-        c->u8 = realloc(c->u8, (size_t)(total + ni) * HK_IMG_PIXELS);
-        c->labels = realloc(c->labels, (size_t)(total + ni) + 1);
+        c->u8 = hk_realloc(c->u8, (size_t)(total + ni) * HK_IMG_PIXELS);
+        c->labels = hk_realloc(c->labels, (size_t)(total + ni) + 1);
         memcpy(c->u8 + (size_t)total * HK_IMG_PIXELS, bi.data + 16, (size_t)ni * HK_IMG_PIXELS);
         memcpy(c->labels + total, bl.data + 8, (size_t)ni);
         total += ni;
@@ -323,7 +326,7 @@ static int parse_digit_json(const char *name, const char *text, size_t len, floa
             free(v);
             return hk_fail("%s: value %s at byte %ld is outside [0, 1]", name, buf, (long)(p - text));
         }
-        if (n == cap) v = realloc(v, (cap *= 2) * sizeof(float));
+        if (n == cap) v = hk_realloc(v, (cap *= 2) * sizeof(float));
         v[n++] = (float)x;
         p += k;
         while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t')) p++;
@@ -350,8 +353,8 @@ static int add_digit(struct converted *c, int digit, const char *name, const cha
     float *v = NULL;
     long cnt = 0;
     if (parse_digit_json(name, text, len, &v, &cnt)) return -1;
-    c->f32 = realloc(c->f32, (size_t)(c->n + cnt) * HK_IMG_PIXELS * sizeof(float) + 1);
-    c->labels = realloc(c->labels, (size_t)(c->n + cnt) + 1);
+    c->f32 = hk_realloc(c->f32, (size_t)(c->n + cnt) * HK_IMG_PIXELS * sizeof(float) + 1);
+    c->labels = hk_realloc(c->labels, (size_t)(c->n + cnt) + 1);
     memcpy(c->f32 + (size_t)c->n * HK_IMG_PIXELS, v, (size_t)cnt * HK_IMG_PIXELS * sizeof(float));
     memset(c->labels + c->n, digit, (size_t)cnt);
     c->n += cnt;

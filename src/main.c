@@ -258,7 +258,12 @@ int main(int argc, char **argv)
         hk_signals_install();
     }
     hk_clear_error();
-    int status = c->fn(argc - 1, argv + 1);
+    /* out of memory anywhere in a command comes back here (util.h) */
+    volatile int status = HK_EXIT_RUNTIME;
+    struct hk_oom_guard guard;
+    hk_oom_push(&guard);
+    if (setjmp(guard.env) == 0) status = c->fn(argc - 1, argv + 1);
+    hk_oom_pop(&guard);
     if (status && world_rank == 0 && hk_error_message()[0]) fprintf(stderr, "hksweep: %s\n", hk_error_message());
     if (c->mpi) MPI_Finalize();
     return status;

@@ -17,9 +17,7 @@ static struct hk_attr *slot(struct hk_attrs *l, const char *name)
         }
     if (l->n == l->cap) {
         l->cap = l->cap ? 2 * l->cap : 16;
-        struct hk_attr *grown = realloc(l->items, (size_t)l->cap * sizeof *grown);
-        if (!grown) { fprintf(stderr, "hksweep: out of memory\n"); exit(1); }
-        l->items = grown;
+        l->items = hk_realloc(l->items, (size_t)l->cap * sizeof *l->items);
     }
     struct hk_attr *a = &l->items[l->n++];
     memset(a, 0, sizeof *a);

@@ -8,6 +8,7 @@
 #include "hk/runner.h"
 
 #include <limits.h>
+#include <setjmp.h>
 #include <math.h>
 #include <mpi.h>
 #include <stdio.h>
@@ -174,8 +175,27 @@ struct run_ctx {
     const char *config_path;
     const char *run_id;
     int world;
+    int ranks_on_node;
     char host[256];
 };
+
+/* Whether the point fits the memory of every rank of its team, by the kind's
+ * own prediction (the one `plan` prints). Collective over the team; on 0 the
+ * result says why. */
+static int point_fits(const struct run_ctx *ctx, const struct hk_point *p, MPI_Comm team, int tsize,
+                      struct hk_result *r)
+{
+    struct hk_rates none = {0, 0};
+    struct hk_estimate e;
+    ctx->exp->estimate(p, tsize, &none, &e);
+    double budget = hk_memory_budget_bytes(ctx->ranks_on_node);
+    MPI_Allreduce(MPI_IN_PLACE, &budget, 1, MPI_DOUBLE, MPI_MIN, team);
+    if (e.mem_bytes_per_rank <= budget) return 1;
+    hk_result_fail(r, "out of memory: the point needs %.3g GB per rank (plan's prediction) and a rank has %.3g GB; "
+                   "lower the widths or sizes, or give it more ranks (team_size)",
+                   e.mem_bytes_per_rank / 1e9, budget / 1e9);
+    return 0;
+}
 
 static int run_point(int item, MPI_Comm team, void *arg, struct hk_point_report *report)
 {
@@ -190,7 +210,17 @@ static int run_point(int item, MPI_Comm team, void *arg, struct hk_point_report 
     time_t started = time(NULL);
     double t0 = hk_now();
     hk_clear_error();
-    int rc = ctx->exp->run(p, team, &env, &r);
+    /* Any failure inside the point fails the point, out of memory included:
+     * the memory is checked before it starts, and an allocation that still
+     * fails jumps back here (util.h). */
+    volatile int rc = 0;
+    if (point_fits(ctx, p, team, tsize, &r)) {
+        struct hk_oom_guard guard;
+        hk_oom_push(&guard);
+        if (setjmp(guard.env) == 0) rc = ctx->exp->run(p, team, &env, &r);
+        else rc = -1;
+        hk_oom_pop(&guard);
+    }
     int any_error = rc != 0;
     MPI_Allreduce(MPI_IN_PLACE, &any_error, 1, MPI_INT, MPI_MAX, team);
     if (any_error && r.status == HK_OK)
@@ -219,6 +249,7 @@ static int run_point(int item, MPI_Comm team, void *arg, struct hk_point_report 
         hk_attrs_free(&info);
         hk_attrs_free(&params);
         for (int k = 0; k < HK_REPORT_VALUES; k++) report->values[k] = NAN;
+        report->status = (int)r.status;
         if (r.status == HK_FAILED || r.status == HK_DIVERGED)
             snprintf(report->summary, sizeof report->summary, "%s: %.220s", hk_status_name(r.status), r.reason);
         else headline(ctx->exp, &r.metrics, report);
@@ -321,13 +352,19 @@ int hk_runner_run(const struct hk_run_options *o)
         labels[i] = hk_malloc(600);
         snprintf(labels[i], 600, "point %d %s %.500s", p->index, p->id_hex, desc);
     }
-    struct run_ctx ctx = {.exp = exp, .sweep = &sweep, .todo = todo, .out_dir = out_dir,
+    MPI_Comm node;
+    MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node);
+    int ranks_on_node;
+    MPI_Comm_size(node, &ranks_on_node);
+    MPI_Comm_free(&node);
+    struct run_ctx ctx = {.exp = exp, .ranks_on_node = ranks_on_node, .sweep = &sweep, .todo = todo, .out_dir = out_dir,
                           .config_path = o->config_path ? o->config_path : "<built-in quickstart>", .run_id = run_id,
                           .world = world};
     gethostname(ctx.host, sizeof ctx.host - 1);
     struct hk_schedule_report rep;
     struct hk_point_report *reports = world_rank == 0 ? hk_calloc((size_t)ntodo + 1, sizeof *reports) : NULL;
-    for (int i = 0; world_rank == 0 && i < ntodo; i++) reports[i].summary[0] = 0, reports[i].values[0] = NAN;
+    for (int i = 0; world_rank == 0 && i < ntodo; i++)
+        reports[i].status = -1, reports[i].summary[0] = 0, reports[i].values[0] = NAN;
     hk_schedule(MPI_COMM_WORLD, ntodo, teams, run_point, &ctx, (const char *const *)labels, o->quiet, &rep, reports);
 
     int status = 0;
@@ -343,8 +380,7 @@ int hk_runner_run(const struct hk_run_options *o)
         }
         int *finished_ok = hk_calloc((size_t)ntodo + 1, sizeof(int));
         for (int i = 0; i < ntodo; i++)
-            finished_ok[i] = reports[i].summary[0] && strncmp(reports[i].summary, "failed:", 7) &&
-                             strncmp(reports[i].summary, "diverged:", 9);
+            finished_ok[i] = reports[i].status == HK_OK;
         print_summary(exp, &sweep, todo, ntodo, reports, finished_ok);
         free(finished_ok);
         free(reports);

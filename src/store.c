@@ -273,7 +273,7 @@ static int list_dir(const char *path, int (*accept)(const char *), char ***names
         if (!accept(e->d_name)) continue;
         if (n == cap) {
             cap = cap ? 2 * cap : 64;
-            *names = realloc(*names, (size_t)cap * sizeof **names);
+            *names = hk_realloc(*names, (size_t)cap * sizeof **names);
         }
         (*names)[n++] = hk_strdup(e->d_name);
     }
@@ -341,7 +341,7 @@ static void add_columns(struct column **cols, int *n, int *cap, const struct hk_
         if (find_column(*cols, *n, l->items[i].name) >= 0) continue;
         if (*n == *cap) {
             *cap = *cap ? 2 * *cap : 32;
-            *cols = realloc(*cols, (size_t)*cap * sizeof **cols);
+            *cols = hk_realloc(*cols, (size_t)*cap * sizeof **cols);
         }
         snprintf((*cols)[*n].name, sizeof(*cols)[*n].name, "%s", l->items[i].name);
         (*cols)[*n].is_text = l->items[i].is_text;
@@ -514,7 +514,7 @@ int hk_store_merge(int ndirs, char *const *dirs, const char *out_path, int verbo
             if (seen) { dup++; continue; }
             if (n == cap) {
                 cap = cap ? 2 * cap : 256;
-                recs = realloc(recs, (size_t)cap * sizeof *recs);
+                recs = hk_realloc(recs, (size_t)cap * sizeof *recs);
             }
             char path[2 * PATH_MAX];
             snprintf(path, sizeof path, "%s/%s", pdir, names[i]);

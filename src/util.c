@@ -29,25 +29,65 @@ int hk_fail(const char *fmt, ...)
 const char *hk_error_message(void) { return error_message[0] ? error_message : "unknown error"; }
 void hk_clear_error(void) { error_message[0] = 0; }
 
+/* The innermost guarded region, and the test hook HKSWEEP_TEST_ALLOC_LIMIT:
+ * a request above that many bytes fails as if memory were gone. */
+static struct hk_oom_guard *oom_guard = NULL;
+static size_t alloc_limit = 0;
+static int alloc_limit_read = 0;
+
+void hk_oom_push(struct hk_oom_guard *g)
+{
+    g->outer = oom_guard;
+    oom_guard = g;
+}
+
+void hk_oom_pop(struct hk_oom_guard *g) { oom_guard = g->outer; }
+
+static int over_limit(size_t bytes)
+{
+    if (!alloc_limit_read) {
+        const char *v = getenv("HKSWEEP_TEST_ALLOC_LIMIT");
+        alloc_limit = v ? (size_t)strtoull(v, NULL, 10) : 0;
+        alloc_limit_read = 1;
+    }
+    return alloc_limit && bytes > alloc_limit;
+}
+
+/* Out of memory: back to the innermost guard with the message set. Every
+ * command runs under a guard set in main, so this always has one. */
+static void out_of_memory(size_t bytes)
+{
+    hk_fail("out of memory allocating %zu bytes (%.3g GB)", bytes, bytes / 1e9);
+    if (oom_guard) longjmp(oom_guard->env, 1);
+    /* no guard: a programming error; abort rather than return NULL into code
+     * that does not check */
+    fprintf(stderr, "hksweep: %s outside any guarded region\n", hk_error_message());
+    abort();
+}
+
 void *hk_malloc(size_t bytes)
 {
-    void *p = malloc(bytes ? bytes : 1);
-    if (!p) {
-        fprintf(stderr, "hksweep: out of memory allocating %zu bytes\n", bytes);
-        exit(1);
-    }
+    void *p = over_limit(bytes) ? NULL : malloc(bytes ? bytes : 1);
+    if (!p) out_of_memory(bytes);
     return p;
 }
 
 void *hk_calloc(size_t count, size_t size)
 {
-    void *p = calloc(count ? count : 1, size ? size : 1);
-    if (!p) {
-        fprintf(stderr, "hksweep: out of memory allocating %zu x %zu bytes\n", count, size);
-        exit(1);
-    }
+    if (size && count > SIZE_MAX / size) out_of_memory(SIZE_MAX);
+    void *p = over_limit(count * size) ? NULL : calloc(count ? count : 1, size ? size : 1);
+    if (!p) out_of_memory(count * size);
     return p;
 }
+
+void *hk_realloc(void *p, size_t bytes)
+{
+    void *q = over_limit(bytes) ? NULL : realloc(p, bytes ? bytes : 1);
+    if (!q) out_of_memory(bytes); /* p is still valid, and is the caller's to free */
+    return q;
+}
+
+void *hk_try_malloc(size_t bytes) { return over_limit(bytes) ? NULL : malloc(bytes ? bytes : 1); }
 
 char *hk_strdup(const char *s)
 {
@@ -174,6 +214,36 @@ void hk_runtime_init(void)
 {
     mallopt(M_MMAP_THRESHOLD, 256 << 20);
     mallopt(M_TRIM_THRESHOLD, 512 << 20);
+}
+
+/* A field of /proc/meminfo in bytes, or -1. */
+static double meminfo(const char *field)
+{
+    FILE *f = fopen("/proc/meminfo", "r");
+    if (!f) return -1;
+    char line[256];
+    double v = -1;
+    size_t n = strlen(field);
+    while (fgets(line, sizeof line, f))
+        if (!strncmp(line, field, n) && line[n] == ':') { v = strtod(line + n + 1, NULL) * 1024; break; }
+    fclose(f);
+    return v;
+}
+
+double hk_memory_budget_bytes(int ranks_on_node)
+{
+    double total = meminfo("MemTotal"), avail = meminfo("MemAvailable");
+    double budget = total > 0 ? total / (ranks_on_node > 0 ? ranks_on_node : 1) : INFINITY;
+    if (avail > 0) {
+        struct rusage ru;
+        getrusage(RUSAGE_SELF, &ru);
+        double mine = avail + ru.ru_maxrss * 1024.0; /* what this rank holds can be reused */
+        if (mine < budget) budget = mine;
+    }
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && (double)rl.rlim_cur < budget)
+        budget = (double)rl.rlim_cur;
+    return budget;
 }
 
 long hk_peak_rss_bytes(void)

@@ -26,8 +26,10 @@ struct hk_experiment {
     const char *summary;
     const struct hk_param_spec *params;   /* set with HK_PARAMS_OF(prefix) */
     int nparams;
-    /* Collective over team. Returns 0 with r filled (status ok or failed),
-     * or -1 with a message for an error that must stop the sweep. */
+    /* Collective over team. Returns 0 with r filled (its status ok, failed,
+     * diverged or abandoned), or -1 with a message: the point fails with that
+     * reason and the sweep goes on (as it does when memory runs out). Only a
+     * point that cannot be stored stops a sweep. */
     int (*run)(const struct hk_point *p, MPI_Comm team, const struct hk_experiment_env *env, struct hk_result *r);
     void (*estimate)(const struct hk_point *p, int team_size, const struct hk_rates *rates, struct hk_estimate *e);
     /* Optional: checks a point's inputs (data files) before anything is

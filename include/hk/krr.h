@@ -15,7 +15,7 @@
  * column-major, replicated). With snap, the whole Gram matrix (before the
  * ridge) is written to it under the kernel's name. Collective. Returns 0;
  * 1 if the point fails (K not positive definite even with jitter, or out of
- * memory; message set); -1 on an error that must stop the sweep. */
+ * memory; message set); -1 on another error (message set; the point fails). */
 struct hk_pfile;
 struct hk_krr_stats {
     double jitter, t_gram, t_factor, t_solve, t_predict, mse_train;

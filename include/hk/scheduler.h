@@ -14,6 +14,7 @@ enum hk_point_outcome { HK_POINT_OK = 0, HK_POINT_FAILED = 1, HK_POINT_ABANDONED
 /* Numbers a point's leader reports to rank 0 with its outcome (opaque here). */
 #define HK_REPORT_VALUES 8
 struct hk_point_report {
+    int status;                        /* the point's status (result.h's enum hk_status), -1 if it did not run */
     char summary[240];                 /* a one-line summary for the progress output */
     double values[HK_REPORT_VALUES];   /* e.g. headline metrics, NAN where absent */
 };

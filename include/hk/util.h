@@ -3,6 +3,7 @@
 #ifndef HK_UTIL_H
 #define HK_UTIL_H
 
+#include <setjmp.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -16,8 +17,25 @@ int hk_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 const char *hk_error_message(void);
 void hk_clear_error(void);
 
-void *hk_malloc(size_t bytes);          /* exits with a message when memory is gone */
+/* Allocation. Every command and every point runs inside a guarded region
+ * (struct hk_oom_guard): when memory is gone, hk_malloc, hk_calloc and
+ * hk_realloc set the message and jump back to the innermost guard, which
+ * fails that point (or that command) and goes on. Nothing calls exit().
+ * The guarded region's own allocations are not freed on that path; a point's
+ * memory is predicted by `plan` and checked before it starts, so this is the
+ * last line, not the usual one. hk_try_malloc returns NULL instead, for
+ * large buffers whose failure the caller reports itself.
+ * HKSWEEP_TEST_ALLOC_LIMIT=BYTES makes any larger request fail (tests). */
+struct hk_oom_guard {
+    jmp_buf env;
+    struct hk_oom_guard *outer;
+};
+void hk_oom_push(struct hk_oom_guard *g);
+void hk_oom_pop(struct hk_oom_guard *g);
+void *hk_malloc(size_t bytes);
 void *hk_calloc(size_t count, size_t size);
+void *hk_realloc(void *p, size_t bytes);   /* on failure p stays valid (and the guard is taken) */
+void *hk_try_malloc(size_t bytes);
 char *hk_strdup(const char *s);
 
 /* xoshiro256** seeded through splitmix64: the same seed gives the same
@@ -36,6 +54,10 @@ uint64_t hk_fnv1a(const void *data, size_t len, uint64_t h);
 #define HK_FNV_OFFSET 1469598103934665603ULL
 
 long hk_peak_rss_bytes(void);
+/* The memory one rank may plan on: the node's memory shared by the ranks on
+ * it, no more than is available now (plus what this rank holds), and no more
+ * than the process limit (ulimit -v). */
+double hk_memory_budget_bytes(int ranks_on_node);
 /* Once at start: lets glibc reuse freed blocks of up to 256 MiB instead of
  * mapping fresh zeroed pages for every training step's temporaries. */
 void hk_runtime_init(void);

@@ -35,11 +35,13 @@ def read_results(path):
     with h5py.File(path, "r") as f:
         ids = [s.decode() if isinstance(s, bytes) else s for s in f["points/id"][...]]
         status = [s.decode() if isinstance(s, bytes) else s for s in f["points/status"][...]]
+        reason = [s.decode() if isinstance(s, bytes) else s for s in f["points/reason"][...]]
         params = {k: f["points/param"][k][...] for k in f["points/param"]}
         metrics = {k: f["points/metric"][k][...] for k in f["points/metric"]}
         for i, pid in enumerate(ids):
             rows[pid] = {
                 "status": status[i],
+                "reason": reason[i],
                 "param": {k: (v[i].decode() if isinstance(v[i], bytes) else v[i]) for k, v in params.items()},
                 "metric": {k: float(v[i]) for k, v in metrics.items()},
             }
@@ -54,6 +56,10 @@ def assert_same_results(a, b, rtol=1e-8):
     assert sorted(a) == sorted(b)
     for pid in a:
         assert a[pid]["status"] == b[pid]["status"], pid
+        assert sorted(a[pid]["param"]) == sorted(b[pid]["param"]), pid
+        for k, v in a[pid]["param"].items():
+            w = b[pid]["param"][k]
+            assert v == w or (isinstance(v, float) and np.isnan(v) and np.isnan(w)), f"{pid} param {k}: {v} vs {w}"
         for k, v in a[pid]["metric"].items():
             if k.startswith(RESULT_METRICS):
                 w = b[pid]["metric"][k]
