@@ -284,7 +284,7 @@ static int parse_seeds(struct parse_state *st, yaml_node_t *node)
     if (axis_has_param(cfg, idx))
         return fail_at(st, node, "sweep.seeds: seed is already swept in sweep.grid or sweep.zip");
     if (cfg->ngrid >= HK_MAX_AXES) return fail_at(st, node, "sweep.seeds: too many swept parameters");
-    struct hk_axis *ax = &cfg->grid[cfg->ngrid];
+    struct hk_axis *ax = &cfg->grid[cfg->ngrid++]; /* counted now, so hk_config_free frees its values */
     ax->param = idx;
     ax->line = (int)node->start_mark.line + 1;
     if (node->type == YAML_SCALAR_NODE) {
@@ -319,7 +319,6 @@ static int parse_seeds(struct parse_state *st, yaml_node_t *node)
     } else {
         return fail_at(st, node, "sweep.seeds: expected a count or a list of seeds, got %s", node_kind(node));
     }
-    cfg->ngrid++;
     return 0;
 }
 
@@ -375,6 +374,15 @@ static int parse_document(struct parse_state *st, hk_schema_lookup lookup)
         else if (!strcmp(key, "name")) {
             if (v->type != YAML_SCALAR_NODE || strlen(scalar_text(v)) >= sizeof cfg->name || !scalar_text(v)[0])
                 return fail_at(st, v, "name: expected a short non-empty string (< %zu characters)", sizeof cfg->name);
+            /* it names the output folder results/<name>: a plain file name, no path */
+            const char *nm = scalar_text(v);
+            int plain = nm[0] != '.' && nm[0] != '-';
+            for (const char *c = nm; *c && plain; c++)
+                plain = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+                        *c == '_' || *c == '-' || *c == '.';
+            if (!plain)
+                return fail_at(st, v, "name: '%s' is not a plain file name; use letters, digits, '_', '-' and '.', "
+                                      "not starting with '.' or '-' (it names the folder results/<name>)", nm);
             snprintf(cfg->name, sizeof cfg->name, "%s", scalar_text(v));
         } else
             return fail_at(st, k, "%s: unknown top-level key; expected experiment, name, params or sweep", key);
@@ -401,13 +409,47 @@ static int parse_document(struct parse_state *st, hk_schema_lookup lookup)
     for (int i = 0; i < cfg->ngrid; i++) npoints *= cfg->grid[i].nvalues;
     if (cfg->nzip) npoints *= cfg->zip_len;
     if (npoints > HK_MAX_POINTS)
-        return fail_at(st, sweep, "sweep: expands to %.0f points, more than the limit of %d", npoints, HK_MAX_POINTS);
+        return fail_at(st, sweep, "sweep: expands to %.0f points, more than the limit of %d (a point takes %zu bytes: "
+                                  "at most 1 GiB of points); split it into several configs or shards", npoints,
+                       HK_MAX_POINTS, sizeof(struct hk_value) * HK_MAX_PARAMS);
+    return 0;
+}
+
+/* Flow nesting ([ and {) outside quotes and comments, before libyaml sees the
+ * text: a config of 100,000 nested [ kept libyaml busy for 37 s. */
+static int check_nesting(const char *path, const char *text)
+{
+    int depth = 0, line = 1, col = 0;
+    char quote = 0;
+    for (const char *c = text; *c; c++) {
+        col++;
+        if (*c == '\n') { line++, col = 0; continue; }
+        if (quote) {
+            if (quote == '"' && *c == '\\' && c[1]) c++, col++;
+            else if (*c == quote) quote = 0;
+            continue;
+        }
+        if (*c == '#' && (c == text || c[-1] == ' ' || c[-1] == '\t' || c[-1] == '\n')) {
+            while (c[1] && c[1] != '\n') c++;
+            continue;
+        }
+        if (*c == '"' || *c == '\'') quote = *c;
+        else if (*c == '[' || *c == '{') {
+            if (++depth > HK_MAX_NESTING)
+                return hk_fail("%s:%d:%d: nested more than %d levels deep; a config needs a few", path, line, col,
+                               HK_MAX_NESTING);
+        } else if ((*c == ']' || *c == '}') && depth > 0) depth--;
+    }
     return 0;
 }
 
 int hk_config_parse(const char *path, const char *text, hk_schema_lookup lookup, struct hk_config *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
+    size_t len = strlen(text);
+    if (len > HK_MAX_CONFIG_BYTES)
+        return hk_fail("%s: %zu bytes; a config is at most %d bytes", path, len, HK_MAX_CONFIG_BYTES);
+    if (check_nesting(path, text)) return -1;
     snprintf(cfg->path, sizeof cfg->path, "%s", path);
     cfg->text = hk_strdup(text);
     struct parse_state st = {.path = path, .cfg = cfg};
@@ -420,6 +462,7 @@ int hk_config_parse(const char *path, const char *text, hk_schema_lookup lookup,
         hk_fail("%s:%d:%d: not valid YAML: %s%s%s", path, line, col, parser.problem ? parser.problem : "syntax error",
                 parser.context ? " " : "", parser.context ? parser.context : "");
         yaml_parser_delete(&parser);
+        hk_config_free(cfg);
         return -1;
     }
     int rc = parse_document(&st, lookup);
@@ -435,6 +478,7 @@ int hk_config_parse(const char *path, const char *text, hk_schema_lookup lookup,
     }
     yaml_document_delete(&st.doc);
     yaml_parser_delete(&parser);
+    if (rc) hk_config_free(cfg); /* nothing of a refused config stays allocated */
     return rc;
 }
 

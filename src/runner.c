@@ -24,6 +24,7 @@
 #include "hk/scheduler.h"
 #include "hk/store.h"
 #include "hk/sweep.h"
+#include "hk/team.h"
 #include "hk/util.h"
 
 extern const char hk_quickstart_yaml[]; /* configs/quickstart.yaml, built in */
@@ -352,12 +353,7 @@ int hk_runner_run(const struct hk_run_options *o)
         labels[i] = hk_malloc(600);
         snprintf(labels[i], 600, "point %d %s %.500s", p->index, p->id_hex, desc);
     }
-    MPI_Comm node;
-    MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node);
-    int ranks_on_node;
-    MPI_Comm_size(node, &ranks_on_node);
-    MPI_Comm_free(&node);
-    struct run_ctx ctx = {.exp = exp, .ranks_on_node = ranks_on_node, .sweep = &sweep, .todo = todo, .out_dir = out_dir,
+    struct run_ctx ctx = {.exp = exp, .ranks_on_node = hk_ranks_on_node(MPI_COMM_WORLD), .sweep = &sweep, .todo = todo, .out_dir = out_dir,
                           .config_path = o->config_path ? o->config_path : "<built-in quickstart>", .run_id = run_id,
                           .world = world};
     gethostname(ctx.host, sizeof ctx.host - 1);

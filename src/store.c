@@ -727,6 +727,8 @@ void hk_pfile_abort(struct hk_pfile *f)
 
 int hk_h5_read_matrix(const char *path, const char *name, double **data, long *rows, long *cols)
 {
+    *data = NULL;
+    *rows = *cols = 0;
     hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (f < 0) return hk_fail("%s: cannot open as HDF5 (missing or not an HDF5 file)", path);
     hid_t ds = H5Dopen2(f, name, H5P_DEFAULT);
@@ -736,23 +738,42 @@ int hk_h5_read_matrix(const char *path, const char *name, double **data, long *r
     }
     hid_t space = H5Dget_space(ds);
     int rank = H5Sget_simple_extent_ndims(space);
-    hsize_t dims[2] = {0, 1};
+    hsize_t dims[2] = {0, 0};
     int rc = 0;
-    if (rank < 1 || rank > 2) rc = hk_fail("%s: dataset %s has rank %d; expected a matrix (rank 2)", path, name, rank);
-    else {
+    if (rank != 2) {
+        rc = hk_fail("%s: dataset %s has rank %d; expected a matrix of one row per point (rank 2)", path, name, rank);
+    } else {
         H5Sget_simple_extent_dims(space, dims, NULL);
         hid_t type = H5Dget_type(ds);
-        if (H5Tget_class(type) != H5T_FLOAT && H5Tget_class(type) != H5T_INTEGER)
-            rc = hk_fail("%s: dataset %s is not numeric", path, name);
+        H5T_class_t cls = H5Tget_class(type);
         H5Tclose(type);
+        /* the shape comes from the file: check it before allocating anything */
+        const double budget = hk_memory_budget_bytes(1) / 2;
+        if (cls != H5T_FLOAT && cls != H5T_INTEGER)
+            rc = hk_fail("%s: dataset %s is not numeric", path, name);
+        else if (dims[0] < 1 || dims[1] < 1)
+            rc = hk_fail("%s: dataset %s is %llu x %llu; it needs at least one row and one column", path, name,
+                         (unsigned long long)dims[0], (unsigned long long)dims[1]);
+        else if (dims[0] > (hsize_t)INT_MAX || dims[1] > (hsize_t)INT_MAX)
+            rc = hk_fail("%s: dataset %s is %llu x %llu; at most %d rows and columns", path, name,
+                         (unsigned long long)dims[0], (unsigned long long)dims[1], INT_MAX);
+        else if ((double)dims[0] * (double)dims[1] * 8 > budget)
+            rc = hk_fail("%s: dataset %s is %llu x %llu: %.3g GB as doubles, more than the %.3g GB this process "
+                         "may use for its inputs", path, name, (unsigned long long)dims[0],
+                         (unsigned long long)dims[1], (double)dims[0] * (double)dims[1] * 8 / 1e9, budget / 1e9);
     }
     if (!rc) {
-        *rows = (long)dims[0];
-        *cols = rank == 2 ? (long)dims[1] : 1;
-        *data = hk_malloc((size_t)(*rows) * (*cols) * sizeof(double) + 8);
-        if (H5Dread(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, *data) < 0) {
-            free(*data);
-            rc = hk_fail("%s: cannot read dataset %s", path, name);
+        double *buf = hk_try_malloc((size_t)dims[0] * dims[1] * sizeof(double));
+        if (!buf)
+            rc = hk_fail("%s: out of memory reading dataset %s (%llu x %llu)", path, name,
+                         (unsigned long long)dims[0], (unsigned long long)dims[1]);
+        else if (H5Dread(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0) {
+            free(buf);
+            rc = hk_fail("%s: cannot read dataset %s (damaged file?)", path, name);
+        } else {
+            *data = buf;
+            *rows = (long)dims[0];
+            *cols = (long)dims[1];
         }
     }
     H5Sclose(space);

@@ -79,3 +79,13 @@ double *hk_round_robin_gather(MPI_Comm comm, const double *local, int nitems, si
     free(displs);
     return ordered;
 }
+
+int hk_ranks_on_node(MPI_Comm comm)
+{
+    MPI_Comm node;
+    MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node);
+    int n;
+    MPI_Comm_size(node, &n);
+    MPI_Comm_free(&node);
+    return n;
+}

@@ -20,6 +20,7 @@
 #include "hk/kernels.h"
 #include "hk/provenance.h"
 #include "hk/store.h"
+#include "hk/team.h"
 #include "hk/util.h"
 
 static int read_inputs(const char *cmd, const char *in, struct hk_dataset *data)
@@ -65,6 +66,16 @@ int hk_tool_kernel(const struct hk_kernel_options *o)
     int N = data.in.n;
     struct hk_grid grid;
     if (hk_grid_create(&grid, MPI_COMM_WORLD, 0)) return HK_EXIT_RUNTIME;
+    /* the matrices' shares, checked before any is allocated */
+    const double need = 8.0 * hk_local_elements_max(N, N, o->block_size, grid.nprow, grid.npcol);
+    const double budget = hk_memory_budget_bytes(hk_ranks_on_node(MPI_COMM_WORLD));
+    if (!hk_all_ok(MPI_COMM_WORLD, need <= budget)) {
+        hk_grid_destroy(&grid);
+        hk_dataset_free(&data);
+        return hk_fail("kernel: %s: N = %d points need %.3g GB per rank for one N x N kernel on %d ranks, and a rank "
+                       "has %.3g GB; use more ranks (or nodes)", o->in, N, need / 1e9, grid.size, budget / 1e9),
+               HK_EXIT_USAGE;
+    }
     struct hk_depths depths = {o->depth_f, o->depth_g, 0};
     double t0 = hk_now();
     struct hk_pfile *pf = hk_pfile_create(MPI_COMM_WORLD, o->out);
@@ -108,6 +119,15 @@ int hk_tool_ntk(const struct hk_ntk_options *o)
     int size, N = data.in.n;
     MPI_Comm_size(MPI_COMM_WORLD, &size);
     struct hk_hn_shape shape = {.dx = data.in.dx, .dz = data.in.dz, .n = o->width_f, .L = o->depth_f, .m = o->width_g, .H = o->depth_g, .k = 1};
+    /* rank 0 holds every seed's N x N matrix twice (gathered, then written) */
+    const double need = 2.0 * o->seeds * ((double)N * N + N) * 8;
+    const double budget = hk_memory_budget_bytes(hk_ranks_on_node(MPI_COMM_WORLD));
+    if (!hk_all_ok(MPI_COMM_WORLD, rank != 0 || need <= budget)) {
+        hk_dataset_free(&data);
+        return hk_fail("ntk: %s: %d seeds of N = %d points need %.3g GB on rank 0, which has %.3g GB; use fewer "
+                       "seeds or points", o->in, o->seeds, N, need / 1e9, budget / 1e9),
+               HK_EXIT_USAGE;
+    }
     double t0 = hk_now(), *gathered = NULL;
     if (hk_entk_seeds(MPI_COMM_WORLD, &shape, &data.in, o->seed0, o->seeds, &gathered)) {
         hk_dataset_free(&data);

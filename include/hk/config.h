@@ -30,7 +30,11 @@ struct hk_value {
 
 #define HK_MAX_PARAMS 64
 #define HK_MAX_AXES 16
-#define HK_MAX_POINTS 1000000
+/* Bounds on what a config may ask for: points (each holds HK_MAX_PARAMS
+ * values, about 11 KB, so at most 1 GiB of points), file size, nesting. */
+#define HK_MAX_POINTS ((int)((1u << 30) / (sizeof(struct hk_value) * HK_MAX_PARAMS)))
+#define HK_MAX_CONFIG_BYTES (1 << 20)
+#define HK_MAX_NESTING 64
 
 struct hk_axis {
     int param;                 /* index into specs */

@@ -50,7 +50,11 @@ void hk_store_library_version(char *buf, size_t n);
  * 0, or -1 with a message when it is not a readable HDF5 file. */
 int hk_store_inspect(const char *path);
 
-/* Serial helpers for small whole datasets, used by the CLI and tests. */
+/* Reads a whole rows x cols matrix (rank 2, numeric, at least 1 x 1) as
+ * doubles, row-major. The shape is checked before anything is allocated:
+ * against int range and against half the memory this process may use. On an
+ * error *data is NULL (nothing to free) and the message names the file, the
+ * dataset and what is wrong. Serial: for inputs of the CLI and tests. */
 int hk_h5_read_matrix(const char *path, const char *name, double **data, long *rows, long *cols);
 
 #endif

@@ -15,6 +15,9 @@ int hk_stop_requested(void);            /* this rank saw a signal */
 int hk_stop_signal(void);               /* its number, 0 if none */
 int hk_team_should_stop(MPI_Comm team); /* collective: any rank of the team saw one */
 
+/* How many ranks of comm share this rank's node (collective). */
+int hk_ranks_on_node(MPI_Comm comm);
+
 /* Whether ok holds on every rank of comm (collective). */
 int hk_all_ok(MPI_Comm comm, int ok);
 

@@ -36,6 +36,13 @@ CASES = [
     ("sweep unknown", GOOD + "sweep:\n  grids: {dx: [1]}\n", 3, ["sweep.grids", "expected grid, zip or seeds"]),
     ("list swept", GOOD + "sweep:\n  grid:\n    kernels: [Th, Kh]\n", 4, ["sweep.grid.kernels", "cannot be swept"]),
     ("two documents", GOOD + "---\nexperiment: hyperkernel-regression\n", 3, ["second YAML document"]),
+    ("name with a path", GOOD + "name: ../../etc\n", 2, ["name: '../../etc' is not a plain file name"]),
+    ("name absolute", GOOD + "name: /tmp/x\n", 2, ["not a plain file name"]),
+    ("name hidden", GOOD + "name: .hidden\n", 2, ["not a plain file name"]),
+    ("too many points", GOOD + "sweep:\n  grid:\n" + "".join(f"    {k}: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]\n"
+        for k in ("dx", "dz", "distinct_x", "samples_per_x", "test_distinct_x")) + "  seeds: 100000\n", 3,
+     ["sweep: expands to 10000000000 points, more than the limit of", "at most 1 GiB of points"]),
+    ("deep nesting", GOOD + "params:\n  kernels: " + "[" * 100000 + "\n", 3, ["nested more than 64 levels deep"]),
 ]
 
 
@@ -54,6 +61,27 @@ def test_config_error(tmp_path, name, text, line, words):
         assert proc.stdout == "", f"{name}: printed output before failing"
         assert not out.exists(), f"{name}: wrote {out}"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.yaml"]
+
+
+def test_bounds_are_checked_quickly(tmp_path):
+    """The configs that once took minutes and gigabytes (a sweep of 10^13 points,
+    100,000 nested brackets) are refused in well under a second of work."""
+    import time
+    for name, text in (("points", GOOD + "sweep:\n  grid:\n" + "".join(f"    {k}: [{', '.join(map(str, range(1, 11)))}]\n"
+                                for k in ("dx", "dz", "distinct_x")) + "  seeds: 100000\n"),
+                       ("nesting", GOOD + "params:\n  kernels: " + "[" * 100000 + "\n")):
+        cfg = tmp_path / f"{name}.yaml"
+        cfg.write_text(text)
+        t0 = time.monotonic()
+        proc = hk("plan", cfg)
+        assert proc.returncode == 2 and time.monotonic() - t0 < 5, (name, proc.stderr)
+
+
+def test_oversized_config_is_refused(tmp_path):
+    cfg = tmp_path / "big.yaml"
+    cfg.write_text(GOOD + "# " + "x" * (1 << 20) + "\n")
+    proc = hk("plan", cfg)
+    assert proc.returncode == 2 and "a config is at most 1048576 bytes" in proc.stderr, proc.stderr
 
 
 def test_missing_config_file(tmp_path):

@@ -88,3 +88,60 @@ def test_ntk_bad_input(tmp_path, args, message):
     assert proc.returncode == 2, proc.stderr
     assert message in proc.stderr
     assert not (tmp_path / "o.h5").exists()
+
+
+def write_bad_shapes(tmp_path):
+    """Files whose shapes are wrong: written by h5py, read by hksweep."""
+    with h5py.File(tmp_path / "nocols.h5", "w") as f:
+        f["x"] = np.ones((4, 0))
+        f["z"] = np.ones((4, 2))
+    with h5py.File(tmp_path / "nozcols.h5", "w") as f:
+        f["x"] = np.ones((4, 2))
+        f["z"] = np.ones((4, 0))
+    with h5py.File(tmp_path / "oned.h5", "w") as f:
+        f["x"] = np.ones(4)
+        f["z"] = np.ones((4, 2))
+    with h5py.File(tmp_path / "huge.h5", "w") as f:
+        # declared 2^60 + 1 rows, stored in chunks never written: a 2 KB file
+        f.create_dataset("x", shape=(2**60 + 1, 2), dtype="f8", chunks=(1, 2))
+        f["z"] = np.ones((4, 2))
+    with h5py.File(tmp_path / "big.h5", "w") as f:
+        # a shape that fits in int but not in memory: 2e9 x 1000 doubles
+        f.create_dataset("x", shape=(2_000_000_000, 1000), dtype="f8", chunks=(1, 1000))
+        f["z"] = np.ones((4, 2))
+    write_inputs(tmp_path / "good.h5", n=8)
+    data = (tmp_path / "good.h5").read_bytes()
+    (tmp_path / "cut.h5").write_bytes(data[: len(data) // 2])          # truncated
+    (tmp_path / "junk.h5").write_bytes(data[:512] + bytes(len(data) - 512))  # zeroed after the superblock
+
+
+@pytest.mark.parametrize("cmd", ["kernel", "ntk"])
+@pytest.mark.parametrize("name,message", [
+    ("nocols.h5", "dataset /x is 4 x 0; it needs at least one row and one column"),
+    ("nozcols.h5", "dataset /z is 4 x 0; it needs at least one row and one column"),
+    ("oned.h5", "dataset /x has rank 1; expected a matrix"),
+    ("huge.h5", "dataset /x is 1152921504606846977 x 2; at most 2147483647 rows"),
+    ("big.h5", "more than the"),
+    ("cut.h5", "cut.h5"),
+    ("junk.h5", "junk.h5"),
+])
+def test_malformed_input_files_are_refused(tmp_path, cmd, name, message):
+    write_bad_shapes(tmp_path)
+    extra = ["--width-f", "8", "--width-g", "4", "--seeds", "2"] if cmd == "ntk" else []
+    proc = hk(cmd, "--in", tmp_path / name, "--out", tmp_path / "o.h5", *extra, ranks=1)
+    assert proc.returncode == 2, (proc.returncode, proc.stderr)
+    assert message in proc.stderr, proc.stderr
+    assert "double free" not in proc.stderr and "Segmentation" not in proc.stderr
+    assert not (tmp_path / "o.h5").exists() and not (tmp_path / "o.h5.tmp").exists()
+
+
+def test_kernel_too_large_for_memory_is_refused_before_allocating(tmp_path):
+    # 200,000 points: one 200,000^2 kernel is 320 GB, 160 GB per rank on 2 ranks
+    n = 200_000
+    with h5py.File(tmp_path / "many.h5", "w") as f:
+        f["x"] = np.ones((n, 1))
+        f["z"] = np.ones((n, 1))
+    proc = hk("kernel", "--in", tmp_path / "many.h5", "--out", tmp_path / "o.h5", "--kernels", "Th", ranks=2)
+    assert proc.returncode == 2, proc.stderr
+    assert "N = 200000 points need" in proc.stderr and "GB per rank" in proc.stderr, proc.stderr
+    assert not (tmp_path / "o.h5").exists()
