@@ -174,6 +174,7 @@ struct run_ctx {
     const int *todo;
     const char *out_dir;
     const char *config_path;
+    const char *config_name;
     const char *run_id;
     int world;
     int ranks_on_node;
@@ -237,6 +238,7 @@ static int run_point(int item, MPI_Comm team, void *arg, struct hk_point_report 
         hk_attrs_num(&info, "index", p->index);
         hk_attrs_text(&info, "experiment", p->cfg->experiment);
         hk_attrs_text(&info, "config", ctx->config_path);
+        hk_attrs_text(&info, "config_name", ctx->config_name);
         hk_attrs_text(&info, "run", ctx->run_id);
         hk_attrs_text(&info, "host", ctx->host);
         hk_attrs_num(&info, "team_size", tsize);
@@ -354,7 +356,8 @@ int hk_runner_run(const struct hk_run_options *o)
         snprintf(labels[i], 600, "point %d %s %.500s", p->index, p->id_hex, desc);
     }
     struct run_ctx ctx = {.exp = exp, .ranks_on_node = hk_ranks_on_node(MPI_COMM_WORLD), .sweep = &sweep, .todo = todo, .out_dir = out_dir,
-                          .config_path = o->config_path ? o->config_path : "<built-in quickstart>", .run_id = run_id,
+                          .config_path = o->config_path ? o->config_path : "<built-in quickstart>", .config_name = stem,
+                          .run_id = run_id,
                           .world = world};
     gethostname(ctx.host, sizeof ctx.host - 1);
     struct hk_schedule_report rep;

@@ -202,6 +202,86 @@ static int write_array(hid_t group, const struct hk_array *a)
     return rc < 0 ? -1 : 0;
 }
 
+/* ---- record digests --------------------------------------------------------
+ * A record's checksum is an FNV-1a digest of everything in it (attributes in
+ * name order, arrays with their shapes), stored as its `checksum` attribute:
+ * resume and merge recompute it, so a record damaged on disk is found before
+ * it is trusted. The result digest leaves out where, when and how fast a
+ * point ran, to tell whether two records of one point agree. */
+
+static int is_timing(const char *name)
+{
+    return !strncmp(name, "time_", 5) || !strncmp(name, "peak_rss", 8) || strstr(name, "seconds") ||
+           !strcmp(name, "run") || !strcmp(name, "host") || !strcmp(name, "started") || !strcmp(name, "config") ||
+           !strcmp(name, "checksum") || !strcmp(name, "team_size");
+}
+
+static int cmp_attr_names(const void *a, const void *b)
+{
+    return strcmp(((const struct hk_attr *const *)a)[0]->name, ((const struct hk_attr *const *)b)[0]->name);
+}
+
+static uint64_t attrs_digest(const struct hk_attrs *l, int results_only, uint64_t h)
+{
+    const struct hk_attr **sorted = hk_malloc((size_t)(l->n + 1) * sizeof *sorted);
+    for (int i = 0; i < l->n; i++) sorted[i] = &l->items[i];
+    qsort(sorted, (size_t)l->n, sizeof *sorted, cmp_attr_names);
+    for (int i = 0; i < l->n; i++) {
+        const struct hk_attr *a = sorted[i];
+        if (!strcmp(a->name, "checksum") || (results_only && is_timing(a->name))) continue;
+        char value[64];
+        const char *text = a->is_text ? a->text : value;
+        if (!a->is_text) snprintf(value, sizeof value, "%.17g", a->num);
+        h = hk_fnv1a(a->name, strlen(a->name) + 1, h);
+        h = hk_fnv1a(text ? text : "", strlen(text ? text : "") + 1, h);
+    }
+    free(sorted);
+    return h;
+}
+
+static uint64_t array_digest(const char *name, int rank, const long *dims, const double *data, uint64_t h)
+{
+    long count = 1;
+    h = hk_fnv1a(name, strlen(name) + 1, h);
+    for (int d = 0; d < rank; d++) {
+        h = hk_fnv1a(&dims[d], sizeof dims[d], h);
+        count *= dims[d];
+    }
+    return hk_fnv1a(data, (size_t)count * sizeof(double), h);
+}
+
+static void hex64(uint64_t v, char out[17]) { snprintf(out, 17, "%016llx", (unsigned long long)v); }
+
+/* The arrays of a record, read back for its digest. */
+struct digest_walk {
+    uint64_t h;
+    int bad;
+};
+
+static herr_t array_digest_cb(hid_t group, const char *name, const H5L_info_t *info, void *data)
+{
+    (void)info;
+    struct digest_walk *w = data;
+    hid_t ds = H5Dopen2(group, name, H5P_DEFAULT);
+    if (ds < 0) return w->bad = 1, 0;
+    hid_t space = H5Dget_space(ds);
+    int rank = H5Sget_simple_extent_ndims(space);
+    hsize_t hd[3] = {0, 0, 0};
+    long dims[3] = {0, 0, 0};
+    double count = 1;
+    if (rank >= 1 && rank <= 3) {
+        H5Sget_simple_extent_dims(space, hd, NULL);
+        for (int d = 0; d < rank; d++) dims[d] = (long)hd[d], count *= (double)hd[d];
+    }
+    double *buf = rank >= 1 && rank <= 3 && count * 8 < 1e10 ? hk_try_malloc((size_t)count * sizeof(double)) : NULL;
+    if (!buf || H5Dread(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0) w->bad = 1;
+    else w->h = array_digest(name, rank, dims, buf, w->h);
+    free(buf);
+    H5Sclose(space);
+    H5Dclose(ds);
+    return 0;
+}
+
 int hk_store_write_point(const char *dir, const char *id_hex, const struct hk_attrs *info,
                          const struct hk_attrs *params, const struct hk_result *r)
 {
@@ -211,9 +291,36 @@ int hk_store_write_point(const char *dir, const char *id_hex, const struct hk_at
     snprintf(final, sizeof final, "%s/%s.h5", pdir, id_hex);
     hid_t f = memory_file_create();
     if (f < 0) return hk_fail("cannot start the record of point %s", id_hex);
-    int bad = attr_write_text(f, "format", "hksweep-point-1") || attr_write_text(f, "id", id_hex) ||
-              attr_write_text(f, "status", hk_status_name(r->status)) || attr_write_text(f, "reason", r->reason) ||
-              attr_write_text(f, "snapshot", r->snapshot) || attrs_write(f, info);
+    struct hk_attrs root = {0};
+    hk_attrs_text(&root, "format", "hksweep-point-1");
+    hk_attrs_text(&root, "id", id_hex);
+    hk_attrs_text(&root, "status", hk_status_name(r->status));
+    hk_attrs_text(&root, "reason", r->reason);
+    hk_attrs_text(&root, "snapshot", r->snapshot);
+    for (int i = 0; i < info->n; i++) {
+        const struct hk_attr *a = &info->items[i];
+        if (a->is_text) hk_attrs_text(&root, a->name, a->text);
+        else hk_attrs_num(&root, a->name, a->num);
+    }
+    uint64_t h = attrs_digest(&root, 0, HK_FNV_OFFSET);
+    h = attrs_digest(params, 0, h);
+    h = attrs_digest(&r->metrics, 0, h);
+    /* arrays in name order, as HDF5 lists them back */
+    int order[HK_MAX_ARRAYS];
+    for (int i = 0; i < r->narrays; i++) {
+        int j = i;
+        while (j > 0 && strcmp(r->arrays[order[j - 1]].name, r->arrays[i].name) > 0) order[j] = order[j - 1], j--;
+        order[j] = i;
+    }
+    for (int k = 0; k < r->narrays; k++) {
+        const struct hk_array *ar = &r->arrays[order[k]];
+        h = array_digest(ar->name, ar->rank, ar->dims, ar->data, h);
+    }
+    char sum[17];
+    hex64(h, sum);
+    hk_attrs_text(&root, "checksum", sum);
+    int bad = attrs_write(f, &root);
+    hk_attrs_free(&root);
     hid_t g = H5Gcreate2(f, "param", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     bad = bad || g < 0 || attrs_write(g, params);
     if (g >= 0) H5Gclose(g);
@@ -287,18 +394,6 @@ static void free_names(char **names, int n)
     free(names);
 }
 
-int hk_store_finished_ids(const char *dir, uint64_t **ids)
-{
-    char pdir[PATH_MAX];
-    snprintf(pdir, sizeof pdir, "%s/points", dir);
-    char **names;
-    int n = list_dir(pdir, is_record_name, &names);
-    *ids = n > 0 ? hk_malloc((size_t)n * sizeof **ids) : NULL;
-    for (int i = 0; i < n; i++) (*ids)[i] = strtoull(names[i], NULL, 16);
-    if (n > 0) free_names(names, n);
-    return n;
-}
-
 int hk_store_write_run(const char *dir, const char *run_id, const struct hk_attrs *prov)
 {
     char rdir[PATH_MAX], final[PATH_MAX + 80];
@@ -319,6 +414,7 @@ struct record {
     char path[2 * PATH_MAX];
     char srcdir[PATH_MAX];
     struct hk_attrs info, params, metrics;
+    uint64_t digest;            /* of the results alone: status, parameters, metrics but timings */
     double index;
     int has_arrays;
 };
@@ -493,6 +589,77 @@ static int link_extras(hid_t out, struct record *recs, int n, const char *out_di
     return 0;
 }
 
+static void record_free(struct record *r)
+{
+    hk_attrs_free(&r->info);
+    hk_attrs_free(&r->params);
+    hk_attrs_free(&r->metrics);
+}
+
+/* Reads a record whole and checks it: HDF5 readable, the required fields,
+ * and its checksum (records written before checksums existed have none).
+ * On success fills r (with its result digest); -1 with what is wrong. */
+static int verify_record(const char *path, const char *srcdir, const char *want_id, struct record *r)
+{
+    if (read_record(path, srcdir, r)) return -1;
+    const char *id = info_text(r, "id"), *status = info_text(r, "status"), *kind = info_text(r, "experiment");
+    if (want_id && strcmp(id, want_id))
+        return hk_fail("%s: holds point '%s', not the point its name says", path, id);
+    if (!status[0] || !kind[0]) return hk_fail("%s: no status or experiment attribute", path);
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    struct digest_walk w = {0, 0};
+    uint64_t h = attrs_digest(&r->info, 0, HK_FNV_OFFSET);
+    h = attrs_digest(&r->params, 0, h);
+    h = attrs_digest(&r->metrics, 0, h);
+    w.h = h;
+    if (f >= 0 && r->has_arrays) {
+        hid_t g = H5Gopen2(f, "arrays", H5P_DEFAULT);
+        hsize_t idx = 0; /* name order, as the writer took them */
+        if (g < 0 || H5Literate(g, H5_INDEX_NAME, H5_ITER_INC, &idx, array_digest_cb, &w) < 0) w.bad = 1;
+        if (g >= 0) H5Gclose(g);
+    }
+    if (f >= 0) H5Fclose(f);
+    if (f < 0 || w.bad) return hk_fail("%s: its arrays cannot be read (damaged?)", path);
+    const char *sum = info_text(r, "checksum");
+    char got[17];
+    hex64(w.h, got);
+    if (sum[0] && strcmp(sum, got))
+        return hk_fail("%s: checksum %s does not match its content (%s): the record is damaged", path, sum, got);
+    r->digest = attrs_digest(&r->metrics, 1, attrs_digest(&r->params, 1, hk_fnv1a(status, strlen(status), HK_FNV_OFFSET)));
+    return 0;
+}
+
+int hk_store_finished_ids(const char *dir, uint64_t **ids)
+{
+    char pdir[PATH_MAX];
+    snprintf(pdir, sizeof pdir, "%s/points", dir);
+    char **names;
+    int n = list_dir(pdir, is_record_name, &names), good = 0;
+    *ids = n > 0 ? hk_malloc((size_t)n * sizeof **ids) : NULL;
+    for (int i = 0; i < n; i++) {
+        /* a record counts as finished only if it reads back whole and its
+         * checksum matches; a damaged one is set aside and its point runs again */
+        char path[2 * PATH_MAX], id[17];
+        snprintf(path, sizeof path, "%s/%s", pdir, names[i]);
+        snprintf(id, sizeof id, "%.16s", names[i]);
+        struct record *r = hk_calloc(1, sizeof *r);
+        if (verify_record(path, dir, id, r) == 0) {
+            (*ids)[good++] = strtoull(names[i], NULL, 16);
+        } else {
+            char aside[2 * PATH_MAX + 16];
+            snprintf(aside, sizeof aside, "%s/.damaged-%s", pdir, names[i]);
+            fprintf(stderr, "hksweep: warning: %s; it is moved to %s and its point will be computed again\n",
+                    hk_error_message(), aside);
+            if (rename(path, aside) != 0)
+                fprintf(stderr, "hksweep: warning: cannot move it aside: %s\n", strerror(errno));
+        }
+        record_free(r);
+        free(r);
+    }
+    if (n > 0) free_names(names, n);
+    return n < 0 ? n : good;
+}
+
 int hk_store_merge(int ndirs, char *const *dirs, const char *out_path, int verbose)
 {
     int n = 0, cap = 0, dup = 0, rc = -1;
@@ -509,18 +676,46 @@ int hk_store_merge(int ndirs, char *const *dirs, const char *out_path, int verbo
         int nn = list_dir(pdir, is_record_name, &names);
         if (nn < 0) goto done;
         for (int i = 0; i < nn; i++) {
-            int seen = 0;
-            for (int k = 0; k < n && !seen; k++) seen = !strncmp(info_text(&recs[k], "id"), names[i], 16);
-            if (seen) { dup++; continue; }
             if (n == cap) {
                 cap = cap ? 2 * cap : 256;
                 recs = hk_realloc(recs, (size_t)cap * sizeof *recs);
             }
-            char path[2 * PATH_MAX];
+            char path[2 * PATH_MAX], id[17];
             snprintf(path, sizeof path, "%s/%s", pdir, names[i]);
-            if (read_record(path, dirs[d], &recs[n])) {
+            snprintf(id, sizeof id, "%.16s", names[i]);
+            struct record *r = &recs[n];
+            if (verify_record(path, dirs[d], id, r)) {
+                record_free(r);
                 free_names(names, nn);
                 goto done;
+            }
+            /* one sweep: one kind, and one config name where records carry it */
+            const struct record *first = n ? &recs[0] : NULL;
+            const char *name0 = first ? info_text(first, "config_name") : "", *name1 = info_text(r, "config_name");
+            if (first && (strcmp(info_text(first, "experiment"), info_text(r, "experiment")) ||
+                          (name0[0] && name1[0] && strcmp(name0, name1)))) {
+                hk_fail("%s is of config '%s' (%s) but %s is of config '%s' (%s): merge the directories of one "
+                        "sweep only", path, name1, info_text(r, "experiment"), first->path, name0,
+                        info_text(first, "experiment"));
+                record_free(r);
+                free_names(names, nn);
+                goto done;
+            }
+            int seen = -1;
+            for (int k = 0; k < n && seen < 0; k++)
+                if (!strcmp(info_text(&recs[k], "id"), id)) seen = k;
+            if (seen >= 0) {
+                /* the same point in two directories: fine if the results agree */
+                if (recs[seen].digest != r->digest) {
+                    hk_fail("point %s differs between %s and %s (status, parameters or metrics): keep one of them",
+                            id, recs[seen].path, path);
+                    record_free(r);
+                    free_names(names, nn);
+                    goto done;
+                }
+                record_free(r);
+                dup++;
+                continue;
             }
             n++;
         }
@@ -565,16 +760,12 @@ int hk_store_merge(int ndirs, char *const *dirs, const char *out_path, int verbo
     if (memory_file_commit(f, out_path, out_dir)) goto free_cols;
     if (verbose)
         printf("merged %d points from %d director%s into %s%s\n", n, ndirs, ndirs == 1 ? "y" : "ies", out_path,
-               dup ? " (duplicates skipped)" : "");
+               dup ? " (points found in several directories, with the same results, taken once)" : "");
     rc = n;
 free_cols:
     for (int k = 0; k < 3; k++) free(cols[k]);
 done:
-    for (int i = 0; i < n; i++) {
-        hk_attrs_free(&recs[i].info);
-        hk_attrs_free(&recs[i].params);
-        hk_attrs_free(&recs[i].metrics);
-    }
+    for (int i = 0; i < n; i++) record_free(&recs[i]);
     free(recs);
     return rc;
 }

@@ -146,3 +146,23 @@ def test_plan_predicts_image_kinds(tmp_path):
     cfg.write_text(ROTATION.format(chunk=64))
     proc = hk("plan", cfg)
     assert proc.returncode == 0, proc.stderr
+
+
+@pytest.mark.parametrize("bad,words", [(np.nan, "pixel value nan"), (2.0, "pixel value 2 outside [0, 1]"),
+                                       (-0.5, "pixel value -0.5 outside [0, 1]")])
+def test_bad_pixels_are_refused_before_anything_runs(tmp_path, bad, words):
+    # a file in the converter's format (float32 from npm) with one bad pixel
+    hk("data", "synthetic", "--out", tmp_path / "good.h5", "--count", "100", check=True)
+    with h5py.File(tmp_path / "good.h5") as f, h5py.File(tmp_path / "bad.h5", "w") as g:
+        images = f["images"][...].astype(np.float32)
+        images[37, 5, 9] = bad
+        g["images"] = images
+        g["labels"] = f["labels"][...]
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(PIXELS.format(kind="image-completion", U=30, chunk=100, methods="Th", extra="")
+                   .replace("data: synthetic", f"data: {tmp_path}/bad.h5"))
+    for cmd in (["plan", cfg], ["run", cfg, "--out", tmp_path / "o"]):
+        proc = hk(*cmd, ranks=1 if cmd[0] == "run" else None)
+        assert proc.returncode == 2, proc.stdout + proc.stderr
+        assert "bad.h5" in proc.stderr and "image 37" in proc.stderr and words in proc.stderr, proc.stderr
+    assert not (tmp_path / "o").exists()

@@ -1,0 +1,94 @@
+"""Point records are verified before they are trusted: resume recomputes a
+damaged one with a warning, and merge refuses records of different sweeps and
+names two records of one point that disagree."""
+import shutil
+
+import h5py
+import numpy as np
+
+from conftest import SMALL_SWEEP, assert_same_results, hk, read_results
+
+
+def run_small(tmp_path, name="small", text=None, out=None):
+    cfg = tmp_path / f"{name}.yaml"
+    cfg.write_text((text or SMALL_SWEEP).replace("{team}", "1"))
+    out = out or tmp_path / name
+    hk("run", cfg, "--out", out, "--quiet", ranks=1, check=True)
+    return cfg, out
+
+
+def records(out):
+    return sorted((out / "points").glob("*.h5"))
+
+
+def test_resume_recomputes_a_damaged_record(tmp_path):
+    cfg, out = run_small(tmp_path)
+    clean = read_results(out / "results.h5")
+    recs = records(out)
+    assert len(recs) == 8
+    # three kinds of damage, each behind a valid record name
+    data = recs[0].read_bytes()
+    recs[0].write_bytes(data[: len(data) // 3])                 # cut short: not readable
+    with h5py.File(recs[1], "r+") as f:                         # a value changed: checksum mismatch
+        f["metric"].attrs["mse_test_Th"] = 0.5
+    with h5py.File(recs[2], "r+") as f:                         # a required field gone
+        del f.attrs["status"]
+    proc = hk("run", cfg, "--out", out, "--resume", ranks=1, check=True)
+    assert "3 to run, 5 already finished" in proc.stdout, proc.stdout
+    assert proc.stderr.count("warning:") == 3, proc.stderr
+    assert "checksum" in proc.stderr and "computed again" in proc.stderr
+    assert len(list((out / "points").glob(".damaged-*"))) == 3
+    assert_same_results(read_results(out / "results.h5"), clean, rtol=0)
+
+
+def test_records_without_damage_are_all_trusted(tmp_path):
+    cfg, out = run_small(tmp_path)
+    proc = hk("run", cfg, "--out", out, "--resume", ranks=1, check=True)
+    assert "0 to run, 8 already finished" in proc.stdout and "warning" not in proc.stderr
+
+
+def test_merge_refuses_a_damaged_record(tmp_path):
+    _, out = run_small(tmp_path)
+    with h5py.File(records(out)[3], "r+") as f:
+        f["param"].attrs["dx"] = 5.0
+    proc = hk("merge", out, "--out", tmp_path / "m.h5")
+    assert proc.returncode == 1 and "checksum" in proc.stderr and records(out)[3].name in proc.stderr, proc.stderr
+    assert not (tmp_path / "m.h5").exists()
+
+
+def test_merge_refuses_records_of_another_config(tmp_path):
+    _, a = run_small(tmp_path, "first")
+    _, b = run_small(tmp_path, "second", SMALL_SWEEP.replace("name: small", "name: other").replace("ridge: 1.0e-3", "ridge: 2.0e-3"))
+    proc = hk("merge", a, b, "--out", tmp_path / "m.h5")
+    assert proc.returncode == 1, proc.stderr
+    assert "of config 'other'" in proc.stderr and "of config 'small'" in proc.stderr, proc.stderr
+    assert not (tmp_path / "m.h5").exists()
+
+
+def test_merge_refuses_records_of_another_kind(tmp_path):
+    _, a = run_small(tmp_path, "first")
+    quick = ("name: small\nexperiment: kernel-convergence\nparams: {inits: 2, steps: 0, width_f: 8, width_g: 4}\n")
+    _, c = run_small(tmp_path, "conv", quick)
+    proc = hk("merge", a, c, "--out", tmp_path / "m.h5")
+    assert proc.returncode == 1 and "kernel-convergence" in proc.stderr and "hyperkernel-regression" in proc.stderr
+    assert not (tmp_path / "m.h5").exists()
+
+
+def test_merge_takes_agreeing_duplicates_once_and_names_differing_ones(tmp_path):
+    _, a = run_small(tmp_path, "first")
+    b = tmp_path / "copy"
+    shutil.copytree(a, b)
+    proc = hk("merge", a, b, "--out", tmp_path / "m.h5", check=True)
+    assert "merged 8 points" in proc.stdout and "taken once" in proc.stdout
+    # the same point computed differently in the second directory, with a valid checksum
+    rec = records(b)[4]
+    hk("run", tmp_path / "first.yaml", "--out", tmp_path / "again", "--quiet", ranks=1, check=True)
+    again = records(tmp_path / "again")[4]
+    assert again.name == rec.name
+    with h5py.File(again, "r+") as f:
+        f["metric"].attrs["mse_test_Th"] = f["metric"].attrs["mse_test_Th"] * 1.5
+        del f.attrs["checksum"]          # as an older record without a checksum: readable, results differ
+    shutil.copy(again, rec)
+    proc = hk("merge", a, b, "--out", tmp_path / "m2.h5")
+    assert proc.returncode == 1 and rec.name[:16] in proc.stderr and "differs between" in proc.stderr, proc.stderr
+    assert not (tmp_path / "m2.h5").exists()
