@@ -1,4 +1,4 @@
-"""Command line: /usr/bin/python3 -m analysis COMMAND RESULTS.h5 --out DIR
+"""Command line: /usr/bin/python3 -m analysis COMMAND RESULTS.h5 [MORE.h5 ...] --out DIR
 
   report       every figure and table for the experiment kinds in the file, and DIR/index.html
   convergence  kernel-convergence heatmaps, curves and table only
@@ -8,6 +8,9 @@
   inpainting   image-inpainting MSE tables, MSE against U, example images
   rotation     rotation accuracy per epoch per width of g, and its table
   snapshots    pictures and spectra of the kernel snapshots only
+
+Several results files (one per sweep: hksweep merges one sweep at a time) are
+read as one table.
 """
 import argparse
 import os
@@ -21,7 +24,7 @@ def main(argv=None):
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", choices=["report", "convergence", "regression", "training", "completion",
                                                         "inpainting", "rotation", "snapshots"])
-    parser.add_argument("results", help="a results.h5 written by hksweep run or hksweep merge")
+    parser.add_argument("results", nargs="+", help="results.h5 files written by hksweep run or hksweep merge")
     parser.add_argument("--out", required=True, help="directory for the figures and tables")
     args = parser.parse_args(argv)
     try:
@@ -38,7 +41,7 @@ def main(argv=None):
                 "inpainting": figures.inpainting, "rotation": figures.rotation}[args.command]
             arts, notes = drawer(res, args.out), []
             if not arts:
-                notes.append(f"nothing to draw for '{args.command}' in {args.results}")
+                notes.append(f"nothing to draw for '{args.command}' in {', '.join(args.results)}")
     except AnalysisError as e:
         print(f"analysis: {e}", file=sys.stderr)
         return 2

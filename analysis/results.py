@@ -14,43 +14,84 @@ def _text(values):
 
 
 class Results:
-    """One results.h5: a row per point, with parameters, metrics, arrays and provenance."""
+    """One or more results files (a row per point, with parameters, metrics, arrays and
+    provenance), read as one table. hksweep merges the records of one sweep only (one
+    kind, one config); the analysis reads the results of several sweeps side by side."""
 
-    def __init__(self, path):
-        self.path = str(path)
-        if not os.path.exists(self.path):
-            raise AnalysisError(f"{self.path}: no such file")
+    def __init__(self, paths):
+        paths = [str(paths)] if isinstance(paths, (str, os.PathLike)) else [str(p) for p in paths]
+        if not paths:
+            raise AnalysisError("no results file given")
+        self.path = ", ".join(paths)
+        self.paths = paths
+        self.ids, self.status, self.experiment, self.reason = [], [], [], []
+        self.params, self.metrics, self.provenance = {}, {}, {}
+        self.array_ids, self.snapshot_ids = set(), set()
+        self._file_of = {}
+        self._parts = []
+        for path in paths:
+            self._load(path)
+        # one column per name over all files; a file without it gives NaN (numbers) or "" (text)
+        for group, table in (("param", self.params), ("metric", self.metrics)):
+            names = sorted({k for p in self._parts for k in p[group]})
+            for k in names:
+                text = any(p[group][k].dtype.kind in "US" for p in self._parts if k in p[group])
+                pieces = []
+                for p in self._parts:
+                    col = p[group].get(k)
+                    if col is None:
+                        col = np.full(p["n"], "" if text else np.nan)
+                    pieces.append(col.astype(str) if text else col)
+                table[k] = np.concatenate(pieces) if pieces else np.array([])
+        del self._parts
+
+    def _load(self, path):
+        if not os.path.exists(path):
+            raise AnalysisError(f"{path}: no such file")
         try:
-            f = h5py.File(self.path, "r")
+            f = h5py.File(path, "r")
         except OSError as e:
-            raise AnalysisError(f"{self.path}: not a readable HDF5 file ({e})") from None
+            raise AnalysisError(f"{path}: not a readable HDF5 file ({e})") from None
         with f:
             fmt = f.attrs.get("format", "")
             fmt = fmt.decode() if isinstance(fmt, bytes) else fmt
             if fmt != "hksweep-results-1" or "points" not in f:
-                raise AnalysisError(f"{self.path}: not an hksweep results file (format attribute is '{fmt}'; "
+                raise AnalysisError(f"{path}: not an hksweep results file (format attribute is '{fmt}'; "
                                     "make one with 'hksweep merge DIR')")
             pts = f["points"]
             for need in ("id", "status", "experiment", "param", "metric"):
                 if need not in pts:
-                    raise AnalysisError(f"{self.path}: /points/{need} is missing; the file is damaged or partial")
-            self.ids = _text(pts["id"][...])
-            self.status = _text(pts["status"][...])
-            self.experiment = _text(pts["experiment"][...])
-            self.reason = _text(pts["reason"][...]) if "reason" in pts else [""] * len(self.ids)
-            self.params = {}
+                    raise AnalysisError(f"{path}: /points/{need} is missing; the file is damaged or partial")
+            ids = _text(pts["id"][...])
+            n = len(ids)
+            clash = set(ids) & set(self._file_of)
+            if clash:
+                raise AnalysisError(f"{path}: point {sorted(clash)[0]} is also in {self._file_of[sorted(clash)[0]]}; "
+                                    "give each sweep's results once")
+            part = {"param": {}, "metric": {}, "n": n}
             for k in pts["param"]:
                 v = pts["param"][k][...]
-                self.params[k] = np.array(_text(v)) if v.dtype.kind in "OS" else v.astype(float)
-            self.metrics = {k: pts["metric"][k][...].astype(float) for k in pts["metric"]}
-            self.provenance = {run: {k: (v.decode() if isinstance(v, bytes) else v) for k, v in g.attrs.items()}
-                               for run, g in f["provenance"].items()} if "provenance" in f else {}
-            self.array_ids = set(f["arrays"]) if "arrays" in f else set()
-            self.snapshot_ids = set(f["snapshots"]) if "snapshots" in f else set()
-        n = len(self.ids)
-        for name, col in list(self.params.items()) + list(self.metrics.items()):
-            if len(col) != n:
-                raise AnalysisError(f"{self.path}: column {name} has {len(col)} rows, /points/id has {n}")
+                part["param"][k] = np.array(_text(v)) if v.dtype.kind in "OS" else v.astype(float)
+            for k in pts["metric"]:
+                part["metric"][k] = pts["metric"][k][...].astype(float)
+            for group in ("param", "metric"):
+                for k, col in part[group].items():
+                    if len(col) != n:
+                        raise AnalysisError(f"{path}: column {k} has {len(col)} rows, /points/id has {n}")
+            self._parts.append(part)
+            self.ids += ids
+            self.status += _text(pts["status"][...])
+            self.experiment += _text(pts["experiment"][...])
+            self.reason += _text(pts["reason"][...]) if "reason" in pts else [""] * n
+            if "provenance" in f:
+                for run, g in f["provenance"].items():
+                    self.provenance[run] = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in g.attrs.items()}
+            if "arrays" in f:
+                self.array_ids |= set(f["arrays"])
+            if "snapshots" in f:
+                self.snapshot_ids |= set(f["snapshots"])
+            for pid in ids:
+                self._file_of[pid] = path
 
     def __len__(self):
         return len(self.ids)
@@ -63,20 +104,20 @@ class Results:
         return [i for i, e in enumerate(self.experiment) if e == kind and (not ok_only or self.status[i] == "ok")]
 
     def array(self, point_id, name):
-        with h5py.File(self.path, "r") as f:
+        with h5py.File(self._file_of[point_id], "r") as f:
             return f["arrays"][point_id][name][...]
 
     def array_names(self, point_id):
-        with h5py.File(self.path, "r") as f:
+        with h5py.File(self._file_of[point_id], "r") as f:
             return sorted(f["arrays"][point_id]) if "arrays" in f and point_id in f["arrays"] else []
 
     def snapshot(self, point_id, name):
-        with h5py.File(self.path, "r") as f:
+        with h5py.File(self._file_of[point_id], "r") as f:
             g = f["snapshots"][point_id]
             return g[name][...] if name in g else None
 
     def snapshot_names(self, point_id):
-        with h5py.File(self.path, "r") as f:
+        with h5py.File(self._file_of[point_id], "r") as f:
             try:
                 return sorted(f["snapshots"][point_id])
             except KeyError:

@@ -74,8 +74,58 @@ def merged(tmp_path_factory):
         cfg.write_text(text)
         hk("run", cfg, "--out", d / name, "--quiet", ranks=2, check=True)
         dirs.append(d / name)
-    hk("merge", *dirs, "--out", d / "all.h5", check=True)
+    # hksweep merges one sweep at a time; the analysis reads the six files as one table
+    (d / "all.txt").write_text("\n".join(str(x / "results.h5") for x in dirs))
     return d
+
+
+def all_results(merged):
+    return (merged / "all.txt").read_text().split("\n")
+
+
+def columns(path):
+    """A results file's columns, read with h5py alone."""
+    with h5py.File(path) as f:
+        c = {"experiment": f["points/experiment"].asstr()[...], "status": f["points/status"].asstr()[...]}
+        for group in ("param", "metric"):
+            for k in f[f"points/{group}"]:
+                c[k] = f[f"points/{group}"][k][...]
+    return c
+
+
+def figure_content(out, name):
+    """What a figure shows, read from its SVG (matplotlib names every group): per
+    axes with data, the images it holds and the lines it draws (tick marks and
+    one-point marker lines left out). Also checks that the PNG is not blank."""
+    import xml.etree.ElementTree as ET
+    import matplotlib.image
+    png = matplotlib.image.imread(str(out / f"{name}.png"))
+    rgb = png[..., :3]
+    changed = np.any(np.abs(rgb - rgb[0, 0]) > 0.05, axis=-1).mean()
+    assert changed > 0.02, f"{name}.png is blank ({changed:.1%} of pixels differ from the background)"
+    ns = "{http://www.w3.org/2000/svg}"
+    root = ET.parse(out / f"{name}.svg").getroot()
+    panels = []
+
+    def walk(node, in_tick, axes):
+        gid = node.get("id", "")
+        if node.tag == ns + "g" and gid.startswith("axes_"):
+            axes = {"images": 0, "lines": 0}
+            panels.append(axes)
+        in_tick = in_tick or gid.startswith(("xtick_", "ytick_"))
+        if axes is not None and not in_tick:
+            if node.tag == ns + "image":
+                axes["images"] += 1
+            if node.tag == ns + "g" and gid.startswith("line2d_"):
+                path = node.find(ns + "path")
+                d = path.get("d", "") if path is not None else ""
+                if d.count("L") >= 1:           # a polyline of two points or more
+                    axes["lines"] += 1
+        for child in node:
+            walk(child, in_tick, axes)
+
+    walk(root, False, None)
+    return [p for p in panels if p["images"] or p["lines"]]
 
 
 def read_csv(path):
@@ -90,78 +140,94 @@ def cell_mean(text):
 
 def test_report_draws_every_kind(merged):
     out = merged / "report"
-    proc = analysis("report", merged / "all.h5", "--out", out)
+    proc = analysis("report", *all_results(merged), "--out", out)
     assert proc.returncode == 0, proc.stderr
-    for name in ("convergence_heatmap_L2_H3", "convergence_curves_L2_H3", "regression_mse", "training_curves"):
-        for ext in ("png", "svg"):
-            assert (out / f"{name}.{ext}").stat().st_size > 1000, name
-    for name in ("completion_mse", "completion_examples", "inpainting_mse", "inpainting_examples",
-                 "rotation_accuracy"):
-        for ext in ("png", "svg"):
-            assert (out / f"{name}.{ext}").stat().st_size > 1000, name
+    # panels and what each draws, from the configs above
+    heat = figure_content(out, "convergence_heatmap_L2_H3")
+    # dispersion, distance and change over (n, m), each with its colour bar (an image too)
+    assert [p["images"] for p in heat] == [1] * 6, heat
+    curves = figure_content(out, "convergence_curves_L2_H3")
+    assert len(curves) == 3 and all(p["lines"] >= 3 for p in curves), curves   # a line per width
+    reg = figure_content(out, "regression_mse")
+    assert len(reg) == 1 and reg[0]["lines"] >= 3, reg              # Th, Tmlp, mean predictor
+    train = figure_content(out, "training_curves")
+    assert len(train) == 1 and train[0]["lines"] >= 2, train        # widths 8 and 16
+    comp = figure_content(out, "completion_mse")
+    assert len(comp) == 1 and comp[0]["lines"] >= 4, comp           # Th, Kh, hypernet, mean image
+    ex = figure_content(out, "completion_examples")
+    assert len(ex) == 3 * 5 and all(p["images"] == 1 for p in ex), ex   # 3 images x (truth, input, 3 methods)
+    inp = figure_content(out, "inpainting_mse")
+    assert len(inp) == 1 and inp[0]["lines"] >= 3, inp              # Th, Tmlp, mean image
+    ex = figure_content(out, "inpainting_examples")
+    assert len(ex) == 2 * 4 and all(p["images"] == 1 for p in ex), ex
+    rot = figure_content(out, "rotation_accuracy")
+    assert len(rot) == 2 and all(p["lines"] >= 3 for p in rot), rot  # per width_g: curve, Th, chance
     for name in ("convergence_table", "regression_table", "training_table", "completion_mse_hidden",
                  "completion_mse_whole", "inpainting_mse_hidden", "rotation_accuracy"):
         assert (out / f"{name}.md").exists() and (out / f"{name}.csv").exists()
-    snaps = [p for p in os.listdir(out) if p.startswith("snapshot_") and p.endswith(".png")]
+    snaps = [p[:-4] for p in os.listdir(out) if p.startswith("snapshot_") and p.endswith(".png")]
     assert len(snaps) >= 1
+    for name in snaps:
+        panels = figure_content(out, name)
+        assert sum(p["images"] for p in panels) >= 2, (name, panels)  # Th and Tmlp matrices
     index = (out / "index.html").read_text()
     assert "Provenance" in index and "convergence_heatmap_L2_H3.png" in index and "git_commit" in index
 
 
 def test_table_numbers_equal_the_file(merged):
     out = merged / "tables"
-    assert analysis("report", merged / "all.h5", "--out", out).returncode == 0
-    with h5py.File(merged / "all.h5") as f:
-        kind = f["points/experiment"].asstr()[...]
-        status = f["points/status"].asstr()[...]
-        p = {k: f["points/param"][k][...] for k in ("width_f", "width_g", "distinct_x", "samples_per_x", "depth_g")}
-        m = {k: f["points/metric"][k][...] for k in ("ntk_dispersion", "mse_test_Th", "mse_test_final")}
+    assert analysis("report", *all_results(merged), "--out", out).returncode == 0
+    c = columns(merged / "conv" / "results.h5")
     header, rows = read_csv(out / "convergence_table.csv")
     col = header.index("ntk_dispersion")
     assert len(rows) == 9
     for r in rows:
         n, mm = float(r[2]), float(r[3])
-        sel = (kind == "kernel-convergence") & (status == "ok") & (p["width_f"] == n) & (p["width_g"] == mm)
-        assert cell_mean(r[col]) == pytest.approx(np.mean(m["ntk_dispersion"][sel]), rel=1e-3)
-        std = np.std(m["ntk_dispersion"][sel], ddof=1)
+        sel = (c["status"] == "ok") & (c["width_f"] == n) & (c["width_g"] == mm)
+        assert sel.sum() == 2
+        assert cell_mean(r[col]) == pytest.approx(np.mean(c["ntk_dispersion"][sel]), rel=1e-3)
+        std = np.std(c["ntk_dispersion"][sel], ddof=1)
         assert float(r[col].split(" ± ")[1]) == pytest.approx(std, rel=0.05, abs=1e-12)
+    c = columns(merged / "reg" / "results.h5")
     header, rows = read_csv(out / "regression_table.csv")
     col = header.index("test MSE Th")
+    assert len(rows) == 2
     for r in rows:
-        sel = (kind == "hyperkernel-regression") & (p["distinct_x"] * p["samples_per_x"] == float(r[0]))
-        assert cell_mean(r[col]) == pytest.approx(np.mean(m["mse_test_Th"][sel]), rel=1e-3)
+        sel = c["distinct_x"] * c["samples_per_x"] == float(r[0])
+        assert cell_mean(r[col]) == pytest.approx(np.mean(c["mse_test_Th"][sel]), rel=1e-3)
+    c = columns(merged / "train" / "results.h5")
     header, rows = read_csv(out / "training_table.csv")
+    assert len(rows) == 2
     for r in rows:
-        sel = (kind == "hypernet-training") & (p["width_g"] == float(r[1]))
-        assert cell_mean(r[3]) == pytest.approx(np.mean(m["mse_test_final"][sel]), rel=1e-3)
+        sel = c["width_g"] == float(r[1])
+        assert cell_mean(r[3]) == pytest.approx(np.mean(c["mse_test_final"][sel]), rel=1e-3)
 
 
 def test_image_tables_equal_the_file(merged):
     out = merged / "tables"
-    assert analysis("report", merged / "all.h5", "--out", out).returncode == 0
-    with h5py.File(merged / "all.h5") as f:
-        kind = f["points/experiment"].asstr()[...]
-        U = f["points/param/train_images"][...]
-        wg = f["points/param/width_g"][...]
-        m = {k: f["points/metric"][k][...] for k in f["points/metric"]}
+    assert analysis("report", *all_results(merged), "--out", out).returncode == 0
     for stem, methods in (("completion", ["Th", "Kh", "hypernet", "mean_image"]),
                           ("inpainting", ["Th", "Tmlp", "mean_image"])):
         for part in ("hidden", "whole"):
             header, rows = read_csv(out / f"{stem}_mse_{part}.csv")
             assert [r[0] for r in rows] == ["10", "20"] and all(r[1] == "2" for r in rows)
             assert len(header) == 2 + len(methods)
+            c = columns(merged / stem / "results.h5")
             for r in rows:
-                sel = (kind == f"image-{stem}") & (U == float(r[0]))
+                sel = c["train_images"] == float(r[0])
+                assert sel.sum() == 2
                 for j, meth in enumerate(methods):
-                    vals = m[f"mse_{part}_{meth}"][sel]
+                    vals = c[f"mse_{part}_{meth}"][sel]
                     assert cell_mean(r[2 + j]) == pytest.approx(np.mean(vals), rel=1e-3), (stem, part, meth)
                     assert float(r[2 + j].split(" ± ")[1]) == pytest.approx(np.std(vals, ddof=1), rel=0.05, abs=1e-12)
     header, rows = read_csv(out / "rotation_accuracy.csv")
-    assert header[:2] == ["width_g", "seeds"]
+    assert header[:2] == ["width_g", "seeds"] and len(rows) == 2
+    c = columns(merged / "rotation" / "results.h5")
     for r in rows:
-        sel = (kind == "rotation") & (wg == float(r[0]))
-        assert cell_mean(r[2]) == pytest.approx(np.mean(m["accuracy_test_hypernet"][sel]), rel=1e-3)
-        assert cell_mean(r[3]) == pytest.approx(np.mean(m["accuracy_test_Th"][sel]), rel=1e-3)
+        sel = c["width_g"] == float(r[0])
+        assert sel.sum() == 2
+        assert cell_mean(r[2]) == pytest.approx(np.mean(c["accuracy_test_hypernet"][sel]), rel=1e-3)
+        assert cell_mean(r[3]) == pytest.approx(np.mean(c["accuracy_test_Th"][sel]), rel=1e-3)
 
 
 def test_single_figure_commands(merged):
