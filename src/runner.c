@@ -9,6 +9,7 @@
 
 #include <limits.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <math.h>
 #include <mpi.h>
 #include <stdio.h>
@@ -179,7 +180,35 @@ struct run_ctx {
     int world;
     int ranks_on_node;
     char host[256];
+    /* test hooks, from the environment (README, Tests): after this process
+     * has stored `signal_after` points it raises `signal_number` (on world rank
+     * `signal_rank`, or any with -1); after `pause_after` it waits for a signal */
+    int stored, signal_after, signal_number, signal_rank, pause_after, world_rank;
 };
+
+static void read_test_hooks(struct run_ctx *ctx)
+{
+    const char *s = getenv("HKSWEEP_TEST_SIGNAL"), *p = getenv("HKSWEEP_TEST_PAUSE_AFTER");
+    ctx->signal_rank = -1;
+    if (s && sscanf(s, "%d:%d:%d", &ctx->signal_after, &ctx->signal_number, &ctx->signal_rank) < 2)
+        ctx->signal_after = 0;
+    if (p) ctx->pause_after = atoi(p);
+}
+
+static void run_test_hooks(struct run_ctx *ctx)
+{
+    ctx->stored++;
+    if (ctx->signal_after && ctx->stored == ctx->signal_after &&
+        (ctx->signal_rank < 0 || ctx->signal_rank == ctx->world_rank)) {
+        fflush(stdout);
+        raise(ctx->signal_number);
+    }
+    if (ctx->pause_after && ctx->stored == ctx->pause_after)
+        while (!hk_stop_requested()) {
+            struct timespec ts = {0, 10 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+        }
+}
 
 /* Whether the point fits the memory of every rank of its team, by the kind's
  * own prediction (the one `plan` prints). Collective over the team; on 0 the
@@ -248,6 +277,8 @@ static int run_point(int item, MPI_Comm team, void *arg, struct hk_point_report 
         if (hk_store_write_point(ctx->out_dir, p->id_hex, &info, &params, &r)) {
             fprintf(stderr, "hksweep: cannot store point %s: %s\n", p->id_hex, hk_error_message());
             outcome = HK_POINT_FATAL;
+        } else {
+            run_test_hooks(ctx);
         }
         hk_attrs_free(&info);
         hk_attrs_free(&params);
@@ -360,6 +391,8 @@ int hk_runner_run(const struct hk_run_options *o)
                           .run_id = run_id,
                           .world = world};
     gethostname(ctx.host, sizeof ctx.host - 1);
+    ctx.world_rank = world_rank;
+    read_test_hooks(&ctx);
     struct hk_schedule_report rep;
     struct hk_point_report *reports = world_rank == 0 ? hk_calloc((size_t)ntodo + 1, sizeof *reports) : NULL;
     for (int i = 0; world_rank == 0 && i < ntodo; i++)

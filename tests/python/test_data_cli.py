@@ -220,9 +220,31 @@ def test_usage_errors(tmp_path):
 
 
 def test_synthetic_file_matches_builtin_source(tmp_path):
+    """`hksweep data synthetic` writes the very digits of the built-in source
+    `synthetic:N`: an experiment sees the same images (its stored test pictures)
+    and gets the same results from either."""
     out = tmp_path / "s.h5"
     proc = hk("data", "synthetic", "--out", out, "--count", 50, "--seed", 2020)
     assert proc.returncode == 0, proc.stderr
     images, labels, _ = read_h5(out)
     assert images.shape == (50, 28, 28) and labels.max() <= 9
     assert 0 <= images.min() and images.max() <= 1
+    results = {}
+    for name, source in (("builtin", "synthetic:50"), ("file", out)):
+        cfg = tmp_path / f"{name}.yaml"
+        cfg.write_text(f"""experiment: image-completion
+params: {{data: "{source}", train_images: 30, test_images: 20, coords_per_image: 10, embedding_width: 16,
+         methods: [Th], examples: 20, team_size: 1}}
+""")
+        hk("run", cfg, "--out", tmp_path / name, "--quiet", ranks=1, check=True)
+        with h5py.File(tmp_path / name / "results.h5") as f:
+            (pid,) = list(f["arrays"])
+            results[name] = (f["arrays"][pid]["examples_truth"][...], f["points/metric/mse_hidden_Th"][...])
+    truth_b, mse_b = results["builtin"]
+    truth_f, mse_f = results["file"]
+    assert truth_b.shape == (20, 28, 28) and np.array_equal(truth_b, truth_f)
+    assert np.array_equal(mse_b, mse_f)
+    # and the test pictures are images of the file, as stored (float32 in the file)
+    flat = images.reshape(50, -1).astype(np.float64)
+    for img in truth_f.reshape(20, -1):
+        assert np.any(np.all(flat == img, axis=1))

@@ -120,19 +120,21 @@ def test_array_and_merge_equal_a_direct_run(slurm, tmp_path):
 def test_cancelled_sweep_resumes_when_resubmitted(slurm, tmp_path):
     t, env = slurm
     cfg = tmp_path / "slow.yaml"
-    # about 0.3 s a point, 12 points: time to cancel in the middle
     cfg.write_text(SMALL_SWEEP.replace("distinct_x: [10, 30]", "distinct_x: [400, 500]").replace("{team}", "1")
                    .replace("seeds: [1, 2]", "seeds: [1, 2, 3]"))
     out = tmp_path / "sweep"
     submit = ["sbatch", "--parsable", "--ntasks=2", f"--chdir={ROOT}", f"--output={tmp_path}/sweep-%j.out",
               os.path.join(ROOT, "jobs", "sweep.sbatch")]
     job_env = dict(env, HKSWEEP_CONFIG=str(cfg), HKSWEEP_OUT=str(out))
-    job = subprocess.run(submit, capture_output=True, text=True, env=job_env, check=True).stdout.strip()
+    # each of the two ranks stores one point and then waits for a signal: the
+    # cancel lands with exactly two points finished, whatever the timing
+    job = subprocess.run(submit, capture_output=True, text=True, env=dict(job_env, HKSWEEP_TEST_PAUSE_AFTER="1"),
+                         check=True).stdout.strip()
     wait_for(lambda: len(glob.glob(str(out / "points" / "*.h5"))) >= 2, 120, "the first points")
     subprocess.run(["scancel", job], check=True, env=env)
     wait_for(lambda: queue_empty(env), 60, "the cancelled job to leave")
     kept = len(glob.glob(str(out / "points" / "*.h5")))
-    assert 2 <= kept < 12
+    assert kept == 2
     subprocess.run(submit, capture_output=True, text=True, env=job_env, check=True)
     wait_for(lambda: queue_empty(env) and len(glob.glob(str(out / "points" / "*.h5"))) == 12, 240, "the resubmitted job")
     wait_for(lambda: (out / "results.h5").exists() and len(read_results(out / "results.h5")) == 12, 30, "the merge")
