@@ -104,7 +104,7 @@ int hk_sweep_select(const struct hk_sweep *sw, int shard, int nshards, const uin
                     int **indices)
 {
     uint64_t *sorted = hk_malloc((size_t)(nfinished + 1) * sizeof *sorted);
-    memcpy(sorted, finished, (size_t)nfinished * sizeof *sorted);
+    if (nfinished) memcpy(sorted, finished, (size_t)nfinished * sizeof *sorted);
     qsort(sorted, (size_t)nfinished, sizeof *sorted, cmp_u64);
     int *sel = hk_malloc((size_t)(sw->npoints + 1) * sizeof *sel);
     int n = 0;

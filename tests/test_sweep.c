@@ -103,5 +103,9 @@ int main(int argc, char **argv)
     hk_sweep_free(&sw2);
     hk_sweep_free(&s3);
     hk_sweep_free(&s4);
+    hk_config_free(&cfg);
+    hk_config_free(&cfg2);
+    hk_config_free(&c3);
+    hk_config_free(&c4);
     return check_summary("test_sweep");
 }
