@@ -67,6 +67,7 @@ int hk_sweep_expand(const struct hk_config *cfg, struct hk_sweep *out)
                     else if (second < 0) second = k;
                 }
             free(ids);
+            hk_sweep_free(out); /* a refused sweep leaves nothing allocated */
             return hk_fail("%s: points %d and %d have identical parameters (a value repeated in sweep.grid or "
                            "sweep.zip?)", cfg->path, first, second);
         }

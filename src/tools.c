@@ -23,7 +23,7 @@
 #include "hk/team.h"
 #include "hk/util.h"
 
-static int read_inputs(const char *cmd, const char *in, struct hk_dataset *data)
+int hk_tool_read_inputs(const char *cmd, const char *in, struct hk_dataset *data)
 {
     double *x = NULL, *z = NULL;
     long nx_rows = 0, dx = 0, nz_rows = 0, dz = 0;
@@ -62,7 +62,7 @@ int hk_tool_kernel(const struct hk_kernel_options *o)
     int rank;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     struct hk_dataset data;
-    if (read_inputs("kernel", o->in, &data)) return HK_EXIT_USAGE;
+    if (hk_tool_read_inputs("kernel", o->in, &data)) return HK_EXIT_USAGE;
     int N = data.in.n;
     struct hk_grid grid;
     if (hk_grid_create(&grid, MPI_COMM_WORLD, 0)) return HK_EXIT_RUNTIME;
@@ -115,7 +115,7 @@ int hk_tool_ntk(const struct hk_ntk_options *o)
     int rank;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     struct hk_dataset data;
-    if (read_inputs("ntk", o->in, &data)) return HK_EXIT_USAGE;
+    if (hk_tool_read_inputs("ntk", o->in, &data)) return HK_EXIT_USAGE;
     int size, N = data.in.n;
     MPI_Comm_size(MPI_COMM_WORLD, &size);
     struct hk_hn_shape shape = {.dx = data.in.dx, .dz = data.in.dz, .n = o->width_f, .L = o->depth_f, .m = o->width_g, .H = o->depth_g, .k = 1};

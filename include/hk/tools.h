@@ -6,6 +6,12 @@
 
 #include "hk/kernels.h"
 
+/* Reads and checks /x and /z of IN.h5 (matrices of N >= 1 rows, at least one
+ * column, finite, shapes checked before allocating) into data; 0, or -1 with
+ * a message that starts with cmd and names the file and dataset. Serial. */
+struct hk_dataset;
+int hk_tool_read_inputs(const char *cmd, const char *in, struct hk_dataset *data);
+
 struct hk_kernel_options {
     const char *in, *out;
     int depth_f, depth_g, block_size;
