@@ -57,6 +57,7 @@ static void one_case(int nprow, int nb, int distinct_x, int per_x, enum hk_kerne
     for (int j = 0; j < K.nloc; j++)
         for (int i = 0; i < K.mloc; i++)
             worst = worst_of(worst, fabs(K.a[i + (size_t)j * K.lld] - Kfull[K.grows[i] + (size_t)K.gcols[j] * N]));
+    if (isnan(worst)) worst = INFINITY; /* MPI_MAX may drop a NaN coming from another rank */
     MPI_Allreduce(MPI_IN_PLACE, &worst, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
     CHECK(worst == 0, "%s: local blocks differ from the serial matrix by %g", what, worst);
 

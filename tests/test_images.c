@@ -125,9 +125,11 @@ static void test_pixel_tasks(void)
     int labels[12];
     hk_rotation_build(&rt, &set, 0, &d, labels);
     CHECK(d.in.n == 12 && d.in.nx == 12 && d.in.dx == HK_IMG_PIXELS + 1 && d.in.dz == HK_IMG_PIXELS, "rotation shape");
-    int in_range = 1;
+    int in_range = 1, distinct = 0, used[12] = {0};
     for (int i = 0; i < 12; i++) in_range &= labels[i] >= 0 && labels[i] < 12;
     CHECK(in_range, "labels in 0..11");
+    for (int i = 0; i < 12 && in_range; i++) distinct += !used[labels[i]]++;
+    CHECK(distinct >= 3, "only %d distinct rotation classes among 12 samples", distinct);
     hk_dataset_free(&d);
     hk_image_set_free(&set);
 }

@@ -38,17 +38,27 @@ int main(int argc, char **argv)
     struct hk_sweep sw;
     CHECK(hk_sweep_expand(&cfg, &sw) == 0, "expand failed");
     CHECK(sw.npoints == 3 * 2 * 2 * 4, "grid x zip x seeds: got %d points, want 48", sw.npoints);
-    /* zipped values move together; every combination appears once */
-    int combos = 0;
+    /* zipped values move together; every combination of depth_f x depth_g x
+     * zip x seed appears exactly once */
+    int combos = 0, seen[3][2][2][4] = {{{{0}}}};
     for (int i = 0; i < sw.npoints; i++) {
         const struct hk_point *p = &sw.points[i];
         long u = value_of(p, "distinct_x"), g = value_of(p, "samples_per_x");
         CHECK((u == 5 && g == 2) || (u == 10 && g == 3), "zip broken at point %d: %ld %ld", i, u, g);
-        CHECK(value_of(p, "dx") == 3 && value_of(p, "depth_g") >= 2, "params not applied at %d", i);
+        CHECK(value_of(p, "dx") == 3, "params not applied at %d", i);
+        int f = (int)value_of(p, "depth_f"), h = (int)value_of(p, "depth_g"), s = (int)value_of(p, "seed");
+        CHECK(f >= 1 && f <= 3 && (h == 2 || h == 4) && s >= 1 && s <= 4, "values at %d: %d %d %d", i, f, h, s);
+        if (f >= 1 && f <= 3 && (h == 2 || h == 4) && s >= 1 && s <= 4) seen[f - 1][h == 4][u == 10][s - 1]++;
         CHECK(p->index == i, "index %d at position %d", p->index, i);
         for (int j = 0; j < i; j++) combos += sw.points[j].id == p->id;
     }
     CHECK(combos == 0, "%d duplicate ids", combos);
+    int once = 0;
+    for (int a = 0; a < 3; a++)
+        for (int b = 0; b < 2; b++)
+            for (int c = 0; c < 2; c++)
+                for (int d = 0; d < 4; d++) once += seen[a][b][c][d] == 1;
+    CHECK(once == 48, "%d of the 48 combinations appear exactly once", once);
     /* ids: independent of key order in the file and of resource parameters */
     const char *reordered = "sweep:\n"
                             "  seeds: [1, 2, 3, 4]\n"
@@ -59,10 +69,14 @@ int main(int argc, char **argv)
     struct hk_config cfg2;
     struct hk_sweep sw2;
     CHECK(parse(reordered, &cfg2) == 0 && hk_sweep_expand(&cfg2, &sw2) == 0, "reordered config");
-    int matched = 0;
-    for (int i = 0; i < sw.npoints; i++)
-        for (int j = 0; j < sw2.npoints; j++) matched += sw.points[i].id == sw2.points[j].id;
-    CHECK(matched == sw.npoints, "same points, same ids: matched %d of %d", matched, sw.npoints);
+    int matched_once = 0;
+    CHECK(sw2.npoints == sw.npoints, "reordered: %d points, want %d", sw2.npoints, sw.npoints);
+    for (int i = 0; i < sw.npoints; i++) {
+        int m = 0;
+        for (int j = 0; j < sw2.npoints; j++) m += sw.points[i].id == sw2.points[j].id;
+        matched_once += m == 1;
+    }
+    CHECK(matched_once == sw.npoints, "same points, same ids: %d of %d match exactly one", matched_once, sw.npoints);
     /* the id does change with any value that changes the result */
     const char *other_seed = "experiment: hyperkernel-regression\nparams: {dx: 3, seed: 9}\n";
     const char *base = "experiment: hyperkernel-regression\nparams: {dx: 3}\n";

@@ -34,6 +34,7 @@ def read_results(path):
     rows = {}
     with h5py.File(path, "r") as f:
         ids = [s.decode() if isinstance(s, bytes) else s for s in f["points/id"][...]]
+        assert len(set(ids)) == len(ids), f"{path}: duplicate point ids"
         status = [s.decode() if isinstance(s, bytes) else s for s in f["points/status"][...]]
         reason = [s.decode() if isinstance(s, bytes) else s for s in f["points/reason"][...]]
         params = {k: f["points/param"][k][...] for k in f["points/param"]}
@@ -66,6 +67,8 @@ def assert_same_results(a, b, rtol=1e-8):
                 continue
             w = b[pid]["param"][k]
             assert v == w or (isinstance(v, float) and np.isnan(v) and np.isnan(w)), f"{pid} param {k}: {v} vs {w}"
+        result_keys = {k for k in a[pid]["metric"] if k.startswith(RESULT_METRICS)}
+        assert result_keys and result_keys == {k for k in b[pid]["metric"] if k.startswith(RESULT_METRICS)}, pid
         for k, v in a[pid]["metric"].items():
             if k.startswith(RESULT_METRICS):
                 w = b[pid]["metric"][k]

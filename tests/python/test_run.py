@@ -33,6 +33,7 @@ def test_results_rows_and_values(reference):
         assert m["time_gram_Th"] >= 0 and m["peak_rss_bytes_max_rank"] > 1e6
     # on this hypernetwork-shaped task the hyperkernel beats predicting the mean
     big = [r for r in rows.values() if r["param"]["distinct_x"] == 30]
+    assert len(big) == 4
     assert all(r["metric"]["mse_test_Th"] < 0.6 * r["metric"]["mse_test_mean_predictor"] for r in big)
     assert "[8/8] ok" in proc.stdout and "about" in proc.stdout and "left" in proc.stdout
 
@@ -128,7 +129,10 @@ def test_sigterm_on_one_rank_keeps_finished_points(tmp_path):
     rows = read_results(out / "results.h5")
     assert 1 <= len(rows) == len(points) < 12
     hk("run", cfg, "--out", out, "--resume", ranks=2, check=True)
-    assert len(read_results(out / "results.h5")) == 12
+    resumed = read_results(out / "results.h5")
+    assert len(resumed) == 12 and all(r["status"] == "ok" for r in resumed.values())
+    hk("run", cfg, "--out", tmp_path / "full", ranks=2, check=True)
+    assert_same_results(resumed, read_results(tmp_path / "full" / "results.h5"))
 
 
 def test_shards_partition_and_merge(reference, tmp_path):
@@ -162,6 +166,8 @@ def test_snapshot_written_collectively_and_linked(small_config, tmp_path):
                 n = f["points/metric/n_train"][list(f["points/id"].asstr()[...]).index(pid)]
                 assert th.shape == (n, n)
                 assert np.array_equal(th, th.T)
+                tmlp = f["snapshots"][pid]["Tmlp"][...] if "Tmlp" in f["snapshots"][pid] else None
+                assert tmlp is None or not np.allclose(th, tmlp), "Th and Tmlp snapshots are the same matrix"
                 assert np.linalg.eigvalsh(th).min() > -1e-10 * np.abs(th).max()
                 grams[(ranks, pid)] = th
     assert len(grams) == 4
@@ -257,6 +263,7 @@ def test_full_disk_keeps_every_stored_point(tmp_path):
         subprocess.run(["mount", "-o", "remount,size=20m", str(disk)], check=True)
         done = hk("run", cfg, "--out", out, "--resume", "--quiet", ranks=2, check=True)
         assert f"{200 - len(records)} to run, {len(records)} already finished" in done.stdout
-        assert len(read_results(out / "results.h5")) == 200
+        rows = read_results(out / "results.h5")
+        assert len(rows) == 200 and all(r["status"] == "ok" for r in rows.values())
     finally:
         subprocess.run(["umount", str(disk)])
