@@ -159,6 +159,69 @@ int hk_dist_cholesky_solve(const struct hk_dmatrix *L, struct hk_dmatrix *B)
     return info;
 }
 
+int hk_dist_eigh(struct hk_dmatrix *A, double *w, struct hk_dmatrix *Z)
+{
+    int one = 1, info = 0, lwork = -1, liwork = -1, iwq = 0;
+    double wq = 0;
+    /* a block larger than the matrix is refused: callers use hk_dist_eigh_block */
+    if (A->nb > A->n) return hk_fail("pdsyevd: block size %d larger than the matrix (%d)", A->nb, A->n);
+    /* workspace query, then the divide-and-conquer solve */
+    pdsyevd_("V", "L", &A->n, A->a, &one, &one, A->desc, w, Z->a, &one, &one, Z->desc, &wq, &lwork, &iwq, &liwork,
+             &info);
+    if (info != 0) return hk_fail("pdsyevd workspace query failed (info %d)", info);
+    /* ScaLAPACK's query can come out below what PDORMTR then asks for (small
+     * N against the block size): take the documented minimum too,
+     * max(1 + 6N + 2 NP NQ, TRILWMIN) + 2N with TRILWMIN = 3N + max(NB (NP + 1), 3 NB) */
+    {
+        int zero = 0, N = A->n, NB = A->nb;
+        double np = numroc_(&N, &NB, &A->g->myrow, &zero, &A->g->nprow);
+        double nq = numroc_(&N, &NB, &A->g->mycol, &zero, &A->g->npcol);
+        double tril = 3.0 * N + fmax(NB * (np + 1), 3.0 * NB);
+        double documented = fmax(1 + 6.0 * N + 2 * np * nq, tril) + 2.0 * N;
+        /* and what PDORMTR (applying the Householder vectors) needs on top,
+         * which the routine's own bound leaves out when N is a few blocks */
+        documented += (double)NB * NB + (np + nq) * NB + 2.0 * N;
+        double want = fmax(wq, documented) * 1.1 + 1000;
+        if (want > 2e9) return hk_fail("pdsyevd workspace of %.3g doubles is too large for one rank", want);
+        lwork = (int)want;
+    }
+    liwork = (iwq > 7 * A->n + 8 * A->g->npcol + 2 ? iwq : 7 * A->n + 8 * A->g->npcol + 2) + 100;
+    double *work = hk_try_malloc((size_t)lwork * sizeof(double));
+    int *iwork = hk_try_malloc((size_t)liwork * sizeof(int));
+    int ok = work && iwork, all = 0;
+    MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, A->g->comm);
+    if (all)
+        pdsyevd_("V", "L", &A->n, A->a, &one, &one, A->desc, w, Z->a, &one, &one, Z->desc, work, &lwork, iwork,
+                 &liwork, &info);
+    free(work);
+    free(iwork);
+    if (!all) return hk_fail("out of memory for the eigensolver's workspace (%d doubles per rank)", lwork);
+    /* W is documented as global, but ranks that hold no block of a matrix
+     * smaller than the grid do not get it (ScaLAPACK 2.2): take process
+     * (0, 0)'s, which always holds the first block */
+    MPI_Bcast(w, A->n, MPI_DOUBLE, 0, A->g->comm);
+    MPI_Bcast(&info, 1, MPI_INT, 0, A->g->comm);
+    return info ? hk_fail("pdsyevd failed (info %d)", info) : 0;
+}
+
+int hk_dist_eigh_block(int n, int nb) { return nb < n ? nb : (n > 0 ? n : 1); }
+
+double hk_dist_eigh_workspace(int n, int nb, int nprow, int npcol)
+{
+    /* pdsyevd's LWORK: max(1 + 6N + 2 NP NQ, TRILWMIN) + 2N, with NP, NQ the
+     * largest local sizes; the eigenvector matrix is counted by the caller */
+    double np = local_count(n, nb, 0, nprow), nq = local_count(n, nb, 0, npcol);
+    return 8.0 * (1 + 6.0 * n + 2 * np * nq + 2.0 * n) + 4.0 * (7.0 * n + 8 * npcol + 2);
+}
+
+void hk_dist_gemm_op(const char *ta, const char *tb, double alpha, const struct hk_dmatrix *A,
+                     const struct hk_dmatrix *B, double beta, struct hk_dmatrix *C)
+{
+    int one = 1, k = *ta == 'T' ? A->m : A->n;
+    pdgemm_(ta, tb, &C->m, &C->n, &k, &alpha, A->a, &one, &one, A->desc, B->a, &one, &one, B->desc, &beta, C->a, &one,
+            &one, C->desc);
+}
+
 void hk_dist_gemm(const struct hk_dmatrix *A, const struct hk_dmatrix *B, struct hk_dmatrix *C)
 {
     int one = 1;

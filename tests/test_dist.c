@@ -112,11 +112,51 @@ static void one_case(int nprow, int nb, int distinct_x, int per_x, enum hk_kerne
     double *ref = malloc(N * sizeof(double));
     memcpy(ref, tr.y, N * sizeof(double));
     for (int i = 0; i < N; i++) Kfull[i + (size_t)i * N] += ridge;
+    double *Kr = malloc((size_t)N * N * sizeof(double)); /* K + ridge I, kept for the eigensolver's check */
+    memcpy(Kr, Kfull, (size_t)N * N * sizeof(double));
     int one = 1;
     dpotrf_("L", &N, Kfull, &N, &info);
     dpotrs_("L", &N, &one, Kfull, &N, ref, &N, &info);
     double err = rel_diff(alpha, ref, N);
     CHECK(err < 1e-10, "%s: solve differs from serial LAPACK by %g (relative)", what, err);
+
+    /* eigendecomposition: pdsyevd against LAPACK dsyevd, and (K + rI)^-1 y
+     * through Z diag(1/w) Z^T against the serial solve */
+    {
+        struct hk_dmatrix E, Z, V, C;
+        const int nbe = hk_dist_eigh_block(N, nb);
+        hk_dmatrix_create(&E, &g, N, N, nbe);
+        hk_dmatrix_create(&Z, &g, N, N, nbe);
+        hk_dist_fill_kernel(&E, kind, &d, &tr.in, 0, &tr.in, 0, 0);
+        hk_dist_add_diagonal(&E, ridge);
+        double *w = malloc(N * sizeof(double)), *wref = malloc(N * sizeof(double));
+        CHECK(hk_dist_eigh(&E, w, &Z) == 0, "%s: pdsyevd: %s", what, hk_error_message());
+        int lwork = -1, liwork = -1, iwq, inf;
+        double wq;
+        dsyevd_("N", "L", &N, Kr, &N, wref, &wq, &lwork, &iwq, &liwork, &inf);
+        lwork = (int)wq + 1, liwork = iwq;
+        double *work = malloc(lwork * sizeof(double));
+        int *iwork = malloc(liwork * sizeof(int));
+        dsyevd_("N", "L", &N, Kr, &N, wref, work, &lwork, iwork, &liwork, &inf);
+        CHECK(inf == 0, "%s: dsyevd info %d", what, inf);
+        double ew = 0, top = fabs(wref[N - 1]);
+        for (int i = 0; i < N; i++) ew = worst_of(ew, fabs(w[i] - wref[i]) / top);
+        CHECK(ew <= 1e-9, "%s: eigenvalues differ from LAPACK dsyevd by %g (relative to the largest)", what, ew);
+        hk_dmatrix_create(&V, &g, N, 1, nbe);
+        hk_dmatrix_create(&C, &g, N, 1, nbe);
+        hk_dist_columns_set(&V, tr.y);
+        hk_dist_gemm_op("T", "N", 1, &Z, &V, 0, &C);                  /* c = Z^T y */
+        for (int i = 0; i < C.mloc; i++)
+            for (int j = 0; j < C.nloc; j++) C.a[i + (size_t)j * C.lld] /= w[C.grows[i]];
+        hk_dist_gemm_op("N", "N", 1, &Z, &C, 0, &V);                  /* Z diag(1/w) c */
+        double *x = malloc(N * sizeof(double));
+        hk_dist_columns_allgather(&V, x);
+        double ex = rel_diff(x, ref, N);
+        CHECK(ex < 1e-9, "%s: (K + rI)^-1 y through the eigenvectors differs from the serial solve by %g", what, ex);
+        free(w); free(wref); free(work); free(iwork); free(x);
+        hk_dmatrix_destroy(&E); hk_dmatrix_destroy(&Z); hk_dmatrix_destroy(&V); hk_dmatrix_destroy(&C);
+    }
+    free(Kr);
 
     /* predictions in two chunks against the serial product */
     double *pred = malloc(M * sizeof(double)), *pred_ref = calloc(M, sizeof(double));

@@ -16,6 +16,9 @@ void dpotrs_(const char *uplo, const int *n, const int *nrhs, const double *a, c
 void dsyev_(const char *jobz, const char *uplo, const int *n, double *a, const int *lda, double *w, double *work,
             const int *lwork, int *info);
 
+void dsyevd_(const char *jobz, const char *uplo, const int *n, double *a, const int *lda, double *w, double *work,
+             const int *lwork, int *iwork, const int *liwork, int *info);
+
 /* BLACS (C interface shipped inside libscalapack) */
 int Csys2blacs_handle(MPI_Comm comm);
 void Cblacs_gridinit(int *ctxt, const char *order, int nprow, int npcol);
@@ -30,6 +33,13 @@ void descinit_(int *desc, const int *m, const int *n, const int *mb, const int *
 void pdpotrf_(const char *uplo, const int *n, double *a, const int *ia, const int *ja, const int *desca, int *info);
 void pdpotrs_(const char *uplo, const int *n, const int *nrhs, const double *a, const int *ia, const int *ja,
               const int *desca, double *b, const int *ib, const int *jb, const int *descb, int *info);
+void pdsyevd_(const char *jobz, const char *uplo, const int *n, double *a, const int *ia, const int *ja,
+              const int *desca, double *w, double *z, const int *iz, const int *jz, const int *descz, double *work,
+              const int *lwork, int *iwork, const int *liwork, int *info);
+void pdgemv_(const char *trans, const int *m, const int *n, const double *alpha, const double *a, const int *ia,
+             const int *ja, const int *desca, const double *x, const int *ix, const int *jx, const int *descx,
+             const int *incx, const double *beta, double *y, const int *iy, const int *jy, const int *descy,
+             const int *incy);
 void pdgemm_(const char *transa, const char *transb, const int *m, const int *n, const int *k, const double *alpha,
              const double *a, const int *ia, const int *ja, const int *desca, const double *b, const int *ib,
              const int *jb, const int *descb, const double *beta, double *c, const int *ic, const int *jc,

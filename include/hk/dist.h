@@ -54,7 +54,20 @@ int hk_dist_columns_allgather(const struct hk_dmatrix *v, double *values);
 int hk_dist_cholesky(struct hk_dmatrix *A);
 int hk_dist_cholesky_solve(const struct hk_dmatrix *L, struct hk_dmatrix *B);
 
+/* Eigendecomposition of a symmetric distributed matrix with ScaLAPACK's
+ * pdsyevd: A = Z diag(w) Z^T, w ascending (replicated on every rank, n
+ * entries), Z distributed like A. A is overwritten. Collective; 0, or -1
+ * with a message. No rank holds A or Z whole. */
+int hk_dist_eigh(struct hk_dmatrix *A, double *w, struct hk_dmatrix *Z);
+/* The block size to give A and Z for hk_dist_eigh: nb, or n if smaller. */
+int hk_dist_eigh_block(int n, int nb);
+/* Bytes of pdsyevd's workspace per rank for an n x n matrix, for plan. */
+double hk_dist_eigh_workspace(int n, int nb, int nprow, int npcol);
+
 /* C = A B for distributed A (m x n), B (n x k), C (m x k). */
 void hk_dist_gemm(const struct hk_dmatrix *A, const struct hk_dmatrix *B, struct hk_dmatrix *C);
+/* C = alpha op(A) op(B) + beta C, op = "N" or "T". */
+void hk_dist_gemm_op(const char *ta, const char *tb, double alpha, const struct hk_dmatrix *A,
+                     const struct hk_dmatrix *B, double beta, struct hk_dmatrix *C);
 
 #endif
