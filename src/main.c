@@ -3,6 +3,7 @@
  * and turns an error into one message and an exit status: 0 success,
  * 1 runtime failure, 2 bad input (nothing written), 3 interrupted by a signal
  * (finished points kept; resume with --resume). Nothing else lives here. */
+#include <math.h>
 #include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -190,6 +191,49 @@ static int cmd_ntk(int argc, char **argv)
     return hk_tool_ntk(&o);
 }
 
+/* "1,10,100" -> steps (at most 4096, each >= 0) */
+static int parse_steps(const char *text, double **steps, int *n)
+{
+    *steps = hk_calloc(4096, sizeof(double));
+    *n = 0;
+    const char *p = text;
+    while (*p) {
+        char *end;
+        double v = strtod(p, &end);
+        if (end == p || !(v >= 0) || !isfinite(v) || *n >= 4096)
+            return hk_fail("predict: --steps expects non-negative numbers separated by commas, got '%s'", text);
+        (*steps)[(*n)++] = v;
+        p = *end == ',' ? end + 1 : end;
+        if (*end && *end != ',') return hk_fail("predict: --steps: unexpected '%s' in '%s'", end, text);
+    }
+    return *n ? 0 : hk_fail("predict: --steps is empty");
+}
+
+static int cmd_predict(int argc, char **argv)
+{
+    struct hk_predict_options o = {.depth_f = 2, .depth_g = 3, .block_size = 128, .lr = 1, .ridge = 1e-3};
+    const char *steps = "0,1,10,100,1000,10000", *lr = NULL, *ridge = NULL;
+    int npos;
+    const struct opt opts[] = {{"train", OPT_STRING, &o.train, 0, 0},   {"test", OPT_STRING, &o.test, 0, 0},
+                               {"out", OPT_STRING, &o.out, 0, 0},       {"depth-f", OPT_INT, &o.depth_f, 1, HK_MAX_DEPTH},
+                               {"depth-g", OPT_INT, &o.depth_g, 1, HK_MAX_DEPTH},
+                               {"lr", OPT_STRING, &lr, 0, 0},           {"steps", OPT_STRING, &steps, 0, 0},
+                               {"flow", OPT_FLAG, &o.flow, 0, 0},       {"ridge", OPT_STRING, &ridge, 0, 0},
+                               {"block-size", OPT_INT, &o.block_size, 1, 8192}, {NULL, 0, NULL, 0, 0}};
+    PARSE("predict", opts, NULL, 0, &npos);
+    if (!o.train || !o.test || !o.out)
+        return hk_fail("predict: --train, --test and --out are required (see 'hksweep predict --help')"), HK_EXIT_USAGE;
+    char *end;
+    if (lr && (o.lr = strtod(lr, &end), *end || !(o.lr > 0) || !isfinite(o.lr)))
+        return hk_fail("predict: --lr expects a positive number, got '%s'", lr), HK_EXIT_USAGE;
+    if (ridge && (o.ridge = strtod(ridge, &end), *end || !(o.ridge >= 0) || !isfinite(o.ridge)))
+        return hk_fail("predict: --ridge expects a non-negative number, got '%s'", ridge), HK_EXIT_USAGE;
+    if (parse_steps(steps, &o.steps, &o.nsteps)) return free(o.steps), HK_EXIT_USAGE;
+    int status = hk_tool_predict(&o);
+    free(o.steps);
+    return status;
+}
+
 static int cmd_data(int argc, char **argv)
 {
     const char *from = NULL, *out = NULL, *pos[1] = {NULL};
@@ -232,7 +276,8 @@ static const struct command {
     int mpi;    /* runs under MPI (collective over the world) */
 } commands[] = {
     {"run", cmd_run, 1},         {"plan", cmd_plan, 0},   {"merge", cmd_merge, 0}, {"inspect", cmd_inspect, 0},
-    {"kernel", cmd_kernel, 1},   {"ntk", cmd_ntk, 1},     {"data", cmd_data, 0},   {"version", cmd_version, 0},
+    {"kernel", cmd_kernel, 1},   {"ntk", cmd_ntk, 1},     {"predict", cmd_predict, 1}, {"data", cmd_data, 0},
+    {"version", cmd_version, 0},
     {"--version", cmd_version, 0}, {NULL, NULL, 0},
 };
 

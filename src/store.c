@@ -932,7 +932,7 @@ static int is_standard_number(hid_t type)
     return 0;
 }
 
-static int read_matrix_here(const char *path, const char *name, double **data, long *rows, long *cols)
+static int read_matrix_here(const char *path, const char *name, int allow_vector, double **data, long *rows, long *cols)
 {
     *data = NULL;
     *rows = *cols = 0;
@@ -947,10 +947,11 @@ static int read_matrix_here(const char *path, const char *name, double **data, l
     int rank = H5Sget_simple_extent_ndims(space);
     hsize_t dims[2] = {0, 0};
     int rc = 0;
-    if (rank != 2) {
+    if (rank != 2 && !(allow_vector && rank == 1)) {
         rc = hk_fail("%s: dataset %s has rank %d; expected a matrix of one row per point (rank 2)", path, name, rank);
     } else {
         H5Sget_simple_extent_dims(space, dims, NULL);
+        if (rank == 1) dims[1] = 1;
         hid_t type = H5Dget_type(ds);
         int standard = is_standard_number(type);
         H5Tclose(type);
@@ -1007,17 +1008,17 @@ static int read_full(int fd, void *buf, size_t n)
  * read in its type conversion), and a crash there must be an error message,
  * not the end of every rank. The child sends its verdict, message and data
  * through a pipe; the parent reports a child that died as a damaged file. */
-int hk_h5_read_matrix(const char *path, const char *name, double **data, long *rows, long *cols)
+static int read_values(const char *path, const char *name, int allow_vector, double **data, long *rows, long *cols)
 {
     *data = NULL;
     *rows = *cols = 0;
     int fds[2];
-    if (pipe(fds) != 0) return read_matrix_here(path, name, data, rows, cols);
+    if (pipe(fds) != 0) return read_matrix_here(path, name, allow_vector, data, rows, cols);
     fflush(NULL);
     pid_t pid = fork();
     if (pid < 0) {
         close(fds[0]), close(fds[1]);
-        return read_matrix_here(path, name, data, rows, cols);
+        return read_matrix_here(path, name, allow_vector, data, rows, cols);
     }
     if (pid == 0) {
         close(fds[0]);
@@ -1026,7 +1027,7 @@ int hk_h5_read_matrix(const char *path, const char *name, double **data, long *r
         int rc;
         struct hk_oom_guard guard; /* out of memory in the child stays in the child */
         hk_oom_push(&guard);
-        if (setjmp(guard.env) == 0) rc = read_matrix_here(path, name, &d, &r, &c);
+        if (setjmp(guard.env) == 0) rc = read_matrix_here(path, name, allow_vector, &d, &r, &c);
         else rc = -1;
         char msg[1024];
         snprintf(msg, sizeof msg, "%s", rc ? hk_error_message() : "");
@@ -1062,6 +1063,42 @@ int hk_h5_read_matrix(const char *path, const char *name, double **data, long *r
                          path, name, WIFEXITED(status) ? WEXITSTATUS(status) : -1);
     }
     return rc;
+}
+
+int hk_h5_read_matrix(const char *path, const char *name, double **data, long *rows, long *cols)
+{
+    return read_values(path, name, 0, data, rows, cols);
+}
+
+int hk_h5_read_columns(const char *path, const char *name, double **data, long *rows, long *cols)
+{
+    return read_values(path, name, 1, data, rows, cols);
+}
+
+int hk_pfile_write_replicated(struct hk_pfile *f, const char *name, int rank, const long *dims, const double *data)
+{
+    hsize_t d[3] = {1, 1, 1};
+    for (int i = 0; i < rank; i++) d[i] = (hsize_t)dims[i];
+    hid_t space = H5Screate_simple(rank, d, NULL);
+    hid_t ds = H5Dcreate2(f->file, name, H5T_IEEE_F64LE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    int me;
+    MPI_Comm_rank(f->comm, &me);
+    hid_t mspace = H5Scopy(space);
+    if (me != 0) { /* rank 0 writes the values; the others take part with nothing */
+        H5Sselect_none(space);
+        H5Sselect_none(mspace);
+    }
+    hid_t dxpl = H5Pcreate(H5P_DATASET_XFER);
+    H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE);
+    double dummy = 0;
+    herr_t rc = ds >= 0 ? H5Dwrite(ds, H5T_NATIVE_DOUBLE, mspace, space, dxpl, me == 0 ? data : &dummy) : -1;
+    H5Pclose(dxpl);
+    H5Sclose(mspace);
+    H5Sclose(space);
+    if (ds >= 0) H5Dclose(ds);
+    int ok = rc >= 0, all_ok;
+    MPI_Allreduce(&ok, &all_ok, 1, MPI_INT, MPI_MIN, f->comm);
+    return all_ok ? 0 : hk_fail("%s: writing dataset %s failed (disk full?)", f->tmp, name);
 }
 
 void hk_store_library_version(char *buf, size_t n)

@@ -15,6 +15,7 @@
 
 #include "hk/data.h"
 #include "hk/dist.h"
+#include "hk/dynamics.h"
 #include "hk/ensemble.h"
 #include "hk/hypernet.h"
 #include "hk/kernels.h"
@@ -174,3 +175,110 @@ int hk_tool_ntk(const struct hk_ntk_options *o)
     return status;
 }
 
+
+/* ---- predict: the infinite-width hypernetwork trained by gradient descent -- */
+
+/* T x P x k values stored [s * P + i + q * T * P] as a C-order T x P (x k). */
+static double *c_order(const double *v, int T, int P, int k)
+{
+    double *o = hk_malloc((size_t)T * P * k * sizeof(double) + 8);
+    for (int s = 0; s < T; s++)
+        for (int i = 0; i < P; i++)
+            for (int q = 0; q < k; q++) o[((size_t)s * P + i) * k + q] = v[(size_t)s * P + i + (size_t)q * T * P];
+    return o;
+}
+
+int hk_tool_predict(const struct hk_predict_options *o)
+{
+    int rank;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    struct hk_dataset train, test;
+    if (hk_tool_read_inputs("predict", o->train, &train)) return HK_EXIT_USAGE;
+    if (hk_tool_read_inputs("predict", o->test, &test)) {
+        hk_dataset_free(&train);
+        return HK_EXIT_USAGE;
+    }
+    double *y = NULL;
+    long ny = 0, k = 0;
+    int status = 0;
+    if (hk_h5_read_columns(o->train, "/y", &y, &ny, &k)) {
+        char msg[1200];
+        snprintf(msg, sizeof msg, "%s", hk_error_message());
+        hk_fail("predict: %s (the targets, N or N x k)", msg);
+        status = HK_EXIT_USAGE;
+    } else if (ny != train.in.n) {
+        status = (hk_fail("predict: %s: /y has %ld rows but /x and /z have %d", o->train, ny, train.in.n), HK_EXIT_USAGE);
+    } else if (test.in.dx != train.in.dx || test.in.dz != train.in.dz) {
+        status = (hk_fail("predict: %s has dx = %d, dz = %d but %s has dx = %d, dz = %d", o->test, test.in.dx,
+                         test.in.dz, o->train, train.in.dx, train.in.dz), HK_EXIT_USAGE);
+    }
+    for (long i = 0; !status && i < ny * k; i++)
+        if (!isfinite(y[i])) status = (hk_fail("predict: %s: /y[%ld] is not finite", o->train, i / k), HK_EXIT_USAGE);
+    /* /y row-major N x k -> column-major */
+    double *Y = status ? NULL : hk_malloc((size_t)ny * k * sizeof(double));
+    for (long i = 0; !status && i < ny; i++)
+        for (long q = 0; q < k; q++) Y[i + q * ny] = y[i * k + q];
+    free(y);
+    struct hk_grid grid;
+    if (!status && hk_grid_create(&grid, MPI_COMM_WORLD, 0)) status = HK_EXIT_RUNTIME;
+    struct hk_dynamics_out out;
+    double t0 = hk_now();
+    if (!status) {
+        struct hk_depths depths = {o->depth_f, o->depth_g, 0};
+        struct hk_dynamics_opts dopt = {.lr = o->lr, .flow = o->flow, .steps = o->steps, .nsteps = o->nsteps,
+                                        .ridge = o->ridge, .nb = o->block_size, .uncertainty = 1};
+        int rc = hk_dynamics_predict(&depths, &train.in, Y, (int)k, &test.in, &grid, &dopt, &out);
+        if (rc) {
+            char msg[2048];
+            snprintf(msg, sizeof msg, "%s", hk_error_message());
+            hk_fail("predict: %s", msg);
+            status = rc > 0 ? HK_EXIT_USAGE : HK_EXIT_RUNTIME;
+        }
+        hk_grid_destroy(&grid);
+    }
+    if (!status) {
+        const int N = out.N, M = out.M, T = out.T, K = out.k;
+        struct hk_pfile *pf = hk_pfile_create(MPI_COMM_WORLD, o->out);
+        if (!pf) status = HK_EXIT_USAGE;
+        double *ft = status ? NULL : c_order(out.f_train, T, N, K), *fs = status ? NULL : c_order(out.f_test, T, M, K);
+        double *mk = status ? NULL : c_order(out.mean_kh, 1, M, K), *me = status ? NULL : c_order(out.mean_ensemble, 1, M, K);
+        long d_steps[1] = {T}, d_ft[3] = {T, N, K}, d_fs[3] = {T, M, K}, d_n[1] = {N}, d_m[2] = {M, K}, d_v[1] = {M};
+        int r3 = K > 1 ? 3 : 2, r2 = K > 1 ? 2 : 1;
+        if (!status &&
+            (hk_pfile_write_replicated(pf, "steps", 1, d_steps, o->steps) ||
+             hk_pfile_write_replicated(pf, "f_train", r3, d_ft, ft) ||
+             hk_pfile_write_replicated(pf, "f_test", r3, d_fs, fs) ||
+             hk_pfile_write_replicated(pf, "loss_train", 1, d_steps, out.loss) ||
+             hk_pfile_write_replicated(pf, "eigenvalues_Th", 1, d_n, out.eigenvalues) ||
+             hk_pfile_write_replicated(pf, "mean_test_Kh", r2, d_m, mk) ||
+             hk_pfile_write_replicated(pf, "var_test_Kh", 1, d_v, out.var_kh) ||
+             hk_pfile_write_replicated(pf, "mean_test_ensemble", r2, d_m, me) ||
+             hk_pfile_write_replicated(pf, "var_test_ensemble", 1, d_v, out.var_ensemble) ||
+             hk_pfile_attr_num(pf, "lr", o->lr) || hk_pfile_attr_num(pf, "flow", o->flow) ||
+             hk_pfile_attr_num(pf, "ridge", o->ridge) || hk_pfile_attr_num(pf, "depth_f", o->depth_f) ||
+             hk_pfile_attr_num(pf, "depth_g", o->depth_g) ||
+             hk_pfile_attr_num(pf, "max_stable_lr", hk_dynamics_max_lr(N, out.eigenvalues[N - 1])) ||
+             hk_pfile_attr_text(pf, "train", o->train) || hk_pfile_attr_text(pf, "test", o->test) ||
+             hk_pfile_attr_text(pf, "git_commit", hk_git_commit()) ||
+             hk_pfile_attr_text(pf, "variance_note",
+                                "var_test_ensemble is that of an ensemble of uncentred networks; centred "
+                                "networks (output 0 at initialisation) have none")))
+            status = HK_EXIT_RUNTIME;
+        if (pf) {
+            if (status) hk_pfile_abort(pf);
+            else if (hk_pfile_commit(pf)) status = HK_EXIT_RUNTIME;
+        }
+        free(ft), free(fs), free(mk), free(me);
+        if (!status && rank == 0)
+            printf("wrote %s: N=%d, M=%d, k=%d, %d steps (%s, lr %g, stable below %g), L=%d H=%d, %.2f s "
+                   "(Gram %.2f, eigh %.2f, predictions %.2f, uncertainty %.2f)\n",
+                   o->out, N, M, K, T, o->flow ? "flow" : "discrete GD", o->lr,
+                   hk_dynamics_max_lr(N, out.eigenvalues[N - 1]), o->depth_f, o->depth_g, hk_now() - t0, out.t_gram,
+                   out.t_eigh, out.t_predict, out.t_uncertainty);
+        hk_dynamics_free(&out);
+    }
+    free(Y);
+    hk_dataset_free(&train);
+    hk_dataset_free(&test);
+    return status;
+}

@@ -36,6 +36,9 @@ struct hk_pfile *hk_pfile_create(MPI_Comm comm, const char *path);
  * file[i][j] = A(i, j); local is this rank's block-cyclic part (column-major,
  * leading dimension desc[8]). Collective over the file's communicator. */
 int hk_pfile_write_blockcyclic(struct hk_pfile *f, const char *name, const int *desc, const double *local);
+/* A dataset of up to 3 dimensions whose values every rank holds (small:
+ * predictions, not Gram matrices), written collectively (rank 0's values). */
+int hk_pfile_write_replicated(struct hk_pfile *f, const char *name, int rank, const long *dims, const double *data);
 int hk_pfile_attr_text(struct hk_pfile *f, const char *name, const char *text);
 int hk_pfile_attr_num(struct hk_pfile *f, const char *name, double value);
 /* Closes and renames into place; on error removes the temporary file. */
@@ -56,5 +59,7 @@ int hk_store_inspect(const char *path);
  * error *data is NULL (nothing to free) and the message names the file, the
  * dataset and what is wrong. Serial: for inputs of the CLI and tests. */
 int hk_h5_read_matrix(const char *path, const char *name, double **data, long *rows, long *cols);
+/* The same, also taking a vector (rank 1) as one column. */
+int hk_h5_read_columns(const char *path, const char *name, double **data, long *rows, long *cols);
 
 #endif

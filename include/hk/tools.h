@@ -27,4 +27,16 @@ struct hk_ntk_options {
 };
 int hk_tool_ntk(const struct hk_ntk_options *o);
 
+/* `predict`: the infinite-width hypernetwork trained by gradient descent
+ * (docs/hyperkernel-math.md, section 9) for TRAIN.h5 (/x, /z, /y) and TEST.h5
+ * (/x, /z), written to OUT.h5 collectively. */
+struct hk_predict_options {
+    const char *train, *test, *out;
+    int depth_f, depth_g, block_size, flow;
+    double lr, ridge;
+    double *steps;
+    int nsteps;
+};
+int hk_tool_predict(const struct hk_predict_options *o);
+
 #endif
