@@ -115,11 +115,13 @@ int hk_dynamics_predict(const struct hk_depths *d, const struct hk_inputs *train
     if (rc == 0) rc = hk_dist_eigh(&Th, lambda, &Z);
     out->t_eigh = hk_now() - t0;
     hk_dmatrix_destroy(&Th);
-    if (rc == 0 && !o->flow && o->lr >= hk_dynamics_max_lr(N, lambda[N - 1])) {
+    double lr = o->lr_fraction > 0 ? o->lr_fraction * hk_dynamics_max_lr(N, lambda[N - 1]) : o->lr;
+    out->lr = lr;
+    if (rc == 0 && !o->flow && lr >= hk_dynamics_max_lr(N, lambda[N - 1])) {
         rc = 1;
         hk_fail("learning rate %g is at or above 2N / lambda_max = %g (N = %d, lambda_max of Th = %g): discrete "
                 "gradient descent diverges there; use a smaller --lr, or --flow",
-                o->lr, hk_dynamics_max_lr(N, lambda[N - 1]), N, lambda[N - 1]);
+                lr, hk_dynamics_max_lr(N, lambda[N - 1]), N, lambda[N - 1]);
     }
     if (rc != 0) {
         free(lambda);
@@ -142,7 +144,7 @@ int hk_dynamics_predict(const struct hk_depths *d, const struct hk_inputs *train
     for (int s = 0; s < T; s++) {
         double loss = 0;
         for (int i = 0; i < N; i++) {
-            double fit = hk_dynamics_fit_fraction(o->lr, lambda[i], N, o->steps[s], o->flow);
+            double fit = hk_dynamics_fit_fraction(lr, lambda[i], N, o->steps[s], o->flow);
             for (int q = 0; q < k; q++) {
                 double ci = c[i + (size_t)q * N];
                 scaled[i + (size_t)q * N] = fit * ci;
@@ -173,7 +175,7 @@ int hk_dynamics_predict(const struct hk_depths *d, const struct hk_inputs *train
     out->f_test = hk_calloc((size_t)T * M * k, sizeof(double));
     for (int s = 0; s < T && rc == 0; s++) {
         for (int i = 0; i < N; i++) {
-            double gain = hk_dynamics_gain(o->lr, lambda[i], N, o->steps[s], o->flow);
+            double gain = hk_dynamics_gain(lr, lambda[i], N, o->steps[s], o->flow);
             for (int q = 0; q < k; q++) scaled[i + (size_t)q * N] = gain * c[i + (size_t)q * N];
         }
         hk_dist_columns_set(&C, scaled);

@@ -13,6 +13,7 @@
 
 struct hk_dynamics_opts {
     double lr;              /* eta */
+    double lr_fraction;     /* > 0: eta = lr_fraction 2N / lambda_max(Th) instead */
     int flow;               /* 1: gradient flow, exp(-eta lambda t / N) */
     const double *steps;    /* T times t (steps, or time for flow) */
     int nsteps;
@@ -32,6 +33,7 @@ struct hk_dynamics_out {
     double *loss;           /* T */
     double *mean_kh, *var_kh;          /* M x k, M: hyper-GP posterior */
     double *mean_ensemble, *var_ensemble; /* M x k, M: trained ensemble (t -> infinity) */
+    double lr;              /* the eta used */
     double t_gram, t_eigh, t_predict, t_uncertainty;
 };
 
