@@ -11,7 +11,8 @@
     X(hypernet_training)                                                                                          \
     X(image_completion)                                                                                           \
     X(image_inpainting)                                                                                           \
-    X(rotation)
+    X(rotation)                                                                                                   \
+    X(dynamics_convergence)
 
 #define HK_KIND_DECLARE(name) extern const struct hk_experiment hk_exp_##name;
 #define HK_KIND_ADDRESS(name) &hk_exp_##name,

@@ -1,0 +1,212 @@
+/* dynamics-convergence: does a trained finite hypernetwork follow the
+ * infinite-width trajectory? For one cell of widths and depths and one
+ * network seed, on the synthetic regression task: a centred finite
+ * hypernetwork, h(u; w) - h(u; w_0), trained by full-batch gradient descent,
+ * and the dually infinite hypernetwork trained the same way in closed form
+ * (hk_dynamics_predict: Th's eigendecomposition on the team's grid), with the
+ * same learning rate, a fraction of 2N / lambda_max(Th), logged at the same
+ * log-spaced steps. Per step: the relative distance between their train and
+ * test outputs and both train losses; overall: whether the finite network
+ * reached the global minimum and how far its empirical NTK moved. The
+ * paper's claim: the distance shrinks only when both f and g are wide. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hk/data.h"
+#include "hk/dynamics.h"
+#include "hk/experiment.h"
+#include "hk/hypernet.h"
+#include "hk/params.h"
+#include "hk/tasks.h"
+#include "hk/team.h"
+#include "hk/train.h"
+#include "hk/util.h"
+
+#define DYNAMICS_PARAMS(P, G)                                                                                     \
+    G(task, hk_regression_task, HK_REGRESSION_TASK_PARAMS)                                                        \
+    P(INT, width_f, "256", 1, 1000000, NULL, "width n of f's hidden layers", 0)                                   \
+    P(INT, width_g, "64", 1, 1000000, NULL, "width m of g's hidden layers", 0)                                    \
+    P(INT, steps, "512", 1, 10000000, NULL, "full-batch gradient-descent steps (logged at 0, 1, 2, 4, ...)", 0)   \
+    P(REAL, lr_fraction, "0.5", 1e-9, 0.999, NULL, "learning rate as a fraction of 2N / lambda_max(Th)", 0)       \
+    P(REAL, min_loss, "1e-3", 0, 1e12, NULL,                                                                      \
+      "train loss, relative to the loss at initialisation, below which the global minimum counts as reached", 0)  \
+    P(INT, data_seed, "1", 0, 2147483647, NULL, "seed of the data (seed draws the network)", 0)                  \
+    G(common, hk_common, HK_COMMON_PARAMS)
+HK_PARAMS_DEFINE(dynamics, DYNAMICS_PARAMS)
+
+/* 0, 1, 2, 4, ..., and the last step. */
+static int log_steps(int steps, double *out)
+{
+    int n = 0;
+    out[n++] = 0;
+    for (long s = 1; s < steps; s *= 2) out[n++] = (double)s;
+    out[n++] = steps;
+    return n;
+}
+
+struct trajectory {
+    const struct hk_dataset *train, *test;
+    const double *h0_train, *h0_test;
+    MPI_Comm team;
+    const double *log_at;
+    int nlog, next;
+    double *f_train, *f_test, *loss; /* nlog x N, nlog x M, nlog */
+};
+
+/* After each step (one epoch of full-batch GD), outputs at the logged steps. */
+static void on_step(int epoch, const struct hk_hypernet *net, void *ctx)
+{
+    struct trajectory *t = ctx;
+    if (t->next >= t->nlog || epoch != (int)t->log_at[t->next]) return;
+    int s = t->next++, N = t->train->in.n, M = t->test->in.n;
+    hk_hn_evaluate(net, &t->train->in, t->train->y, NULL, t->h0_train, t->team, &t->loss[s], NULL,
+                   t->f_train + (size_t)s * N);
+    double unused;
+    hk_hn_evaluate(net, &t->test->in, t->test->y, NULL, t->h0_test, t->team, &unused, NULL, t->f_test + (size_t)s * M);
+}
+
+static double norm(const double *a, const double *b, int n)
+{
+    double s = 0;
+    for (int i = 0; i < n; i++) s += (a[i] - (b ? b[i] : 0)) * (a[i] - (b ? b[i] : 0));
+    return sqrt(s);
+}
+
+static int run(const struct hk_point *p, MPI_Comm team, const struct hk_experiment_env *env, struct hk_result *r)
+{
+    (void)env;
+    double t_start = hk_now();
+    int trank;
+    MPI_Comm_rank(team, &trank);
+    struct dynamics_params prm;
+    dynamics_params_read(p, &prm);
+    struct hk_dataset train, test;
+    hk_regression_task(&prm.task, prm.data_seed, &train, &test);
+    const int N = train.in.n, M = test.in.n;
+    double *log_at = hk_malloc(72 * sizeof(double));
+    const int T = log_steps(prm.steps, log_at);
+
+    /* the infinite-width trajectory, and the learning rate both follow */
+    struct hk_grid grid;
+    if (hk_grid_create(&grid, team, prm.common.grid_rows)) return -1;
+    struct hk_depths depths = {prm.task.depth_f, prm.task.depth_g, 0};
+    struct hk_dynamics_opts opts = {.lr_fraction = prm.lr_fraction, .steps = log_at, .nsteps = T,
+                                    .nb = prm.common.block_size};
+    struct hk_dynamics_out inf;
+    int rc = hk_dynamics_predict(&depths, &train.in, train.y, 1, &test.in, &grid, &opts, &inf);
+    const double lr = rc == 0 ? inf.lr : 0;
+    hk_grid_destroy(&grid);
+    if (rc != 0) {
+        free(log_at);
+        hk_dataset_free(&train), hk_dataset_free(&test);
+        return -1;
+    }
+
+    /* the finite network, centred, trained by full-batch GD at the same lr */
+    struct hk_hn_shape shape = {.dx = train.in.dx, .dz = train.in.dz, .n = prm.width_f, .L = prm.task.depth_f,
+                                .m = prm.width_g, .H = prm.task.depth_g, .k = 1};
+    struct hk_hypernet net;
+    if (hk_hn_init(&net, &shape, prm.common.seed * 1000003L + 17)) {
+        hk_dynamics_free(&inf), free(log_at);
+        hk_dataset_free(&train), hk_dataset_free(&test);
+        return -1;
+    }
+    double *h0_train = hk_malloc((size_t)N * sizeof(double)), *h0_test = hk_malloc((size_t)M * sizeof(double)), l0;
+    hk_hn_evaluate(&net, &train.in, train.y, NULL, NULL, team, &l0, NULL, h0_train);
+    hk_hn_evaluate(&net, &test.in, test.y, NULL, NULL, team, &l0, NULL, h0_test);
+    int *all = hk_malloc((size_t)N * sizeof(int));
+    for (int i = 0; i < N; i++) all[i] = i;
+    struct hk_hn_batch batch = {.in = &train.in, .samples = all, .nb = N};
+    double *ntk0 = hk_malloc((size_t)N * N * sizeof(double)), *ntkT = hk_malloc((size_t)N * N * sizeof(double));
+    hk_hn_entk(&net, &batch, ntk0);
+    struct trajectory tr = {.train = &train, .test = &test, .h0_train = h0_train, .h0_test = h0_test, .team = team,
+                            .log_at = log_at, .nlog = T,
+                            .f_train = hk_calloc((size_t)T * N, sizeof(double)),
+                            .f_test = hk_calloc((size_t)T * M, sizeof(double)), .loss = hk_calloc((size_t)T, sizeof(double))};
+    struct hk_train_opts o = {.epochs = prm.steps, .full_batch = 1, .lr = lr, .offset = h0_train, .shuffle_seed = prm.common.seed};
+    long steps_done = 0;
+    long div = hk_train_hypernet(&net, &train.in, train.y, NULL, &o, team, on_step, &tr, &steps_done);
+    hk_hn_entk(&net, &batch, ntkT);
+
+    if (trank == 0) {
+        /* distances relative to the kernel's outputs at the last step */
+        const double *kf_train = inf.f_train, *kf_test = inf.f_test;
+        double ntr = norm(kf_train + (size_t)(T - 1) * N, NULL, N), nte = norm(kf_test + (size_t)(T - 1) * M, NULL, M);
+        struct hk_array *dtr = hk_result_array(r, "distance_train", 1, T, 0, 0, NULL);
+        struct hk_array *dte = hk_result_array(r, "distance_test", 1, T, 0, 0, NULL);
+        double worst = 0;
+        for (int s = 0; s < T; s++) {
+            int reached = s < tr.next; /* a diverged network stops logging */
+            dtr->data[s] = reached ? norm(tr.f_train + (size_t)s * N, kf_train + (size_t)s * N, N) / ntr : NAN;
+            dte->data[s] = reached ? norm(tr.f_test + (size_t)s * M, kf_test + (size_t)s * M, M) / nte : NAN;
+            if (reached && dte->data[s] > worst) worst = dte->data[s];
+        }
+        memcpy(hk_result_array(r, "steps", 1, T, 0, 0, NULL)->data, log_at, (size_t)T * sizeof(double));
+        memcpy(hk_result_array(r, "loss_train_finite", 1, T, 0, 0, NULL)->data, tr.loss, (size_t)T * sizeof(double));
+        memcpy(hk_result_array(r, "loss_train_kernel", 1, T, 0, 0, NULL)->data, inf.loss, (size_t)T * sizeof(double));
+        double loss0 = tr.loss[0], last_fin = tr.next == T ? tr.loss[T - 1] : NAN;
+        hk_attrs_num(&r->metrics, "distance_test_final", dte->data[T - 1]);
+        hk_attrs_num(&r->metrics, "distance_train_final", dtr->data[T - 1]);
+        hk_attrs_num(&r->metrics, "distance_test_max", worst);
+        hk_attrs_num(&r->metrics, "loss_train_final_finite", last_fin);
+        hk_attrs_num(&r->metrics, "loss_train_final_kernel", inf.loss[T - 1]);
+        hk_attrs_num(&r->metrics, "loss_train_initial", loss0);
+        hk_attrs_num(&r->metrics, "global_minimum_finite", last_fin < prm.min_loss * loss0);
+        hk_attrs_num(&r->metrics, "global_minimum_kernel", inf.loss[T - 1] < prm.min_loss * loss0);
+        hk_attrs_num(&r->metrics, "ntk_change", norm(ntkT, ntk0, N * N) / norm(ntk0, NULL, N * N));
+        hk_attrs_num(&r->metrics, "learning_rate", lr);
+        hk_attrs_num(&r->metrics, "lambda_max_Th", inf.eigenvalues[N - 1]);
+        hk_attrs_num(&r->metrics, "parameters", (double)net.nparams);
+        hk_attrs_num(&r->metrics, "n_train", N);
+        hk_attrs_num(&r->metrics, "time_kernel", inf.t_gram + inf.t_eigh + inf.t_predict);
+        hk_attrs_num(&r->metrics, "time_total", hk_now() - t_start);
+        if (div >= 0) {
+            r->status = HK_DIVERGED;
+            snprintf(r->reason, sizeof r->reason, "the finite network diverged at step %ld", div);
+        }
+    }
+    if (div == -2) {
+        r->status = HK_ABANDONED;
+        snprintf(r->reason, sizeof r->reason, "stopped by a signal during training");
+    }
+    free(tr.f_train), free(tr.f_test), free(tr.loss);
+    free(ntk0), free(ntkT), free(all), free(h0_train), free(h0_test), free(log_at);
+    hk_hn_free(&net);
+    hk_dynamics_free(&inf);
+    hk_dataset_free(&train), hk_dataset_free(&test);
+    return 0;
+}
+
+static void estimate(const struct hk_point *p, int team_size, const struct hk_rates *rates, struct hk_estimate *e)
+{
+    struct dynamics_params prm;
+    dynamics_params_read(p, &prm);
+    const struct hk_task_dims dims = hk_regression_task_dims(&prm.task);
+    struct hk_hn_shape s = {.dx = dims.dx, .dz = dims.dz, .n = prm.width_f, .L = prm.task.depth_f,
+                            .m = prm.width_g, .H = prm.task.depth_g, .k = 1};
+    double params = (double)hk_hn_param_count(&s), N = dims.n_train, M = dims.n_test;
+    double P = (params - (double)s.n * s.dx - (s.L - 1.0) * s.n * s.n) / s.n;
+    double nx = prm.task.distinct_x;
+    /* the network and its gradient, generated weights of every x, two NTKs;
+     * the kernel side: Th, Z, Th* and P (N x N twice, M x N twice) per rank */
+    double net_mem = 8 * (2 * params + 2 * nx * P + 2 * N * N);
+    double kernel_mem = 8 * (2 * N * N + 2 * M * N) / team_size + hk_dist_eigh_workspace((int)N, 64, 1, team_size);
+    e->mem_bytes_per_rank = net_mem + kernel_mem;
+    /* per step, forward and backward over the training set: ~6 flops per weight use */
+    double per_step = 6 * nx * params + 6 * N * P;
+    e->gflop = (prm.steps * per_step + 4 * N * N * N + 2 * N * P * s.n * 2) / 1e9;
+    e->kernel_entries = N * N + M * N;
+    e->seconds = hk_estimate_seconds(rates, team_size, 60 * (N * N + M * N) / 1e9, 4 * N * N * N / 1e9,
+                                     prm.steps * per_step / 1e9);
+}
+
+const struct hk_experiment hk_exp_dynamics_convergence = {
+    .kind = "dynamics-convergence",
+    .summary = "a finite hypernetwork trained by GD against the infinite-width trajectory: output distance per step",
+    HK_PARAMS_OF(dynamics),
+    .run = run,
+    .estimate = estimate,
+    .headline = "distance_test_final,distance_train_final,loss_train_final_finite,ntk_change",
+};
