@@ -7,6 +7,7 @@
   completion   image-completion MSE tables, MSE against U, example images
   inpainting   image-inpainting MSE tables, MSE against U, example images
   rotation     rotation accuracy per epoch per width of g, and its table
+  dynamics     finite against infinite-width training trajectories, distance against width, table
   snapshots    pictures and spectra of the kernel snapshots only
 
 Several results files (one per sweep: hksweep merges one sweep at a time) are
@@ -23,7 +24,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="python3 -m analysis", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", choices=["report", "convergence", "regression", "training", "completion",
-                                                        "inpainting", "rotation", "snapshots"])
+                                                        "inpainting", "rotation", "dynamics", "snapshots"])
     parser.add_argument("results", nargs="+", help="results.h5 files written by hksweep run or hksweep merge")
     parser.add_argument("--out", required=True, help="directory for the figures and tables")
     args = parser.parse_args(argv)
@@ -38,7 +39,8 @@ def main(argv=None):
             drawer = figures.snapshots if args.command == "snapshots" else {
                 "convergence": figures.convergence, "regression": figures.regression,
                 "training": figures.training, "completion": figures.completion,
-                "inpainting": figures.inpainting, "rotation": figures.rotation}[args.command]
+                "inpainting": figures.inpainting, "rotation": figures.rotation,
+                "dynamics": figures.dynamics}[args.command]
             arts, notes = drawer(res, args.out), []
             if not arts:
                 notes.append(f"nothing to draw for '{args.command}' in {', '.join(args.results)}")

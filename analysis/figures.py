@@ -362,5 +362,92 @@ def rotation(res, out):
     return arts
 
 
+# ---- dynamics-convergence ------------------------------------------------------
+
+def _cell_kind(n, m, diagonal):
+    if (n, m) in diagonal:
+        return "diagonal (n = 4 m)" if n == 4 * m else "diagonal"
+    return "f wide, g narrow" if n > m * 16 else "g wide, f narrow"
+
+
+def dynamics(res, out):
+    rows = [i for i in res.rows("dynamics-convergence") if res.ids[i] in res.array_ids]
+    if not rows:
+        return []
+    cells = {}
+    for i in rows:
+        key = (int(res.params["width_f"][i]), int(res.params["width_g"][i]))
+        cells.setdefault(key, []).append(i)
+    ratios = {n / m for n, m in cells}
+    # the diagonal: the cells whose n / m is the most common ratio
+    counts = {r: sum(1 for n, m in cells if n / m == r) for r in ratios}
+    ratio = max(counts, key=lambda r: (counts[r], r))
+    diagonal = {c for c in cells if c[0] / c[1] == ratio}
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.4))
+    for (n, m), idx in sorted(cells.items()):
+        steps = res.array(res.ids[idx[0]], "steps")
+        d = np.array([res.array(res.ids[i], "distance_test") for i in idx])
+        mean, std = d.mean(0), d.std(0)
+        style = "-" if (n, m) in diagonal else "--"
+        line, = axes[0].plot(steps[1:], mean[1:], style, marker="o", ms=3,
+                             label=f"n = {n}, m = {m} ({_cell_kind(n, m, diagonal)})")
+        axes[0].fill_between(steps[1:], np.maximum(mean[1:] - std[1:], 1e-6), mean[1:] + std[1:], alpha=0.15,
+                             color=line.get_color())
+        if (n, m) == max(diagonal):
+            lk = np.mean([res.array(res.ids[i], "loss_train_kernel") for i in idx], 0)
+            lf = np.array([res.array(res.ids[i], "loss_train_finite") for i in idx])
+            axes[1].plot(steps[1:], lk[1:], "k-", lw=2, label="infinite width (closed form)")
+            axes[1].plot(steps[1:], lf.mean(0)[1:], "C0o--", ms=3, label=f"finite, n = {n}, m = {m}")
+    for (n, m), idx in sorted(cells.items()):
+        if (n, m) in diagonal and (n, m) != max(diagonal) and (n, m) == min(diagonal):
+            steps = res.array(res.ids[idx[0]], "steps")
+            lf = np.array([res.array(res.ids[i], "loss_train_finite") for i in idx])
+            axes[1].plot(steps[1:], lf.mean(0)[1:], "C3o:", ms=3, label=f"finite, n = {n}, m = {m}")
+    axes[0].set(xscale="log", yscale="log", xlabel="gradient-descent step",
+                ylabel="|f_finite - f_kernel| / |f_kernel| on test points")
+    axes[0].legend(fontsize=7)
+    axes[1].set(xscale="log", yscale="log", xlabel="gradient-descent step", ylabel="train loss")
+    axes[1].legend(fontsize=8)
+    arts = [{"kind": "figure", "title": "Finite hypernetworks against the infinite-width trajectory "
+             "(mean ± 1 std over seeds; solid: both widths grow, dashed: one-sided)",
+             "files": _save(fig, out, "dynamics_trajectories")}]
+    # distance at the last step against width along the diagonal, with its slope
+    diag = sorted(diagonal)
+    if len(diag) >= 2:
+        x = np.array([n for n, _ in diag], dtype=float)
+        y = np.array([np.mean([res.metrics["distance_test_final"][i] for i in cells[c]]) for c in diag])
+        e = np.array([np.std([res.metrics["distance_test_final"][i] for i in cells[c]], ddof=1)
+                      if len(cells[c]) > 1 else 0 for c in diag])
+        fig, ax = plt.subplots(figsize=(6, 4.2))
+        ax.errorbar(x, y, yerr=e, marker="o", capsize=3, label=f"diagonal, n = {int(ratio)} m: slope {_slope(x, y):.2f}")
+        for label, test in (("f wide, g narrow", lambda n, m: n / m > ratio), ("g wide, f narrow", lambda n, m: n / m < ratio)):
+            edge = sorted(c for c in cells if test(*c))
+            if edge:
+                xe = np.array([max(c) for c in edge], dtype=float)
+                ye = np.array([np.mean([res.metrics["distance_test_final"][i] for i in cells[c]]) for c in edge])
+                ax.plot(xe, ye, "s--", label=f"{label} (against the wide width)")
+        ax.set(xscale="log", yscale="log", xlabel="width n of f (m of g on the g-wide edge)",
+               ylabel="test-output distance at the last step")
+        ax.legend(fontsize=8)
+        arts.append({"kind": "figure", "title": "Distance to the kernel trajectory at the last step against width",
+                     "files": _save(fig, out, "dynamics_distance_vs_width")})
+    header = ["width_f", "width_g", "cell", "seeds", "test distance (last step)", "max test distance", "train distance",
+              "train loss finite", "train loss kernel", "reached global min", "NTK change"]
+    table = []
+    g = {k: res.group(rows, ["width_f", "width_g"], k) for k in
+         ("distance_test_final", "distance_test_max", "distance_train_final", "loss_train_final_finite",
+          "loss_train_final_kernel", "global_minimum_finite", "ntk_change")}
+    for key in sorted(g["distance_test_final"]):
+        n, m = int(key[0]), int(key[1])
+        table.append([str(n), str(m), _cell_kind(n, m, diagonal), str(g["distance_test_final"][key][2])] +
+                     [_fmt(*g[k][key]) for k in ("distance_test_final", "distance_test_max", "distance_train_final",
+                                                 "loss_train_final_finite", "loss_train_final_kernel",
+                                                 "global_minimum_finite", "ntk_change")])
+    arts.append(write_table(out, "dynamics_table", "Finite against infinite-width training (mean ± std over seeds)",
+                            header, table))
+    return arts
+
+
 DRAWERS = {"kernel-convergence": convergence, "hyperkernel-regression": regression, "hypernet-training": training,
-           "image-completion": completion, "image-inpainting": inpainting, "rotation": rotation}
+           "image-completion": completion, "image-inpainting": inpainting, "rotation": rotation,
+           "dynamics-convergence": dynamics}

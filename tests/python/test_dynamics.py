@@ -47,3 +47,24 @@ def test_wide_networks_follow_the_kernel_trajectory_and_one_sided_ones_do_not(tm
         assert list(steps) == [0, 1, 2, 4, 8, 16, 32, 64, 128, 256]
         d = f["arrays"][pid]["distance_test"][...]
         assert d.shape == (10,) and d[0] == 0 and np.all(np.isfinite(d))
+
+
+def test_analysis_draws_the_trajectories(tmp_path):
+    from test_analysis import analysis, figure_content, read_csv
+    cfg = tmp_path / "dyn.yaml"
+    cfg.write_text(CONFIG.replace("steps: 256", "steps: 16").replace("[2048, 2048, 32]", "[64, 256, 64]")
+                   .replace("[512, 8, 512]", "[16, 64, 256]"))
+    hk("run", cfg, "--out", tmp_path / "out", "--quiet", ranks=2, check=True)
+    proc = analysis("dynamics", tmp_path / "out" / "results.h5", "--out", tmp_path / "fig")
+    assert proc.returncode == 0, proc.stderr
+    panels = figure_content(tmp_path / "fig", "dynamics_trajectories")
+    assert len(panels) == 2 and panels[0]["lines"] >= 3 and panels[1]["lines"] >= 2, panels
+    assert figure_content(tmp_path / "fig", "dynamics_distance_vs_width")
+    header, rows = read_csv(tmp_path / "fig" / "dynamics_table.csv")
+    assert len(rows) == 3 and header[4] == "test distance (last step)"
+    got = read_results(tmp_path / "out" / "results.h5")
+    for r in rows:
+        vals = [m["metric"]["distance_test_final"] for m in got.values()
+                if int(m["param"]["width_f"]) == int(r[0]) and int(m["param"]["width_g"]) == int(r[1])]
+        assert len(vals) == 2
+        assert abs(float(r[4].split(" ± ")[0]) - np.mean(vals)) <= 1e-3 * np.mean(vals)
