@@ -282,7 +282,9 @@ def pixels(res, out, kind):
         i = max(with_examples, key=lambda r: (res.params["train_images"][r], -res.params["seed"][r]))
         pid, names = res.ids[i], res.array_names(res.ids[i])
         cols = [("examples_input", "input"), ("examples_truth", "truth")] + \
-               [(f"examples_{m}", res.label(m)) for m in _pixel_methods(res) if f"examples_{m}" in names]
+               [(f"examples_{m}", res.label(m)) for m in _pixel_methods(res) if f"examples_{m}" in names] + \
+               [(f"std_examples_{v}", f"std, {lab}") for v, lab in (("Kh", "hyper-GP"), ("ensemble", "Th ensemble"))
+                if f"std_examples_{v}" in names]
         imgs = {name: res.array(pid, name) for name, _ in cols}
         n = imgs["examples_truth"].shape[0]
         fig, axes = plt.subplots(n, len(cols), figsize=(1.6 * len(cols), 1.7 * n), squeeze=False)
@@ -291,7 +293,11 @@ def pixels(res, out, kind):
         for r in range(n):
             for c_, (name, label) in enumerate(cols):
                 ax = axes[r, c_]
-                ax.imshow(np.ma.masked_invalid(imgs[name][r]), cmap=cmap, vmin=0, vmax=1)
+                if name.startswith("std_"):   # uncertainty maps: their own scale, one per column
+                    top = np.nanmax(imgs[name])
+                    ax.imshow(imgs[name][r], cmap="viridis", vmin=0, vmax=top if top > 0 else 1)
+                else:
+                    ax.imshow(np.ma.masked_invalid(imgs[name][r]), cmap=cmap, vmin=0, vmax=1)
                 ax.set_xticks([])
                 ax.set_yticks([])
                 if r == 0:
@@ -300,6 +306,17 @@ def pixels(res, out, kind):
                      "(red: hidden from the model)", fontsize=9)
         arts.append({"kind": "figure", "title": f"{kind}: example predictions (point {pid})",
                      "files": _save(fig, out, f"{stem}_examples")})
+    # calibration of the posterior std: fraction of hidden pixels within 1 and 2 std
+    cal = [k for k in ("calibration_1sd_Kh", "calibration_2sd_Kh", "calibration_1sd_ensemble",
+                       "calibration_2sd_ensemble") if k in res.metrics and np.isfinite(res.metrics[k][rows]).any()]
+    if cal:
+        keys = _pixel_keys(res, rows)
+        stats = {k: res.group(rows, keys, k) for k in cal}
+        header = keys + ["seeds"] + [k.replace("calibration_", "within ").replace("sd_", " std, ") for k in cal]
+        table = [[str(int(v)) if float(v).is_integer() else str(v) for v in key] + [str(stats[cal[0]][key][2])] +
+                 [_fmt(*stats[k][key]) for k in cal] for key in sorted(stats[cal[0]])]
+        arts.append(write_table(out, f"{stem}_calibration", f"{kind}: hidden pixels within 1 and 2 posterior std "
+                                "(a calibrated Gaussian: 0.68 and 0.95)", header, table))
     return arts
 
 

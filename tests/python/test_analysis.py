@@ -155,13 +155,16 @@ def test_report_draws_every_kind(merged):
     comp = figure_content(out, "completion_mse")
     assert len(comp) == 1 and comp[0]["lines"] >= 4, comp           # Th, Kh, hypernet, mean image
     ex = figure_content(out, "completion_examples")
-    assert len(ex) == 3 * 5 and all(p["images"] == 1 for p in ex), ex   # 3 images x (truth, input, 3 methods)
+    # 3 images x (truth, input, 3 methods, std of the hyper-GP and of the Th ensemble)
+    assert len(ex) == 3 * 7 and all(p["images"] == 1 for p in ex), ex
     inp = figure_content(out, "inpainting_mse")
     assert len(inp) == 1 and inp[0]["lines"] >= 3, inp              # Th, Tmlp, mean image
     ex = figure_content(out, "inpainting_examples")
-    assert len(ex) == 2 * 4 and all(p["images"] == 1 for p in ex), ex
+    assert len(ex) == 2 * 6 and all(p["images"] == 1 for p in ex), ex
     rot = figure_content(out, "rotation_accuracy")
     assert len(rot) == 2 and all(p["lines"] >= 3 for p in rot), rot  # per width_g: curve, Th, chance
+    header, rows = read_csv(out / "completion_calibration.csv")
+    assert len(rows) == 2 and all(0 < cell_mean(r[2]) <= cell_mean(r[3]) <= 1 for r in rows), rows
     for name in ("convergence_table", "regression_table", "training_table", "completion_mse_hidden",
                  "completion_mse_whole", "inpainting_mse_hidden", "rotation_accuracy"):
         assert (out / f"{name}.md").exists() and (out / f"{name}.csv").exists()

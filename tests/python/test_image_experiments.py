@@ -169,3 +169,23 @@ def test_bad_pixels_are_refused_before_anything_runs(tmp_path, bad, words):
         assert proc.returncode == 2, proc.stdout + proc.stderr
         assert "bad.h5" in proc.stderr and "image 37" in proc.stderr and words in proc.stderr, proc.stderr
     assert not (tmp_path / "o").exists()
+
+
+def test_uncertainty_maps_and_calibration(tmp_path):
+    # every test image kept as a picture, so the calibration can be recomputed here
+    m, arrays = run(tmp_path, PIXELS.format(kind="image-completion", U=60, chunk=100000, methods="Th, Kh",
+                                            extra="  ridge: 0.05\n  examples: 8"), "u")
+    for name in ("Kh", "ensemble"):
+        c1, c2 = m[f"calibration_1sd_{name}"], m[f"calibration_2sd_{name}"]
+        assert 0 < c1 <= c2 <= 1, (name, c1, c2)
+        sd = arrays[f"std_examples_{name}"]
+        assert sd.shape == (8, 28, 28) and np.all(np.isfinite(sd)) and sd.max() > 0
+    sd = arrays["std_examples_Kh"]
+    hidden = np.isnan(arrays["examples_input"])
+    # the calibration of Kh recomputed from the stored truth, the Kh regression's
+    # predictions (the GP posterior mean: same kernel, same ridge, no jitter
+    # needed) and the std maps
+    assert m["jitter_Kh"] == 0
+    err = np.abs(arrays["examples_truth"] - arrays["examples_Kh"])[hidden]
+    assert m["calibration_1sd_Kh"] == pytest.approx(np.mean(err <= sd[hidden]), abs=1e-12)
+    assert m["calibration_2sd_Kh"] == pytest.approx(np.mean(err <= 2 * sd[hidden]), abs=1e-12)
