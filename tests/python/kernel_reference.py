@@ -32,8 +32,9 @@ def relu_net(s0, diag, depth):
     return s, t
 
 
-def kernels(x, z, depth_f, depth_g):
-    """Sf, Tf, Kh, Th, Tmlp for points u_i = (x_i, z_i)."""
+def kernels(x, z, depth_f, depth_g, published_variant=False):
+    """Sf, Tf, Kh, Th, Tmlp for points u_i = (x_i, z_i). With published_variant,
+    Th leaves Sf out of the backward products (a known mistake; see th_published)."""
     n, dx = x.shape
     dz = z.shape[1]
     s0 = x @ x.T / dx
@@ -59,7 +60,7 @@ def kernels(x, z, depth_f, depth_g):
     for l in range(1, depth_g + 1):
         back = np.ones_like(z0)
         for j in range(l, depth_g):
-            back = back * sf * vds[j - 1]
+            back = back * (1.0 if published_variant else sf) * vds[j - 1]
         total = total + ins[l - 1] * back
     th = tf * total
     cat = np.concatenate([x, z], axis=1)
@@ -68,28 +69,10 @@ def kernels(x, z, depth_f, depth_g):
     return {"Sf": sf, "Tf": tf, "Kh": kh, "Th": th, "Tmlp": tmlp}
 
 
+
 def th_published(x, z, depth_f, depth_g):
     """The variant of a published reference implementation (docs/hyperkernel-math.md,
     section 4, note): Tf times a g-NTK whose backward products leave out Sf,
     Tf * sum_l In_l * prod_{j=l..H-1} Vd(K_j). Wrong; kept so tests can show
     that they tell it from Th."""
-    dx, dz = x.shape[1], z.shape[1]
-    s0 = x @ x.T / dx
-    sf, tf = relu_net(s0, np.diag(s0).copy(), depth_f)
-    z0 = z @ z.T / dz
-    sfx, kd = np.diag(sf), np.diag(sf) * np.diag(z0)
-    k, ins, vds = sf * z0, [z0], []
-    for _ in range(2, depth_g + 1):
-        kxx, kyy = np.meshgrid(kd, kd, indexing="ij")
-        v, vd = relu_dual(kxx, kyy, k)
-        vds.append(vd)
-        ins.append(v)
-        k = sf * v
-        kd = sfx * kd
-    total = np.zeros_like(z0)
-    for l in range(1, depth_g + 1):
-        back = np.ones_like(z0)
-        for j in range(l, depth_g):
-            back = back * vds[j - 1]
-        total = total + ins[l - 1] * back
-    return tf * total
+    return kernels(x, z, depth_f, depth_g, published_variant=True)["Th"]
