@@ -3,7 +3,6 @@
  * and turns an error into one message and an exit status: 0 success,
  * 1 runtime failure, 2 bad input (nothing written), 3 interrupted by a signal
  * (finished points kept; resume with --resume). Nothing else lives here. */
-#include <math.h>
 #include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,12 +23,12 @@
 static int world_rank = 0;
 
 /* One option of a command: --name VALUE (or --name=VALUE), or a flag. */
-enum opt_type { OPT_STRING, OPT_INT, OPT_LONG, OPT_FLAG, OPT_SHARD };
+enum opt_type { OPT_STRING, OPT_INT, OPT_LONG, OPT_REAL, OPT_FLAG, OPT_SHARD };
 struct opt {
     const char *name;
     enum opt_type type;
-    void *dst;           /* const char **, int *, long *, int * (flag), int[2] (shard I/N) */
-    long lo, hi;         /* range of an integer */
+    void *dst;           /* const char **, int *, long *, double *, int * (flag), int[2] (shard I/N) */
+    double lo, hi;       /* range of a number */
 };
 
 /* Parses argv[1..argc) of command cmd against opts; other words go to pos
@@ -62,11 +61,17 @@ static int parse_args(const char *cmd, int argc, char **argv, const struct opt *
         } else if (o->type == OPT_SHARD) {
             int *sh = o->dst;
             if (hk_parse_shard(value, &sh[0], &sh[1])) return -1;
+        } else if (o->type == OPT_REAL) {
+            char *end;
+            double v = strtod(value, &end);
+            if (end == value || *end || !(v >= o->lo && v <= o->hi))
+                return hk_fail("%s: --%s expects a number in [%g, %g], got '%s'", cmd, o->name, o->lo, o->hi, value);
+            *(double *)o->dst = v;
         } else {
             char *end;
             long v = strtol(value, &end, 10);
             if (end == value || *end || v < o->lo || v > o->hi)
-                return hk_fail("%s: --%s expects an integer in [%ld, %ld], got '%s'", cmd, o->name, o->lo, o->hi, value);
+                return hk_fail("%s: --%s expects an integer in [%.0f, %.0f], got '%s'", cmd, o->name, o->lo, o->hi, value);
             if (o->type == OPT_INT) *(int *)o->dst = (int)v;
             else *(long *)o->dst = v;
         }
@@ -191,44 +196,21 @@ static int cmd_ntk(int argc, char **argv)
     return hk_tool_ntk(&o);
 }
 
-/* "1,10,100" -> steps (at most 4096, each >= 0) */
-static int parse_steps(const char *text, double **steps, int *n)
-{
-    *steps = hk_calloc(4096, sizeof(double));
-    *n = 0;
-    const char *p = text;
-    while (*p) {
-        char *end;
-        double v = strtod(p, &end);
-        if (end == p || !(v >= 0) || !isfinite(v) || *n >= 4096)
-            return hk_fail("predict: --steps expects non-negative numbers separated by commas, got '%s'", text);
-        (*steps)[(*n)++] = v;
-        p = *end == ',' ? end + 1 : end;
-        if (*end && *end != ',') return hk_fail("predict: --steps: unexpected '%s' in '%s'", end, text);
-    }
-    return *n ? 0 : hk_fail("predict: --steps is empty");
-}
-
 static int cmd_predict(int argc, char **argv)
 {
     struct hk_predict_options o = {.depth_f = 2, .depth_g = 3, .block_size = 128, .lr = 1, .ridge = 1e-3};
-    const char *steps = "0,1,10,100,1000,10000", *lr = NULL, *ridge = NULL;
+    const char *steps = "0,1,10,100,1000,10000";
     int npos;
     const struct opt opts[] = {{"train", OPT_STRING, &o.train, 0, 0},   {"test", OPT_STRING, &o.test, 0, 0},
                                {"out", OPT_STRING, &o.out, 0, 0},       {"depth-f", OPT_INT, &o.depth_f, 1, HK_MAX_DEPTH},
                                {"depth-g", OPT_INT, &o.depth_g, 1, HK_MAX_DEPTH},
-                               {"lr", OPT_STRING, &lr, 0, 0},           {"steps", OPT_STRING, &steps, 0, 0},
-                               {"flow", OPT_FLAG, &o.flow, 0, 0},       {"ridge", OPT_STRING, &ridge, 0, 0},
+                               {"lr", OPT_REAL, &o.lr, 1e-300, 1e300},  {"steps", OPT_STRING, &steps, 0, 0},
+                               {"flow", OPT_FLAG, &o.flow, 0, 0},       {"ridge", OPT_REAL, &o.ridge, 0, 1e300},
                                {"block-size", OPT_INT, &o.block_size, 1, 8192}, {NULL, 0, NULL, 0, 0}};
     PARSE("predict", opts, NULL, 0, &npos);
     if (!o.train || !o.test || !o.out)
         return hk_fail("predict: --train, --test and --out are required (see 'hksweep predict --help')"), HK_EXIT_USAGE;
-    char *end;
-    if (lr && (o.lr = strtod(lr, &end), *end || !(o.lr > 0) || !isfinite(o.lr)))
-        return hk_fail("predict: --lr expects a positive number, got '%s'", lr), HK_EXIT_USAGE;
-    if (ridge && (o.ridge = strtod(ridge, &end), *end || !(o.ridge >= 0) || !isfinite(o.ridge)))
-        return hk_fail("predict: --ridge expects a non-negative number, got '%s'", ridge), HK_EXIT_USAGE;
-    if (parse_steps(steps, &o.steps, &o.nsteps)) return free(o.steps), HK_EXIT_USAGE;
+    if (hk_parse_steps(steps, &o.steps, &o.nsteps)) return HK_EXIT_USAGE;
     int status = hk_tool_predict(&o);
     free(o.steps);
     return status;

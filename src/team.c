@@ -89,3 +89,10 @@ int hk_ranks_on_node(MPI_Comm comm)
     MPI_Comm_free(&node);
     return n;
 }
+
+int hk_team_rank(MPI_Comm comm)
+{
+    int r;
+    MPI_Comm_rank(comm, &r);
+    return r;
+}

@@ -178,6 +178,27 @@ int hk_tool_ntk(const struct hk_ntk_options *o)
 
 /* ---- predict: the infinite-width hypernetwork trained by gradient descent -- */
 
+/* "1,10,100" -> steps (at most 4096, each >= 0) */
+int hk_parse_steps(const char *text, double **steps, int *n)
+{
+    *steps = hk_calloc(4096, sizeof(double));
+    *n = 0;
+    const char *p = text;
+    while (*p) {
+        char *end;
+        double v = strtod(p, &end);
+        if (end == p || !(v >= 0) || !isfinite(v) || *n >= 4096)
+            return free(*steps), *steps = NULL,
+                   hk_fail("predict: --steps expects non-negative numbers separated by commas, got '%s'", text);
+        (*steps)[(*n)++] = v;
+        p = *end == ',' ? end + 1 : end;
+        if (*end && *end != ',')
+            return free(*steps), *steps = NULL, hk_fail("predict: --steps: unexpected '%s' in '%s'", end, text);
+    }
+    return *n ? 0 : (free(*steps), *steps = NULL, hk_fail("predict: --steps is empty"));
+}
+
+
 /* T x P x k values stored [s * P + i + q * T * P] as a C-order T x P (x k). */
 static double *c_order(const double *v, int T, int P, int k)
 {

@@ -39,6 +39,13 @@ struct hk_experiment {
     const char *headline;      /* comma-separated metric names */
 };
 
+/* Defines kind `name` (hk_exp_<name>, the registry's entry) from its
+ * HK_PARAMS_DEFINE prefix and functions; check may be NULL. */
+#define HK_EXPERIMENT(name, kind_name, summary_text, prefix, run_fn, estimate_fn, check_fn, headline_metrics)     \
+    const struct hk_experiment hk_exp_##name = {.kind = kind_name, .summary = summary_text, HK_PARAMS_OF(prefix), \
+                                                .run = run_fn, .estimate = estimate_fn, .check = check_fn,        \
+                                                .headline = headline_metrics};
+
 const struct hk_experiment *hk_experiment_find(const char *kind);
 const struct hk_experiment *const *hk_experiment_list(int *n);
 /* For config parsing: the schema of a kind, or NULL. */

@@ -15,6 +15,9 @@ int hk_stop_requested(void);            /* this rank saw a signal */
 int hk_stop_signal(void);               /* its number, 0 if none */
 int hk_team_should_stop(MPI_Comm team); /* collective: any rank of the team saw one */
 
+/* This rank's number in comm. */
+int hk_team_rank(MPI_Comm comm);
+
 /* How many ranks of comm share this rank's node (collective). */
 int hk_ranks_on_node(MPI_Comm comm);
 

@@ -38,5 +38,8 @@ struct hk_predict_options {
     int nsteps;
 };
 int hk_tool_predict(const struct hk_predict_options *o);
+/* "0,10,100": at most 4096 non-negative steps, allocated into *steps; 0, or
+ * -1 with a message (nothing allocated). */
+int hk_parse_steps(const char *text, double **steps, int *n);
 
 #endif

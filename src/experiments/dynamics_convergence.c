@@ -78,8 +78,7 @@ static int run(const struct hk_point *p, MPI_Comm team, const struct hk_experime
 {
     (void)env;
     double t_start = hk_now();
-    int trank;
-    MPI_Comm_rank(team, &trank);
+    const int trank = hk_team_rank(team);
     struct dynamics_params prm;
     dynamics_params_read(p, &prm);
     struct hk_dataset train, test;
@@ -202,11 +201,7 @@ static void estimate(const struct hk_point *p, int team_size, const struct hk_ra
                                      prm.steps * per_step / 1e9);
 }
 
-const struct hk_experiment hk_exp_dynamics_convergence = {
-    .kind = "dynamics-convergence",
-    .summary = "a finite hypernetwork trained by GD against the infinite-width trajectory: output distance per step",
-    HK_PARAMS_OF(dynamics),
-    .run = run,
-    .estimate = estimate,
-    .headline = "distance_test_final,distance_train_final,loss_train_final_finite,ntk_change",
-};
+HK_EXPERIMENT(dynamics_convergence, "dynamics-convergence",
+              "a finite hypernetwork trained by GD against the infinite-width trajectory: output distance per step",
+              dynamics, run, estimate, NULL,
+              "distance_test_final,distance_train_final,loss_train_final_finite,ntk_change")

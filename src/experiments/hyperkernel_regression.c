@@ -36,8 +36,7 @@ static int run(const struct hk_point *p, MPI_Comm team, const struct hk_experime
     const double ridge = prm.ridge;
     const int nb = prm.common.block_size, test_chunk = prm.test_chunk;
     const int want_snapshot = prm.common.snapshot;
-    int trank;
-    MPI_Comm_rank(team, &trank);
+    const int trank = hk_team_rank(team);
 
     struct hk_dataset train, test;
     hk_regression_task(&prm.task, prm.common.seed, &train, &test);
@@ -145,11 +144,7 @@ static void estimate(const struct hk_point *p, int team_size, const struct hk_ra
     e->seconds = hk_estimate_seconds(rates, team_size, kernel_flop, e->gflop, 0);
 }
 
-const struct hk_experiment hk_exp_hyperkernel_regression = {
-    .kind = "hyperkernel-regression",
-    .summary = "kernel ridge regression with Th (and Kh, Tmlp) on the synthetic hyper-sine task, distributed",
-    HK_PARAMS_OF(regression),
-    .run = run,
-    .estimate = estimate,
-    .headline = "mse_test_Th,mse_test_Kh,mse_test_Tmlp,mse_test_mean_predictor",
-};
+HK_EXPERIMENT(hyperkernel_regression, "hyperkernel-regression",
+              "kernel ridge regression with Th (and Kh, Tmlp) on the synthetic hyper-sine task, distributed",
+              regression, run, estimate, NULL,
+              "mse_test_Th,mse_test_Kh,mse_test_Tmlp,mse_test_mean_predictor")

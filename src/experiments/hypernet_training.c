@@ -16,6 +16,7 @@
 #include "hk/params.h"
 #include "hk/tasks.h"
 #include "hk/train.h"
+#include "hk/team.h"
 #include "hk/util.h"
 
 #define TRAINING_PARAMS(P, G)                                                                                     \
@@ -56,8 +57,7 @@ static int run(const struct hk_point *p, MPI_Comm team, const struct hk_experime
 {
     (void)env;
     double t_start = hk_now();
-    int trank;
-    MPI_Comm_rank(team, &trank);
+    const int trank = hk_team_rank(team);
     struct training_params prm;
     training_params_read(p, &prm);
     struct hk_dataset train, test;
@@ -138,11 +138,7 @@ static void estimate(const struct hk_point *p, int team_size, const struct hk_ra
     e->seconds = hk_estimate_seconds(rates, team_size, 0, 0, e->gflop);
 }
 
-const struct hk_experiment hk_exp_hypernet_training = {
-    .kind = "hypernet-training",
-    .summary = "a finite hypernetwork trained by SGD or GD on the task of hyperkernel-regression; training curve and test error",
-    HK_PARAMS_OF(training),
-    .run = run,
-    .estimate = estimate,
-    .headline = "mse_test_final,mse_train_final,mse_test_mean_predictor",
-};
+HK_EXPERIMENT(hypernet_training, "hypernet-training",
+              "a finite hypernetwork trained by SGD or GD on the task of hyperkernel-regression; training curve and test error",
+              training, run, estimate, NULL,
+              "mse_test_final,mse_train_final,mse_test_mean_predictor")

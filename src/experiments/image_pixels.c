@@ -123,8 +123,7 @@ static void score(int T, const double *pred, const struct hk_image_set *test, co
 static int run_pixels(const struct pixel_point *pp, MPI_Comm team, struct hk_result *r)
 {
     double t_start = hk_now();
-    int trank;
-    MPI_Comm_rank(team, &trank);
+    const int trank = hk_team_rank(team);
     const struct pixel_task_params *prm = &pp->t;
     const int U = prm->train_images, T = prm->test_images;
     const int G = prm->coords_per_image;
@@ -426,22 +425,12 @@ static int check_inpainting(const struct hk_point *p)
     return check_pixels(&pp, p->index);
 }
 
-const struct hk_experiment hk_exp_image_completion = {
-    .kind = "image-completion",
-    .summary = "MNIST completion (E2): predict the bottom half from the top; Th, Kh, Tmlp and a trained hypernetwork",
-    HK_PARAMS_OF(completion),
-    .run = run_completion,
-    .estimate = estimate_completion,
-    .check = check_completion,
-    .headline = "mse_hidden_Th,mse_hidden_Kh,mse_hidden_Tmlp,mse_hidden_hypernet,mse_hidden_mean_image",
-};
+HK_EXPERIMENT(image_completion, "image-completion",
+              "MNIST completion (E2): predict the bottom half from the top; Th, Kh, Tmlp and a trained hypernetwork",
+              completion, run_completion, estimate_completion, check_completion,
+              "mse_hidden_Th,mse_hidden_Kh,mse_hidden_Tmlp,mse_hidden_hypernet,mse_hidden_mean_image")
 
-const struct hk_experiment hk_exp_image_inpainting = {
-    .kind = "image-inpainting",
-    .summary = "MNIST inpainting (E3): predict every pixel from C random ones; Th, Kh, Tmlp and a trained hypernetwork",
-    HK_PARAMS_OF(inpainting),
-    .run = run_inpainting,
-    .estimate = estimate_inpainting,
-    .check = check_inpainting,
-    .headline = "mse_hidden_Th,mse_hidden_Kh,mse_hidden_Tmlp,mse_hidden_hypernet,mse_hidden_mean_image",
-};
+HK_EXPERIMENT(image_inpainting, "image-inpainting",
+              "MNIST inpainting (E3): predict every pixel from C random ones; Th, Kh, Tmlp and a trained hypernetwork",
+              inpainting, run_inpainting, estimate_inpainting, check_inpainting,
+              "mse_hidden_Th,mse_hidden_Kh,mse_hidden_Tmlp,mse_hidden_hypernet,mse_hidden_mean_image")

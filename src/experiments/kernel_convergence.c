@@ -18,6 +18,7 @@
 #include "hk/hypernet.h"
 #include "hk/kernels.h"
 #include "hk/params.h"
+#include "hk/team.h"
 #include "hk/util.h"
 
 #define CONVERGENCE_PARAMS(P, G)                                                                                  \
@@ -151,8 +152,7 @@ static int run(const struct hk_point *p, MPI_Comm team, const struct hk_experime
 {
     (void)env;
     double t_start = hk_now();
-    int trank;
-    MPI_Comm_rank(team, &trank);
+    const int trank = hk_team_rank(team);
     struct convergence_params prm;
     convergence_params_read(p, &prm);
     struct hk_dataset data;
@@ -253,11 +253,7 @@ static void estimate(const struct hk_point *p, int team_size, const struct hk_ra
     e->seconds = per_rank_inits * (params * 5e-9 + (rates->dgemm_gflops > 0 ? per_init / 1e9 / (0.5 * rates->dgemm_gflops) : 0));
 }
 
-const struct hk_experiment hk_exp_kernel_convergence = {
-    .kind = "kernel-convergence",
-    .summary = "empirical NTK and GP of finite hypernetworks against Th and Kh: dispersion, distance, change in training",
-    HK_PARAMS_OF(convergence),
-    .run = run,
-    .estimate = estimate,
-    .headline = "ntk_dispersion,ntk_distance,ntk_change,gp_distance",
-};
+HK_EXPERIMENT(kernel_convergence, "kernel-convergence",
+              "empirical NTK and GP of finite hypernetworks against Th and Kh: dispersion, distance, change in training",
+              convergence, run, estimate, NULL,
+              "ntk_dispersion,ntk_distance,ntk_change,gp_distance")

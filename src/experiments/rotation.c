@@ -80,8 +80,7 @@ static int run(const struct hk_point *p, MPI_Comm team, const struct hk_experime
 {
     (void)env;
     double t_start = hk_now();
-    int trank;
-    MPI_Comm_rank(team, &trank);
+    const int trank = hk_team_rank(team);
     struct rotation_params prm;
     rotation_params_read(p, &prm);
     const long seed = prm.common.seed;
@@ -267,12 +266,7 @@ static void estimate(const struct hk_point *p, int team_size, const struct hk_ra
     e->seconds = hk_estimate_seconds(rates, team_size, kflop, la, hn_flop);
 }
 
-const struct hk_experiment hk_exp_rotation = {
-    .kind = "rotation",
-    .summary = "MNIST rotation prediction (E4): finite hypernetwork by SGD, accuracy per epoch; Th, Kh and Tmlp classifiers",
-    HK_PARAMS_OF(rotation),
-    .run = run,
-    .estimate = estimate,
-    .check = check,
-    .headline = "accuracy_test_hypernet,accuracy_test_Th,accuracy_test_Tmlp,accuracy_chance",
-};
+HK_EXPERIMENT(rotation, "rotation",
+              "MNIST rotation prediction (E4): finite hypernetwork by SGD, accuracy per epoch; Th, Kh and Tmlp classifiers",
+              rotation, run, estimate, check,
+              "accuracy_test_hypernet,accuracy_test_Th,accuracy_test_Tmlp,accuracy_chance")
