@@ -21,6 +21,7 @@ params:
   epochs: 4
   test_chunk: {chunk}
   methods: [{methods}]
+  uncertainty: {uncertainty}
 {extra}
 sweep:
   grid:
@@ -48,7 +49,7 @@ def run(tmp_path, text, name, ranks=2):
 @pytest.mark.parametrize("kind,extra,margin", [("image-completion", "", 0.95),
                                                ("image-inpainting", "  context_pixels: 150", 0.9)])
 def test_pixel_kinds_beat_the_mean_image(tmp_path, kind, extra, margin):
-    m, arrays = run(tmp_path, PIXELS.format(kind=kind, U=200, chunk=100000, methods="Th, Kh, Tmlp, hypernet",
+    m, arrays = run(tmp_path, PIXELS.format(uncertainty="false", kind=kind, U=200, chunk=100000, methods="Th, Kh, Tmlp, hypernet",
                                             extra=extra), "a")
     base = m["mse_hidden_mean_image"]
     assert 0.01 < base < 0.2
@@ -76,7 +77,7 @@ def test_pixel_kinds_beat_the_mean_image(tmp_path, kind, extra, margin):
 
 def test_blocked_predictions_equal_unblocked(tmp_path):
     """Test predictions in blocks of 97 rows on 2 ranks, against one block on 1 rank."""
-    text = PIXELS.format(kind="image-completion", U=60, chunk="{chunk}", methods="Th, Tmlp", extra="")
+    text = PIXELS.format(uncertainty="false", kind="image-completion", U=60, chunk="{chunk}", methods="Th, Tmlp", extra="")
     _, blocked = run(tmp_path, text.replace("{chunk}", "97"), "blocked", ranks=2)
     _, whole = run(tmp_path, text.replace("{chunk}", "100000"), "whole", ranks=1)
     for key in ("examples_Th", "examples_Tmlp", "mse_hidden_per_image_Th", "mse_whole_per_image_Tmlp"):
@@ -125,7 +126,7 @@ def test_rotation_beats_chance(tmp_path):
 
 def test_missing_data_file_is_named(tmp_path):
     cfg = tmp_path / "c.yaml"
-    cfg.write_text(PIXELS.format(kind="image-completion", U=60, chunk=100, methods="Th", extra="")
+    cfg.write_text(PIXELS.format(uncertainty="false", kind="image-completion", U=60, chunk=100, methods="Th", extra="")
                    .replace("data: synthetic", f"data: {tmp_path}/nothere.h5"))
     for cmd in (["plan", cfg], ["run", cfg, "--out", tmp_path / "o"]):
         proc = hk(*cmd, ranks=1 if cmd[0] == "run" else None)
@@ -141,7 +142,7 @@ def test_missing_data_file_is_named(tmp_path):
 def test_plan_predicts_image_kinds(tmp_path):
     for kind, extra in (("image-completion", ""), ("image-inpainting", "")):
         cfg = tmp_path / f"{kind}.yaml"
-        cfg.write_text(PIXELS.format(kind=kind, U=60, chunk=100, methods="Th, hypernet", extra=extra))
+        cfg.write_text(PIXELS.format(uncertainty="false", kind=kind, U=60, chunk=100, methods="Th, hypernet", extra=extra))
         proc = hk("plan", cfg)
         assert proc.returncode == 0, proc.stderr
         assert "MB" in proc.stdout or "GB" in proc.stdout
@@ -162,7 +163,7 @@ def test_bad_pixels_are_refused_before_anything_runs(tmp_path, bad, words):
         g["images"] = images
         g["labels"] = f["labels"][...]
     cfg = tmp_path / "c.yaml"
-    cfg.write_text(PIXELS.format(kind="image-completion", U=30, chunk=100, methods="Th", extra="")
+    cfg.write_text(PIXELS.format(uncertainty="false", kind="image-completion", U=30, chunk=100, methods="Th", extra="")
                    .replace("data: synthetic", f"data: {tmp_path}/bad.h5"))
     for cmd in (["plan", cfg], ["run", cfg, "--out", tmp_path / "o"]):
         proc = hk(*cmd, ranks=1 if cmd[0] == "run" else None)
@@ -173,7 +174,7 @@ def test_bad_pixels_are_refused_before_anything_runs(tmp_path, bad, words):
 
 def test_uncertainty_maps_and_calibration(tmp_path):
     # every test image kept as a picture, so the calibration can be recomputed here
-    m, arrays = run(tmp_path, PIXELS.format(kind="image-completion", U=60, chunk=100000, methods="Th, Kh",
+    m, arrays = run(tmp_path, PIXELS.format(kind="image-completion", U=60, chunk=100000, methods="Th, Kh", uncertainty="true",
                                             extra="  ridge: 0.05\n  examples: 8"), "u")
     for name in ("Kh", "ensemble"):
         c1, c2 = m[f"calibration_1sd_{name}"], m[f"calibration_2sd_{name}"]
