@@ -49,7 +49,7 @@
       "prior mean of the pixels: the training mean image (methods fit the rest) or zero", 0)                      \
     P(INT, examples, "4", 0, 64, NULL, "test images stored as pictures for the analysis", 1)                      \
     P(BOOL, uncertainty, "true", 0, 1, NULL,                                                                      \
-      "posterior std per pixel (hyper-GP Kh, trained ensemble of Th) and its calibration; adds metrics only", 1) \
+      "posterior std of the example images' pixels (hyper-GP Kh, trained Th ensemble), calibration; metrics only", 1) \
     P(INT, test_chunk, "8192", 1, 100000000, NULL, "test pixels per prediction block", 1)
 HK_PARAM_GROUP(pixel_task, PIXEL_TASK_PARAMS)
 
@@ -273,27 +273,30 @@ static int run_pixels(const struct pixel_point *pp, MPI_Comm team, struct hk_res
     }
     /* uncertainty: the hyper-GP posterior (Kh, the ridge as noise) and the
      * trained ensemble of uncentred networks (Th, Kh), docs/hyperkernel-math.md
-     * section 9; per-pixel std of the example images, and calibration: the
-     * fraction of hidden pixels whose truth lies within 1 and 2 std */
+     * section 9, on the pixels of the example images (the first E test
+     * images, points 0 .. 784 E - 1): their std maps, and calibration, the
+     * fraction of their hidden pixels whose truth lies within 1 and 2 std */
     int any_kernel = 0;
     for (int k = 0; k < HK_NKERNELS; k++) any_kernel |= hk_kernel_info(k)->point && hk_list_has(prm->methods, hk_kernel_name(k));
-    if (rc == 0 && r->status == HK_OK && prm->uncertainty && any_kernel) {
+    if (rc == 0 && r->status == HK_OK && prm->uncertainty && any_kernel && E > 0) {
+        struct hk_inputs shown = test.in;
+        shown.n = E * HK_IMG_PIXELS;
         if (!have_grid && hk_grid_create(&grid, team, pp->common.grid_rows) == 0) have_grid = 1;
         double zero = 0;
         struct hk_dynamics_opts uo = {.lr_fraction = 0.5, .steps = &zero, .nsteps = 1, .ridge = prm->ridge,
                                       .nb = pp->common.block_size, .uncertainty = 1};
         struct hk_dynamics_out u;
-        int ur = have_grid ? hk_dynamics_predict(&depths, &train.in, train.y, 1, &test.in, &grid, &uo, &u) : -1;
+        int ur = have_grid ? hk_dynamics_predict(&depths, &train.in, train.y, 1, &shown, &grid, &uo, &u) : -1;
         if (ur == 0 && trank == 0) {
             static const char *const names[2] = {"Kh", "ensemble"};
             const double *means[2] = {u.mean_kh, u.mean_ensemble}, *vars[2] = {u.var_kh, u.var_ensemble};
             for (int v = 0; v < 2; v++) {
                 long n1 = 0, n2 = 0, nh = 0;
-                double *sd = E > 0 ? hk_malloc((size_t)E * HK_IMG_PIXELS * sizeof(double)) : NULL;
-                for (int i = 0; i < M; i++) {
+                double *sd = hk_malloc((size_t)E * HK_IMG_PIXELS * sizeof(double));
+                for (int i = 0; i < shown.n; i++) {
                     double std = sqrt(vars[v][i] > 0 ? vars[v][i] : 0);
                     double err = fabs(itest.pix[i] - (means[v][i] + prior[i % HK_IMG_PIXELS]));
-                    if (i < E * HK_IMG_PIXELS) sd[i] = std;
+                    sd[i] = std;
                     if (!hidden[i]) continue;
                     nh++, n1 += err <= std, n2 += err <= 2 * std;
                 }
@@ -302,10 +305,8 @@ static int run_pixels(const struct pixel_point *pp, MPI_Comm team, struct hk_res
                 hk_attrs_num(&r->metrics, key, nh ? (double)n1 / nh : NAN);
                 snprintf(key, sizeof key, "calibration_2sd_%s", names[v]);
                 hk_attrs_num(&r->metrics, key, nh ? (double)n2 / nh : NAN);
-                if (sd) {
-                    snprintf(key, sizeof key, "std_examples_%s", names[v]);
-                    hk_result_array(r, key, 3, E, HK_IMG_SIDE, HK_IMG_SIDE, sd);
-                }
+                snprintf(key, sizeof key, "std_examples_%s", names[v]);
+                hk_result_array(r, key, 3, E, HK_IMG_SIDE, HK_IMG_SIDE, sd);
             }
             hk_attrs_num(&r->metrics, "time_uncertainty", u.t_gram + u.t_eigh + u.t_predict + u.t_uncertainty);
         }
@@ -367,12 +368,14 @@ static void estimate_pixels(const struct pixel_point *pp, int team_size, const s
         kflop += cost * (N * (N + 1) / 2 + M * N) / 1e9;
         la += (N * N * N / 3 + 2 * N * N + 2 * M * N) / 1e9;
     }
-    /* uncertainty: Th and its eigenvectors, Th* Z and three M x N products, Kh */
-    if (prm->uncertainty && entries > 0) {
-        double unc = (3.0 * N * N + 5.0 * M * N) / team_size + hk_dist_eigh_workspace((int)N, nb, nprow, npcol) / 8;
+    /* uncertainty on the example images' pixels: Th and its eigenvectors,
+     * Th* Z and three Me x N products, Kh */
+    const double Me = fmin((double)prm->examples, T) * HK_IMG_PIXELS;
+    if (prm->uncertainty && entries > 0 && Me > 0) {
+        double unc = (3.0 * N * N + 5.0 * Me * N) / team_size + hk_dist_eigh_workspace((int)N, nb, nprow, npcol) / 8;
         kernel_mem = fmax(kernel_mem, unc);
-        la += (4.0 * N * N * N + 6.0 * M * N * N) / 1e9;
-        kflop += 120.0 * (N * N + 2 * M * N) / 1e9;
+        la += (4.0 * N * N * N + 6.0 * Me * N * N) / 1e9;
+        kflop += 120.0 * (N * N + 2 * Me * N) / 1e9;
     }
     /* the x-pair kernels of f cost ~2 dx per pair of distinct images */
     kflop += 2.0 * dx * (U * U + T * U) / 1e9;
