@@ -39,10 +39,10 @@ enum hk_kernel { HK_KERNEL_TABLE(HK_KERNEL_ENUM) HK_NKERNELS };
 #define HK_KC_XONLY(name)
 #define HK_KERNEL_CHOICE(ID, name, use, ...) HK_KC_##use(name)
 #define HK_POINT_KERNELS_BAR HK_KERNEL_TABLE(HK_KERNEL_CHOICE) /* "|Th" "|Kh" "|Tmlp" */
-#define HK_POINT_KERNEL_CHOICES (HK_POINT_KERNELS_BAR + 1)      /* "Th|Kh|Tmlp" */
+#define HK_POINT_KERNEL_CHOICES (&(HK_POINT_KERNELS_BAR)[1])   /* "Th|Kh|Tmlp" */
 #define HK_KC_ANY(name) "|" #name
 #define HK_KERNEL_ANY(ID, name, use, ...) HK_KC_ANY(name)
-#define HK_KERNEL_CHOICES ((HK_KERNEL_TABLE(HK_KERNEL_ANY)) + 1) /* "Sf|Tf|Th|Kh|Tmlp" */
+#define HK_KERNEL_CHOICES (&(HK_KERNEL_TABLE(HK_KERNEL_ANY))[1]) /* "Sf|Tf|Th|Kh|Tmlp" */
 
 struct hk_kernel_info {
     const char *name, *label;

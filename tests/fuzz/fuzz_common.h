@@ -4,6 +4,7 @@
 #ifndef HK_FUZZ_COMMON_H
 #define HK_FUZZ_COMMON_H
 
+#include <setjmp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "hk/images.h"
 #include "hk/store.h"
 #include "hk/util.h"
 
@@ -31,13 +33,28 @@ static const char *fuzz_scratch(void)
 /* Writes data to scratch/name and returns the path (static buffer). */
 __attribute__((unused)) static const char *fuzz_write(const char *name, const uint8_t *data, size_t size)
 {
-    static char path[512];
+    static char path[1024];
     snprintf(path, sizeof path, "%s/%s", fuzz_scratch(), name);
     FILE *f = fopen(path, "wb");
     if (!f) abort();
     if (size && fwrite(data, 1, size, f) != size) abort();
     fclose(f);
     return path;
+}
+
+/* The MNIST converter on `from`, under a guard, its output thrown away. */
+__attribute__((unused)) static void fuzz_convert(const char *from)
+{
+    char out[512];
+    snprintf(out, sizeof out, "%s/out.h5", fuzz_scratch());
+    struct hk_oom_guard guard;
+    hk_oom_push(&guard);
+    if (setjmp(guard.env) == 0) {
+        char summary[512];
+        hk_mnist_convert(from, out, summary, sizeof summary);
+    }
+    hk_oom_pop(&guard);
+    unlink(out);
 }
 
 #endif

@@ -9,7 +9,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const char *in = fuzz_write("in.h5", data, size);
-    char path[512];
+    char path[1024];
     snprintf(path, sizeof path, "%s", in);
     struct hk_oom_guard guard;
     hk_oom_push(&guard);
