@@ -388,9 +388,20 @@ def _cell_kind(n, m, diagonal):
 
 
 def dynamics(res, out):
+    """Per task (the regression task, image completion), trajectories, distance
+    against width and the table; image completion's files end in _completion."""
     rows = [i for i in res.rows("dynamics-convergence") if res.ids[i] in res.array_ids]
-    if not rows:
-        return []
+    task = res.params.get("task", np.full(len(res), ""))
+    arts = []
+    for name, suffix, label in (("regression", "", ""), ("image-completion", "_completion", " (image completion)")):
+        # results written before the task parameter existed are on the regression task
+        mine = [i for i in rows if (task[i] or "regression") == name]
+        if mine:
+            arts += _dynamics_task(res, mine, out, suffix, label)
+    return arts
+
+
+def _dynamics_task(res, rows, out, suffix, label):
     cells = {}
     for i in rows:
         key = (int(res.params["width_f"][i]), int(res.params["width_g"][i]))
@@ -425,9 +436,9 @@ def dynamics(res, out):
     axes[0].legend(fontsize=7)
     axes[1].set(xscale="log", yscale="log", xlabel="gradient-descent step", ylabel="train loss")
     axes[1].legend(fontsize=8)
-    arts = [{"kind": "figure", "title": "Finite hypernetworks against the infinite-width trajectory "
+    arts = [{"kind": "figure", "title": f"Finite hypernetworks against the infinite-width trajectory{label} "
              "(mean ± 1 std over seeds; solid: both widths grow, dashed: one-sided)",
-             "files": _save(fig, out, "dynamics_trajectories")}]
+             "files": _save(fig, out, "dynamics_trajectories" + suffix)}]
     # distance at the last step against width along the diagonal, with its slope
     diag = sorted(diagonal)
     if len(diag) >= 2:
@@ -437,17 +448,18 @@ def dynamics(res, out):
                       if len(cells[c]) > 1 else 0 for c in diag])
         fig, ax = plt.subplots(figsize=(6, 4.2))
         ax.errorbar(x, y, yerr=e, marker="o", capsize=3, label=f"diagonal, n = {int(ratio)} m: slope {_slope(x, y):.2f}")
-        for label, test in (("f wide, g narrow", lambda n, m: n / m > ratio), ("g wide, f narrow", lambda n, m: n / m < ratio)):
+        for edge_label, test in (("f wide, g narrow", lambda n, m: n / m > ratio),
+                                 ("g wide, f narrow", lambda n, m: n / m < ratio)):
             edge = sorted(c for c in cells if test(*c))
             if edge:
                 xe = np.array([max(c) for c in edge], dtype=float)
                 ye = np.array([np.mean([res.metrics["distance_test_final"][i] for i in cells[c]]) for c in edge])
-                ax.plot(xe, ye, "s--", label=f"{label} (against the wide width)")
+                ax.plot(xe, ye, "s--", label=f"{edge_label} (against the wide width)")
         ax.set(xscale="log", yscale="log", xlabel="width n of f (m of g on the g-wide edge)",
                ylabel="test-output distance at the last step")
         ax.legend(fontsize=8)
-        arts.append({"kind": "figure", "title": "Distance to the kernel trajectory at the last step against width",
-                     "files": _save(fig, out, "dynamics_distance_vs_width")})
+        arts.append({"kind": "figure", "title": f"Distance to the kernel trajectory at the last step against width{label}",
+                     "files": _save(fig, out, "dynamics_distance_vs_width" + suffix)})
     header = ["width_f", "width_g", "cell", "seeds", "test distance (last step)", "max test distance", "train distance",
               "train loss finite", "train loss kernel", "reached global min", "NTK change"]
     table = []
@@ -460,8 +472,8 @@ def dynamics(res, out):
                      [_fmt(*g[k][key]) for k in ("distance_test_final", "distance_test_max", "distance_train_final",
                                                  "loss_train_final_finite", "loss_train_final_kernel",
                                                  "global_minimum_finite", "ntk_change")])
-    arts.append(write_table(out, "dynamics_table", "Finite against infinite-width training (mean ± std over seeds)",
-                            header, table))
+    arts.append(write_table(out, "dynamics_table" + suffix,
+                            f"Finite against infinite-width training{label} (mean ± std over seeds)", header, table))
     return arts
 
 

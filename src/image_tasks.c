@@ -101,6 +101,42 @@ void hk_pixel_task_finish(struct hk_dataset *train, struct hk_dataset *test, int
     free(mean);
 }
 
+int hk_pixel_data_build(const struct hk_pixel_task *t, const struct hk_pixel_spec *s, struct hk_pixel_data *d)
+{
+    memset(d, 0, sizeof *d);
+    const int U = s->train_images, T = s->test_images;
+    if (hk_images_split(s->source, t->seed, U, T, &d->train_images, &d->test_images)) return -1;
+    d->hidden = hk_malloc((size_t)T * HK_IMG_PIXELS);
+    hk_pixel_task_build(t, &d->train_images, s->coords_per_image, 0, &d->train, NULL);
+    hk_pixel_task_build(t, &d->test_images, 0, 1, &d->test, d->hidden);
+    hk_pixel_task_finish(&d->train, &d->test, s->center_x);
+    for (int u = 0; u < U; u++)
+        for (int q = 0; q < HK_IMG_PIXELS; q++)
+            d->mean_image[q] += d->train_images.pix[(size_t)u * HK_IMG_PIXELS + q] / U;
+    if (s->prior_is_mean_image) memcpy(d->prior, d->mean_image, sizeof d->prior);
+    /* the methods fit y - prior(pixel); the pixel is read off z before any embedding */
+    for (int i = 0; i < d->train.in.n; i++) {
+        int col = (int)lround((d->train.z[2 * i] + 1) * (HK_IMG_SIDE - 1) / 2);
+        int row = (int)lround((d->train.z[2 * i + 1] + 1) * (HK_IMG_SIDE - 1) / 2);
+        d->train.y[i] -= d->prior[row * HK_IMG_SIDE + col];
+    }
+    if (s->fourier_z) {
+        hk_embed_fourier(&d->train, s->embedding_width, s->embedding_lengthscale, t->seed);
+        hk_embed_fourier(&d->test, s->embedding_width, s->embedding_lengthscale, t->seed);
+    }
+    return 0;
+}
+
+void hk_pixel_data_free(struct hk_pixel_data *d)
+{
+    free(d->hidden);
+    hk_dataset_free(&d->train);
+    hk_dataset_free(&d->test);
+    hk_image_set_free(&d->train_images);
+    hk_image_set_free(&d->test_images);
+    d->hidden = NULL;
+}
+
 void hk_rotation_build(const struct hk_rotation_task *t, const struct hk_image_set *imgs, long stream,
                        struct hk_dataset *d, int *labels)
 {

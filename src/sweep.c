@@ -1,5 +1,6 @@
 /* sweep: Cartesian grid x zipped lists -> points; ids; shards. */
 #include "hk/sweep.h"
+#include "hk/params.h"
 #include "hk/util.h"
 
 #include <stdio.h>
@@ -147,6 +148,17 @@ void hk_point_describe(const struct hk_point *p, char *buf, int n)
             hk_value_display(&p->values[k], val, sizeof val);
             used += snprintf(buf + used, (size_t)(n - used), "%s%s=%s", used ? " " : "", cfg->specs[k].key, val);
         }
+}
+
+int hk_point_same_except(const struct hk_point *a, const struct hk_point *b, const char *except)
+{
+    if (a->cfg->specs != b->cfg->specs || a->cfg->nspecs != b->cfg->nspecs) return 0;
+    for (int k = 0; k < a->cfg->nspecs; k++) {
+        if (hk_list_has(except, a->cfg->specs[k].key)) continue;
+        const struct hk_value *u = &a->values[k], *v = &b->values[k];
+        if (u->type != v->type || u->num != v->num || strcmp(u->text, v->text)) return 0;
+    }
+    return 1;
 }
 
 uint64_t hk_id_parse(const char *hex) { return strtoull(hex, NULL, 16); }

@@ -45,6 +45,33 @@ int hk_pixel_task_dx(const struct hk_pixel_task *t);
  * |x|^2 = dx. Until then x holds the raw pixels (and mask). */
 void hk_pixel_task_finish(struct hk_dataset *train, struct hk_dataset *test, int centre);
 
+/* Everything a pixel task's point fits and scores on, built from a source
+ * and a seed: the image split, the training set (U images x G sampled
+ * pixels; y = intensity minus the prior), the test set (every pixel of the
+ * held-out images; y = intensity), which test pixels x hides, the mean
+ * training image (the trivial baseline) and the prior the methods fit
+ * around (the mean image, or zero). x is finished (hk_pixel_task_finish),
+ * z embedded when asked. */
+struct hk_pixel_spec {
+    const char *source;          /* `hksweep data mnist` file, or synthetic[:N] */
+    int train_images, coords_per_image, test_images;
+    int center_x;                /* subtract the training mean of x */
+    int prior_is_mean_image;     /* 0: zero prior */
+    int fourier_z;               /* embed z with random Fourier features */
+    int embedding_width;
+    double embedding_lengthscale;
+};
+struct hk_pixel_data {
+    struct hk_image_set train_images, test_images;
+    struct hk_dataset train, test;
+    unsigned char *hidden;       /* test_images x 784 */
+    double mean_image[HK_IMG_PIXELS], prior[HK_IMG_PIXELS];
+};
+/* 0, or -1 with a message when the images cannot be read (d is then safe to
+ * free). Not collective: a team checks with hk_all_ok. */
+int hk_pixel_data_build(const struct hk_pixel_task *t, const struct hk_pixel_spec *s, struct hk_pixel_data *d);
+void hk_pixel_data_free(struct hk_pixel_data *d);
+
 struct hk_rotation_task {
     int samples_per_image;
     double jitter;          /* degrees */

@@ -39,4 +39,9 @@ int hk_sweep_select(const struct hk_sweep *sw, int shard, int nshards, const uin
 void hk_point_describe(const struct hk_point *p, char *buf, int n);
 uint64_t hk_id_parse(const char *hex);
 
+/* Whether two points of one kind agree on every parameter, resources
+ * included, except the comma-separated names in `except`: for a kind that
+ * reuses work its points share (dynamics-convergence's kernel trajectory). */
+int hk_point_same_except(const struct hk_point *a, const struct hk_point *b, const char *except);
+
 #endif

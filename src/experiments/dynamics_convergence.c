@@ -1,6 +1,7 @@
 /* dynamics-convergence: does a trained finite hypernetwork follow the
  * infinite-width trajectory? For one cell of widths and depths and one
- * network seed, on the synthetic regression task: a centred finite
+ * network seed, on the synthetic regression task or on image completion at
+ * small N (U images x G pixels, `task: image-completion`): a centred finite
  * hypernetwork, h(u; w) - h(u; w_0), trained by full-batch gradient descent,
  * and the dually infinite hypernetwork trained the same way in closed form
  * (hk_dynamics_predict: Th's eigendecomposition on the team's grid), with the
@@ -8,7 +9,10 @@
  * log-spaced steps. Per step: the relative distance between their train and
  * test outputs and both train losses; overall: whether the finite network
  * reached the global minimum and how far its empirical NTK moved. The
- * paper's claim: the distance shrinks only when both f and g are wide. */
+ * paper's claim: the distance shrinks only when both f and g are wide.
+ * The kernel trajectory does not depend on the widths or the network seed:
+ * a team computes it once per data seed and reuses it for the other points
+ * it runs with the same data, depths, steps and learning-rate fraction. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +22,7 @@
 #include "hk/dynamics.h"
 #include "hk/experiment.h"
 #include "hk/hypernet.h"
+#include "hk/image_tasks.h"
 #include "hk/params.h"
 #include "hk/tasks.h"
 #include "hk/team.h"
@@ -25,14 +30,20 @@
 #include "hk/util.h"
 
 #define DYNAMICS_PARAMS(P, G)                                                                                     \
-    G(task, hk_regression_task, HK_REGRESSION_TASK_PARAMS)                                                        \
+    P(STRING, task, "regression", 0, 0, "regression|image-completion",                                            \
+      "the data: the synthetic regression task, or image completion (every pixel of U images, bottom half hidden)", 0) \
+    G(reg, hk_regression_task, HK_REGRESSION_TASK_PARAMS)                                                         \
+    P(STRING, data, "synthetic", 0, 0, NULL, "image-completion: an HDF5 file from `hksweep data mnist`, or synthetic[:N]", 0) \
+    P(INT, train_images, "10", 1, 100000, NULL, "image-completion: U training images", 0)                         \
+    P(INT, coords_per_image, "20", 1, HK_IMG_PIXELS, NULL, "image-completion: G sampled pixels per training image", 0) \
+    P(INT, test_images, "2", 1, 100000, NULL, "image-completion: held-out images, every pixel predicted", 0)       \
     P(INT, width_f, "256", 1, 1000000, NULL, "width n of f's hidden layers", 0)                                   \
     P(INT, width_g, "64", 1, 1000000, NULL, "width m of g's hidden layers", 0)                                    \
     P(INT, steps, "512", 1, 10000000, NULL, "full-batch gradient-descent steps (logged at 0, 1, 2, 4, ...)", 0)   \
     P(REAL, lr_fraction, "0.5", 1e-9, 0.999, NULL, "learning rate as a fraction of 2N / lambda_max(Th)", 0)       \
     P(REAL, min_loss, "1e-3", 0, 1e12, NULL,                                                                      \
       "train loss, relative to the loss at initialisation, below which the global minimum counts as reached", 0)  \
-    P(INT, data_seed, "1", 0, 2147483647, NULL, "seed of the data (seed draws the network)", 0)                  \
+    P(INT, data_seed, "1", 0, 2147483647, NULL, "seed of the data: draws the task, or the image split and pixels (seed draws the network)", 0)                  \
     G(common, hk_common, HK_COMMON_PARAMS)
 HK_PARAMS_DEFINE(dynamics, DYNAMICS_PARAMS)
 
@@ -74,6 +85,85 @@ static double norm(const double *a, const double *b, int n)
     return sqrt(s);
 }
 
+/* The kernel trajectories a rank has computed, with the point each came from
+ * and the size of its team: a point with the same parameters except the
+ * network's (widths, seed) and min_loss gets the same trajectory, bit for
+ * bit, so it is computed once per data seed. A few are kept (replicated
+ * outputs only, T x (N + M) doubles each), the oldest dropped first. */
+#define CACHE_SLOTS 4
+#define NETWORK_ONLY "width_f,width_g,seed,min_loss"
+static struct cached_trajectory {
+    int used, team_size;
+    long stamp;
+    struct hk_point point;
+    struct hk_dynamics_out out;
+} cache[CACHE_SLOTS];
+static long cache_clock;
+
+/* The trajectory of p on this team from the cache (all of the team's ranks
+ * must have it), or computed and kept. 0 with *out pointing into the cache
+ * and *reused set, or the hk_dynamics_predict code. */
+static int kernel_trajectory(const struct hk_point *p, MPI_Comm team, const struct hk_depths *depths,
+                             const struct hk_dataset *train, const struct hk_dataset *test,
+                             const struct hk_dynamics_opts *opts, int grid_rows, const struct hk_dynamics_out **out,
+                             int *reused)
+{
+    int team_size, found = -1;
+    MPI_Comm_size(team, &team_size);
+    for (int i = 0; i < CACHE_SLOTS; i++)
+        if (cache[i].used && cache[i].team_size == team_size && hk_point_same_except(&cache[i].point, p, NETWORK_ONLY))
+            found = i;
+    int everyone = found >= 0;
+    MPI_Allreduce(MPI_IN_PLACE, &everyone, 1, MPI_INT, MPI_MIN, team);
+    *reused = everyone;
+    if (everyone) {
+        cache[found].stamp = ++cache_clock;
+        *out = &cache[found].out;
+        return 0;
+    }
+    int slot = found >= 0 ? found : 0; /* a stale copy, else a free slot, else the oldest */
+    for (int i = 0; found < 0 && i < CACHE_SLOTS; i++)
+        if (!cache[i].used || (cache[slot].used && cache[i].stamp < cache[slot].stamp)) slot = i;
+    if (cache[slot].used) hk_dynamics_free(&cache[slot].out);
+    cache[slot].used = 0;
+    struct hk_grid grid;
+    if (hk_grid_create(&grid, team, grid_rows)) return -1;
+    int rc = hk_dynamics_predict(depths, &train->in, train->y, 1, &test->in, &grid, opts, &cache[slot].out);
+    hk_grid_destroy(&grid);
+    if (rc != 0) return rc;
+    cache[slot].used = 1, cache[slot].team_size = team_size, cache[slot].stamp = ++cache_clock;
+    cache[slot].point = *p;
+    *out = &cache[slot].out;
+    return 0;
+}
+
+/* The point's data: the regression task, or image completion's pixels (y of
+ * the training pixels minus the mean training image, as image-completion
+ * fits them); pd holds the images when there are any. */
+static int point_data(const struct dynamics_params *prm, MPI_Comm team, struct hk_pixel_data *pd,
+                      struct hk_dataset *train, struct hk_dataset *test)
+{
+    memset(pd, 0, sizeof *pd);
+    if (!strcmp(prm->task, "regression")) {
+        hk_regression_task(&prm->reg, prm->data_seed, train, test);
+        return 0;
+    }
+    const struct hk_pixel_task task = {.mode = HK_COMPLETION, .seed = prm->data_seed};
+    const struct hk_pixel_spec spec = {.source = prm->data, .train_images = prm->train_images,
+                                       .coords_per_image = prm->coords_per_image, .test_images = prm->test_images,
+                                       .center_x = 1, .prior_is_mean_image = 1,
+                                       .fourier_z = !strcmp(prm->reg.z_embedding, "fourier"),
+                                       .embedding_width = prm->reg.embedding_width,
+                                       .embedding_lengthscale = prm->reg.embedding_lengthscale};
+    if (!hk_all_ok(team, hk_pixel_data_build(&task, &spec, pd) == 0)) {
+        hk_pixel_data_free(pd);
+        return -1;
+    }
+    *train = pd->train, *test = pd->test; /* views: pd owns them */
+    memset(&pd->train, 0, sizeof pd->train), memset(&pd->test, 0, sizeof pd->test);
+    return 0;
+}
+
 static int run(const struct hk_point *p, MPI_Comm team, const struct hk_experiment_env *env, struct hk_result *r)
 {
     (void)env;
@@ -82,33 +172,36 @@ static int run(const struct hk_point *p, MPI_Comm team, const struct hk_experime
     struct dynamics_params prm;
     dynamics_params_read(p, &prm);
     struct hk_dataset train, test;
-    hk_regression_task(&prm.task, prm.data_seed, &train, &test);
+    struct hk_pixel_data pd;
+    if (point_data(&prm, team, &pd, &train, &test)) return -1;
+    hk_pixel_data_free(&pd); /* the datasets were moved out; the images are not needed */
     const int N = train.in.n, M = test.in.n;
     double *log_at = hk_malloc(72 * sizeof(double));
     const int T = log_steps(prm.steps, log_at);
 
     /* the infinite-width trajectory, and the learning rate both follow */
-    struct hk_grid grid;
-    if (hk_grid_create(&grid, team, prm.common.grid_rows)) return -1;
-    struct hk_depths depths = {prm.task.depth_f, prm.task.depth_g, 0};
+    struct hk_depths depths = {prm.reg.depth_f, prm.reg.depth_g, 0};
     struct hk_dynamics_opts opts = {.lr_fraction = prm.lr_fraction, .steps = log_at, .nsteps = T,
                                     .nb = prm.common.block_size};
-    struct hk_dynamics_out inf;
-    int rc = hk_dynamics_predict(&depths, &train.in, train.y, 1, &test.in, &grid, &opts, &inf);
-    const double lr = rc == 0 ? inf.lr : 0;
-    hk_grid_destroy(&grid);
+    const struct hk_dynamics_out *infp;
+    int reused = 0;
+    double t_kernel = hk_now();
+    int rc = kernel_trajectory(p, team, &depths, &train, &test, &opts, prm.common.grid_rows, &infp, &reused);
+    t_kernel = hk_now() - t_kernel;
     if (rc != 0) {
         free(log_at);
         hk_dataset_free(&train), hk_dataset_free(&test);
         return -1;
     }
+    const struct hk_dynamics_out inf = *infp; /* the cache's: not freed here */
+    const double lr = inf.lr;
 
     /* the finite network, centred, trained by full-batch GD at the same lr */
-    struct hk_hn_shape shape = {.dx = train.in.dx, .dz = train.in.dz, .n = prm.width_f, .L = prm.task.depth_f,
-                                .m = prm.width_g, .H = prm.task.depth_g, .k = 1};
+    struct hk_hn_shape shape = {.dx = train.in.dx, .dz = train.in.dz, .n = prm.width_f, .L = prm.reg.depth_f,
+                                .m = prm.width_g, .H = prm.reg.depth_g, .k = 1};
     struct hk_hypernet net;
     if (hk_hn_init(&net, &shape, prm.common.seed * 1000003L + 17)) {
-        hk_dynamics_free(&inf), free(log_at);
+        free(log_at);
         hk_dataset_free(&train), hk_dataset_free(&test);
         return -1;
     }
@@ -159,7 +252,8 @@ static int run(const struct hk_point *p, MPI_Comm team, const struct hk_experime
         hk_attrs_num(&r->metrics, "lambda_max_Th", inf.eigenvalues[N - 1]);
         hk_attrs_num(&r->metrics, "parameters", (double)net.nparams);
         hk_attrs_num(&r->metrics, "n_train", N);
-        hk_attrs_num(&r->metrics, "time_kernel", inf.t_gram + inf.t_eigh + inf.t_predict);
+        hk_attrs_num(&r->metrics, "time_kernel", t_kernel);
+        hk_attrs_num(&r->metrics, "kernel_trajectory_reused", reused);
         hk_attrs_num(&r->metrics, "time_total", hk_now() - t_start);
         if (div >= 0) {
             r->status = HK_DIVERGED;
@@ -173,21 +267,35 @@ static int run(const struct hk_point *p, MPI_Comm team, const struct hk_experime
     free(tr.f_train), free(tr.f_test), free(tr.loss);
     free(ntk0), free(ntkT), free(all), free(h0_train), free(h0_test), free(log_at);
     hk_hn_free(&net);
-    hk_dynamics_free(&inf);
     hk_dataset_free(&train), hk_dataset_free(&test);
     return 0;
+}
+
+/* Sizes as the kernels and the network see them, and the distinct x. */
+static struct hk_task_dims dims_of(const struct dynamics_params *prm, double *nx)
+{
+    if (!strcmp(prm->task, "regression")) {
+        *nx = prm->reg.distinct_x;
+        return hk_regression_task_dims(&prm->reg);
+    }
+    *nx = prm->train_images;
+    struct hk_pixel_task t = {.mode = HK_COMPLETION};
+    struct hk_task_dims d = {.n_train = (double)prm->train_images * prm->coords_per_image,
+                             .n_test = (double)prm->test_images * HK_IMG_PIXELS, .dx = hk_pixel_task_dx(&t),
+                             .dz = !strcmp(prm->reg.z_embedding, "fourier") ? prm->reg.embedding_width : 2};
+    return d;
 }
 
 static void estimate(const struct hk_point *p, int team_size, const struct hk_rates *rates, struct hk_estimate *e)
 {
     struct dynamics_params prm;
     dynamics_params_read(p, &prm);
-    const struct hk_task_dims dims = hk_regression_task_dims(&prm.task);
-    struct hk_hn_shape s = {.dx = dims.dx, .dz = dims.dz, .n = prm.width_f, .L = prm.task.depth_f,
-                            .m = prm.width_g, .H = prm.task.depth_g, .k = 1};
+    double nx;
+    const struct hk_task_dims dims = dims_of(&prm, &nx);
+    struct hk_hn_shape s = {.dx = dims.dx, .dz = dims.dz, .n = prm.width_f, .L = prm.reg.depth_f,
+                            .m = prm.width_g, .H = prm.reg.depth_g, .k = 1};
     double params = (double)hk_hn_param_count(&s), N = dims.n_train, M = dims.n_test;
     double P = (params - (double)s.n * s.dx - (s.L - 1.0) * s.n * s.n) / s.n;
-    double nx = prm.task.distinct_x;
     /* the network and its gradient, generated weights of every x, two NTKs;
      * the kernel side: Th, Z, Th* and P (N x N twice, M x N twice) per rank */
     double net_mem = 8 * (2 * params + 2 * nx * P + 2 * N * N);
@@ -201,7 +309,15 @@ static void estimate(const struct hk_point *p, int team_size, const struct hk_ra
                                      prm.steps * per_step / 1e9);
 }
 
+static int check(const struct hk_point *p)
+{
+    struct dynamics_params prm;
+    dynamics_params_read(p, &prm);
+    if (!strcmp(prm.task, "regression")) return 0;
+    return hk_image_data_check(prm.data, (long)prm.train_images + prm.test_images, p->index);
+}
+
 HK_EXPERIMENT(dynamics_convergence, "dynamics-convergence",
               "a finite hypernetwork trained by GD against the infinite-width trajectory: output distance per step",
-              dynamics, run, estimate, NULL,
+              dynamics, run, estimate, check,
               "distance_test_final,distance_train_final,loss_train_final_finite,ntk_change")

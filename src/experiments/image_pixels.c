@@ -128,40 +128,28 @@ static int run_pixels(const struct pixel_point *pp, MPI_Comm team, struct hk_res
     const int U = prm->train_images, T = prm->test_images;
     const int G = prm->coords_per_image;
     const long seed = pp->common.seed;
-    struct hk_image_set itrain, itest;
-    int ok = hk_images_split(prm->data, seed, U, T, &itrain, &itest) == 0;
-    if (!hk_all_ok(team, ok)) {
-        hk_image_set_free(&itrain);
-        hk_image_set_free(&itest);
+    const struct hk_pixel_task task = task_of(pp);
+    const struct hk_pixel_spec spec = {.source = prm->data, .train_images = U, .coords_per_image = G,
+                                       .test_images = T, .center_x = prm->center_x,
+                                       .prior_is_mean_image = !strcmp(prm->target_mean, "image"),
+                                       .fourier_z = !strcmp(prm->z_embedding, "fourier"),
+                                       .embedding_width = prm->embedding_width,
+                                       .embedding_lengthscale = prm->embedding_lengthscale};
+    struct hk_pixel_data pd;
+    if (!hk_all_ok(team, hk_pixel_data_build(&task, &spec, &pd) == 0)) {
+        hk_pixel_data_free(&pd);
         return -1;
     }
-    const struct hk_pixel_task task = task_of(pp);
-    struct hk_dataset train, test;
-    unsigned char *hidden = hk_malloc((size_t)T * HK_IMG_PIXELS);
-    hk_pixel_task_build(&task, &itrain, G, 0, &train, NULL);
-    hk_pixel_task_build(&task, &itest, 0, 1, &test, hidden);
-    hk_pixel_task_finish(&train, &test, prm->center_x);
-    /* the trivial baseline, and the prior mean if so configured: the mean training image */
-    double mean_img[HK_IMG_PIXELS] = {0}, prior[HK_IMG_PIXELS] = {0};
-    for (int u = 0; u < U; u++)
-        for (int q = 0; q < HK_IMG_PIXELS; q++) mean_img[q] += itrain.pix[(size_t)u * HK_IMG_PIXELS + q] / U;
-    if (!strcmp(prm->target_mean, "image")) memcpy(prior, mean_img, sizeof prior);
-    /* methods fit y - prior(pixel); the pixel is read off z before any embedding */
-    for (int i = 0; i < train.in.n; i++) {
-        int col = (int)lround((train.z[2 * i] + 1) * (HK_IMG_SIDE - 1) / 2);
-        int row = (int)lround((train.z[2 * i + 1] + 1) * (HK_IMG_SIDE - 1) / 2);
-        train.y[i] -= prior[row * HK_IMG_SIDE + col];
-    }
-    if (!strcmp(prm->z_embedding, "fourier")) {
-        hk_embed_fourier(&train, prm->embedding_width, prm->embedding_lengthscale, seed);
-        hk_embed_fourier(&test, prm->embedding_width, prm->embedding_lengthscale, seed);
-    }
+    struct hk_dataset train = pd.train, test = pd.test;
+    const struct hk_image_set itest = pd.test_images;
+    const unsigned char *hidden = pd.hidden;
+    const double *mean_img = pd.mean_image, *prior = pd.prior;
     const int N = train.in.n, M = test.in.n;
     hk_attrs_num(&r->metrics, "n_train", N);
     hk_attrs_num(&r->metrics, "n_test", M);
 
     double *pred = hk_malloc((size_t)M * sizeof(double));
-    for (int u = 0; u < T; u++) memcpy(pred + (size_t)u * HK_IMG_PIXELS, mean_img, sizeof mean_img);
+    for (int u = 0; u < T; u++) memcpy(pred + (size_t)u * HK_IMG_PIXELS, mean_img, sizeof pd.mean_image);
     const int E = (int)fmin((double)prm->examples, T);
     double *hid_per = hk_malloc((size_t)T * sizeof(double)), *whole_per = hk_malloc((size_t)T * sizeof(double));
     double hm, wm;
@@ -318,11 +306,8 @@ static int run_pixels(const struct pixel_point *pp, MPI_Comm team, struct hk_res
     MPI_Allreduce(MPI_IN_PLACE, &rss, 1, MPI_DOUBLE, MPI_MAX, team);
     hk_attrs_num(&r->metrics, "peak_rss_bytes_max_rank", rss);
     hk_attrs_num(&r->metrics, "time_total", hk_now() - t_start);
-    free(pred); free(hid_per); free(whole_per); free(hidden);
-    hk_dataset_free(&train);
-    hk_dataset_free(&test);
-    hk_image_set_free(&itrain);
-    hk_image_set_free(&itest);
+    free(pred); free(hid_per); free(whole_per);
+    hk_pixel_data_free(&pd);
     return rc;
 }
 
