@@ -27,24 +27,25 @@ int hk_seeds_run(MPI_Comm comm, int nseeds, size_t per, hk_seed_fn fn, void *ctx
     return 0;
 }
 
+/* One network per rank, redrawn for each of its seeds (hk_hn_reseed): a
+ * network of n = 1024, m = 256 is 0.5 GB, and allocating and freeing it per
+ * seed made the kernel zero and map it again every time. */
 struct entk_ctx {
     const struct hk_hn_shape *shape;
     struct hk_hn_batch batch;
     long seed0;
+    struct hk_hypernet net;
+    int have_net;
 };
 
 static int entk_one(int i, double *slot, void *arg)
 {
     struct entk_ctx *c = arg;
     const int N = c->batch.nb;
-    struct hk_hypernet net;
-    if (hk_hn_init(&net, c->shape, c->seed0 + i)) return -1;
-    hk_hn_entk(&net, &c->batch, slot);
-    struct hk_hn_cache cache;
-    hk_hn_forward(&net, &c->batch, &cache);
-    memcpy(slot + (size_t)N * N, cache.out, (size_t)N * sizeof(double));
-    hk_hn_cache_free(&cache);
-    hk_hn_free(&net);
+    if (c->have_net) hk_hn_reseed(&c->net, c->seed0 + i);
+    else if (hk_hn_init(&c->net, c->shape, c->seed0 + i)) return -1;
+    else c->have_net = 1;
+    hk_hn_entk_outputs(&c->net, &c->batch, slot, slot + (size_t)N * N);
     return 0;
 }
 
@@ -52,10 +53,13 @@ int hk_entk_seeds(MPI_Comm comm, const struct hk_hn_shape *shape, const struct h
                   double **gathered)
 {
     const int N = in->n;
+    if (shape->k != 1) return hk_fail("hk_entk_seeds: the empirical NTK is of output 0 of a 1-output network (k = %d)",
+                                      shape->k);
     int *all = hk_malloc((size_t)N * sizeof(int));
     for (int i = 0; i < N; i++) all[i] = i;
     struct entk_ctx c = {.shape = shape, .batch = {.in = in, .samples = all, .nb = N}, .seed0 = seed0};
     int rc = hk_seeds_run(comm, nseeds, (size_t)N * N + N, entk_one, &c, gathered);
+    if (c.have_net) hk_hn_free(&c.net);
     free(all);
     return rc;
 }

@@ -66,14 +66,19 @@ int hk_hn_init(struct hk_hypernet *net, const struct hk_hn_shape *s, long seed)
         long count = (long)net->fw[l] * net->fw[l - 1];
         net->W[l] = malloc((size_t)count * sizeof(double));
         if (!net->W[l]) return hk_fail("cannot allocate W%d (%ld doubles)", l, count);
-        normal_fill(net->W[l], count, seed, 100 + l);
     }
     const int last = net->fw[net->nf];
     net->A = malloc((size_t)net->P * last * sizeof(double));
     if (!net->A) return hk_fail("cannot allocate the output layer A: %ld x %d doubles", net->P, last);
-    normal_fill(net->A, net->P * last, seed, 200);
     net->nparams = hk_hn_param_count(s);
+    hk_hn_reseed(net, seed);
     return 0;
+}
+
+void hk_hn_reseed(struct hk_hypernet *net, long seed)
+{
+    for (int l = 1; l <= net->nf; l++) normal_fill(net->W[l], (long)net->fw[l] * net->fw[l - 1], seed, 100 + l);
+    normal_fill(net->A, net->P * net->fw[net->nf], seed, 200);
 }
 
 void hk_hn_free(struct hk_hypernet *net)
@@ -353,9 +358,15 @@ double hk_hn_cross_entropy(const struct hk_hn_cache *c, int k, const int *labels
 
 void hk_hn_entk(const struct hk_hypernet *net, const struct hk_hn_batch *b, double *ntk)
 {
+    hk_hn_entk_outputs(net, b, ntk, NULL);
+}
+
+void hk_hn_entk_outputs(const struct hk_hypernet *net, const struct hk_hn_batch *b, double *ntk, double *out)
+{
     const struct hk_hn_shape *s = &net->s;
     struct hk_hn_cache c;
     hk_hn_forward(net, b, &c);
+    if (out) memcpy(out, c.out, (size_t)c.nb * s->k * sizeof(double));
     const int nb = c.nb, n = net->fw[net->nf];
     /* c(u) = dout_0/dV: per layer b_l (x) in_l / sqrt(fan), with b_H = e_0 */
     double *e0 = hk_calloc((size_t)nb * s->k, sizeof(double));

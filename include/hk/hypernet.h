@@ -61,6 +61,10 @@ struct hk_hn_grad {
 long hk_hn_param_count(const struct hk_hn_shape *s);
 int hk_hn_init(struct hk_hypernet *net, const struct hk_hn_shape *s, long seed);
 void hk_hn_free(struct hk_hypernet *net);
+/* Redraws an initialised network's parameters from another seed in place:
+ * the values hk_hn_init(net, &net->s, seed) gives, without allocating, so
+ * a loop over seeds of one shape reuses one network's memory. */
+void hk_hn_reseed(struct hk_hypernet *net, long seed);
 
 void hk_hn_forward(const struct hk_hypernet *net, const struct hk_hn_batch *b, struct hk_hn_cache *c);
 void hk_hn_cache_free(struct hk_hn_cache *c);
@@ -89,5 +93,8 @@ double hk_hn_cross_entropy(const struct hk_hn_cache *c, int k, const int *labels
 /* Empirical NTK of output 0, ntk[i + j nb], over all of f's parameters,
  * computed as in section 7 without materialising per-sample gradients of A. */
 void hk_hn_entk(const struct hk_hypernet *net, const struct hk_hn_batch *b, double *ntk);
+/* The same, and the outputs h(u) of the batch (nb x k, batch order) from the
+ * same forward pass, when out is not NULL. */
+void hk_hn_entk_outputs(const struct hk_hypernet *net, const struct hk_hn_batch *b, double *ntk, double *out);
 
 #endif
