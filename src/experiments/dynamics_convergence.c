@@ -139,11 +139,10 @@ static int kernel_trajectory(const struct hk_point *p, MPI_Comm team, const stru
 
 /* The point's data: the regression task, or image completion's pixels (y of
  * the training pixels minus the mean training image, as image-completion
- * fits them); pd holds the images when there are any. */
-static int point_data(const struct dynamics_params *prm, MPI_Comm team, struct hk_pixel_data *pd,
-                      struct hk_dataset *train, struct hk_dataset *test)
+ * fits them; the images themselves are not kept). Collective over team. */
+static int point_data(const struct dynamics_params *prm, MPI_Comm team, struct hk_dataset *train,
+                      struct hk_dataset *test)
 {
-    memset(pd, 0, sizeof *pd);
     if (!strcmp(prm->task, "regression")) {
         hk_regression_task(&prm->reg, prm->data_seed, train, test);
         return 0;
@@ -155,13 +154,14 @@ static int point_data(const struct dynamics_params *prm, MPI_Comm team, struct h
                                        .fourier_z = !strcmp(prm->reg.z_embedding, "fourier"),
                                        .embedding_width = prm->reg.embedding_width,
                                        .embedding_lengthscale = prm->reg.embedding_lengthscale};
-    if (!hk_all_ok(team, hk_pixel_data_build(&task, &spec, pd) == 0)) {
-        hk_pixel_data_free(pd);
-        return -1;
+    struct hk_pixel_data pd;
+    int ok = hk_all_ok(team, hk_pixel_data_build(&task, &spec, &pd) == 0);
+    if (ok) { /* the datasets move to the caller; the rest of pd is freed */
+        *train = pd.train, *test = pd.test;
+        memset(&pd.train, 0, sizeof pd.train), memset(&pd.test, 0, sizeof pd.test);
     }
-    *train = pd->train, *test = pd->test; /* views: pd owns them */
-    memset(&pd->train, 0, sizeof pd->train), memset(&pd->test, 0, sizeof pd->test);
-    return 0;
+    hk_pixel_data_free(&pd);
+    return ok ? 0 : -1;
 }
 
 static int run(const struct hk_point *p, MPI_Comm team, const struct hk_experiment_env *env, struct hk_result *r)
@@ -172,9 +172,7 @@ static int run(const struct hk_point *p, MPI_Comm team, const struct hk_experime
     struct dynamics_params prm;
     dynamics_params_read(p, &prm);
     struct hk_dataset train, test;
-    struct hk_pixel_data pd;
-    if (point_data(&prm, team, &pd, &train, &test)) return -1;
-    hk_pixel_data_free(&pd); /* the datasets were moved out; the images are not needed */
+    if (point_data(&prm, team, &train, &test)) return -1;
     const int N = train.in.n, M = test.in.n;
     double *log_at = hk_malloc(72 * sizeof(double));
     const int T = log_steps(prm.steps, log_at);
