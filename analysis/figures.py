@@ -224,9 +224,70 @@ def snapshots(res, out, limit=4):
 
 # ---- image-completion and image-inpainting --------------------------------------
 
+FINITE = ["hypernet", "mlp"]
+
+
 def _pixel_methods(res):
-    """The methods of the image kinds: the kernels between points, in table order, then the hypernetwork."""
-    return res.point_kernels() + ["hypernet"]
+    """The methods of the image kinds: the kernels between points, in table order, then the finite networks."""
+    return res.point_kernels() + FINITE
+
+
+def _fits(res, rows, keys, methods, out, stem, kind):
+    """What validation chose per method (ridge or lr, best epoch), whether a finite network was still
+    improving at its last epoch, its parameter count; and the finite networks' loss curves."""
+    arts = []
+    header = keys + ["method", "seeds", "ridge or lr (median)", "best epoch", "epochs run", "still improving",
+                     "parameters"]
+    table = []
+    for m in methods:
+        finite = m in FINITE
+        choice = f"lr_{m}" if finite else f"ridge_{m}"
+        if choice not in res.metrics or not np.isfinite(res.metrics[choice][rows]).any():
+            continue
+        groups = {}
+        for i in rows:
+            groups.setdefault(tuple(res.params[k][i] for k in keys), []).append(i)
+        for key in sorted(groups):
+            idx = groups[key]
+            col = lambda name: res.metrics.get(name, np.full(len(res), np.nan))[idx]
+            chosen = col(choice)
+            row = [str(int(v)) for v in key] + [res.label(m), str(len(idx)), f"{np.nanmedian(chosen):.3g}"]
+            if finite:
+                still = col(f"still_improving_{m}")
+                row += [_fmt(np.nanmean(col(f"epochs_best_{m}")), np.nanstd(col(f"epochs_best_{m}")), len(idx)),
+                        f"{np.nanmean(col(f'epochs_run_{m}')):.1f}", f"{int(np.nansum(still))} of {len(idx)}",
+                        f"{np.nanmean(col(f'parameters_{m}')):.3g}"]
+            else:
+                row += ["", "", "", ""]
+            table.append(row)
+    if table:
+        arts.append(write_table(out, f"{stem}_fits", f"{kind}: what the validation images chose, and whether a "
+                                "finite network was still improving at its last epoch", header, table))
+    # loss curves of the finite networks at the largest U (every seed)
+    top = max(res.params["train_images"][i] for i in rows)
+    curves = {}
+    for i in rows:
+        if res.params["train_images"][i] != top or res.ids[i] not in res.array_ids:
+            continue
+        names = res.array_names(res.ids[i])
+        for m in FINITE:
+            for part in ("train", "val"):
+                if f"loss_{part}_per_epoch_{m}" in names:
+                    curves.setdefault((m, part), []).append(res.array(res.ids[i], f"loss_{part}_per_epoch_{m}"))
+    if curves:
+        fig, ax = plt.subplots(figsize=(6.5, 4.2))
+        for j, m in enumerate(FINITE):
+            for part, style in (("train", "-"), ("val", "--")):
+                for n, c in enumerate(curves.get((m, part), [])):
+                    ax.plot(np.arange(len(c)), c, style, color=f"C{j}", alpha=0.7,
+                            label=f"{res.label(m)}, {'training' if part == 'train' else 'validation'}" if n == 0 else None)
+        ax.set_yscale("log")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("MSE (pixels minus the prior)")
+        ax.legend(fontsize=8)
+        arts.append({"kind": "figure", "title": f"{kind}: loss per epoch of the finite networks kept, U = {int(top)} "
+                     "(one line per seed; NaN after early stopping)", "files": _save(fig, out, f"{stem}_loss_curves")})
+    return arts
 
 
 def _varies(res, rows, key):
@@ -261,6 +322,7 @@ def pixels(res, out, kind):
                          [_fmt(*stats[m].get(key, (np.nan, 0, 0))) for m in methods])
         arts.append(write_table(out, f"{stem}_mse_{part}", f"{kind}: MSE on the {what} of held-out images "
                                 f"(mean ± std over seeds)", header, table))
+    arts += _fits(res, rows, keys, [m for m in methods if m != "mean_image"], out, stem, kind)
     fig, ax = plt.subplots(figsize=(6.5, 4.2))
     for m in methods:
         by_u = res.group(rows, ["train_images"], f"mse_hidden_{m}")
@@ -365,10 +427,10 @@ def rotation(res, out):
         axes[0, -1].legend(fontsize=7, loc="upper left")
         arts.append({"kind": "figure", "title": "rotation: test accuracy per epoch for each width of g "
                      "(± 1 std over seeds; dashed: kernel classifiers)", "files": _save(fig, out, "rotation_accuracy")})
-    metrics = [("accuracy_test_hypernet", "hypernetwork, final")] + \
+    metrics = [("accuracy_test_hypernet", "hypernetwork, kept"), ("accuracy_test_mlp", "finite MLP, kept")] + \
               [(f"accuracy_test_{k}", res.label(k)) for k in kernels] + \
               [("accuracy_test_majority", "majority class")]
-    metrics = [(m, l) for m, l in metrics if m in res.metrics]
+    metrics = [(m, l) for m, l in metrics if m in res.metrics and np.isfinite(res.metrics[m][rows]).any()]
     stats = {m: res.group(rows, keys, m) for m, _ in metrics}
     header = keys + ["seeds"] + [f"test accuracy {l}" for _, l in metrics]
     first = stats[metrics[0][0]]

@@ -157,7 +157,7 @@ class Results:
         for name, label, _ in self.kernel_table():
             if name == method:
                 return label
-        return {"hypernet": "hypernetwork", "mean_image": "mean image"}.get(method, method)
+        return {"hypernet": "hypernetwork", "mlp": "finite MLP", "mean_image": "mean image"}.get(method, method)
 
     def missing_summary(self):
         """What a partial run lacks: points not 'ok', by status."""

@@ -41,6 +41,7 @@ const char *hk_type_name(enum hk_type t)
     case HK_T_BOOL: return "true or false";
     case HK_T_STRING: return "a string";
     case HK_T_LIST: return "a list of names";
+    case HK_T_REALS: return "a list of numbers";
     }
     return "?";
 }
@@ -66,6 +67,8 @@ static int describe_range(const struct hk_param_spec *spec, char *buf, size_t n)
         return snprintf(buf, n, "an integer in [%.0f, %.0f]", spec->min, spec->max);
     if (spec->type == HK_T_REAL)
         return snprintf(buf, n, "a number in [%g, %g]", spec->min, spec->max);
+    if (spec->type == HK_T_REALS)
+        return snprintf(buf, n, "a list of numbers in [%g, %g]", spec->min, spec->max);
     if (spec->choices)
         return snprintf(buf, n, "%s from {%s}", spec->type == HK_T_LIST ? "a list of names" : "one of", spec->choices);
     return snprintf(buf, n, "%s", hk_type_name(spec->type));
@@ -115,6 +118,26 @@ int hk_value_parse(const struct hk_param_spec *spec, const char *text, struct hk
         for (char *save = NULL, *item = strtok_r(buf, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
             if (!in_choices(spec->choices, item)) return hk_fail("expected %s, got item '%s'", want, item);
             nitems++;
+        }
+        if (nitems == 0) return hk_fail("expected %s, got an empty list", want);
+        snprintf(out->text, sizeof out->text, "%s", text);
+        break;
+    }
+    case HK_T_REALS: {
+        /* comma-separated numbers, each in range; at most HK_MAX_REALS */
+        char buf[HK_VALUE_TEXT];
+        if (strlen(text) >= sizeof buf) return hk_fail("list longer than %d characters", HK_VALUE_TEXT - 1);
+        snprintf(buf, sizeof buf, "%s", text);
+        int nitems = 0;
+        for (char *save = NULL, *item = strtok_r(buf, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+            char *end;
+            while (*item == ' ') item++;
+            errno = 0;
+            double v = strtod(item, &end);
+            while (*end == ' ') end++;
+            if (!*item || *end || errno || !isfinite(v) || v < spec->min || v > spec->max)
+                return hk_fail("expected %s, got item '%s'", want, item);
+            if (++nitems > HK_MAX_REALS) return hk_fail("expected at most %d numbers", HK_MAX_REALS);
         }
         if (nitems == 0) return hk_fail("expected %s, got an empty list", want);
         snprintf(out->text, sizeof out->text, "%s", text);
@@ -180,7 +203,8 @@ static int node_value(struct parse_state *st, const struct hk_param_spec *spec, 
                       const char *where, struct hk_value *out)
 {
     char text[HK_VALUE_TEXT * 2] = "";
-    if (spec->type == HK_T_LIST && node->type == YAML_SEQUENCE_NODE) {
+    const int is_list = spec->type == HK_T_LIST || spec->type == HK_T_REALS;
+    if (is_list && node->type == YAML_SEQUENCE_NODE) {
         for (yaml_node_item_t *it = node->data.sequence.items.start; it < node->data.sequence.items.top; it++) {
             yaml_node_t *item = yaml_document_get_node(&st->doc, *it);
             if (item->type != YAML_SCALAR_NODE)
@@ -193,7 +217,7 @@ static int node_value(struct parse_state *st, const struct hk_param_spec *spec, 
         }
     } else if (node->type == YAML_SCALAR_NODE) {
         snprintf(text, sizeof text, "%s", scalar_text(node));
-        if (spec->type == HK_T_LIST && strchr(text, ','))
+        if (is_list && strchr(text, ','))
             return fail_at(st, node, "%s: expected a YAML list like [a, b], got '%s'", where, text);
     } else {
         return fail_at(st, node, "%s: expected %s, got %s", where, hk_type_name(spec->type), node_kind(node));
@@ -253,7 +277,7 @@ static int parse_axes(struct parse_state *st, yaml_node_t *map, const char *sect
         if (idx < 0) return fail_at(st, k, "%s: unknown parameter for experiment '%s'", where, cfg->experiment);
         if (axis_has_param(cfg, idx))
             return fail_at(st, k, "%s: parameter already swept in sweep.grid or sweep.zip", where);
-        if (cfg->specs[idx].type == HK_T_LIST)
+        if (cfg->specs[idx].type == HK_T_LIST || cfg->specs[idx].type == HK_T_REALS)
             return fail_at(st, k, "%s: list parameters cannot be swept; set them in params", where);
         if (v->type != YAML_SEQUENCE_NODE)
             return fail_at(st, v, "%s: expected a list of values like [1, 2], got %s", where, node_kind(v));

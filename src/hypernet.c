@@ -9,15 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Row-major C (M x N) = alpha op(A) op(B) + beta C, through column-major
- * dgemm: C^T = op(B)^T op(A)^T. ta/tb: 'N' or 'T' as for row-major. */
-static void gemm_rm(char ta, char tb, int M, int N, int K, double alpha, const double *A, int lda, const double *B,
-                    int ldb, double beta, double *C, int ldc)
-{
-    if (M == 0 || N == 0) return;
-    dgemm_(&tb, &ta, &N, &M, &K, &alpha, B, &ldb, A, &lda, &beta, C, &ldc);
-}
-
 static inline double relu(double t) { return t > 0 ? M_SQRT2 * t : 0; }
 static inline double relu_d(double t) { return t > 0 ? M_SQRT2 : 0; }
 
@@ -123,12 +114,12 @@ void hk_hn_forward(const struct hk_hypernet *net, const struct hk_hn_batch *b, s
         int fan = net->fw[l - 1], w = net->fw[l];
         c->y[l] = hk_malloc((size_t)nx * w * sizeof(double));
         c->a[l] = hk_malloc((size_t)nx * w * sizeof(double));
-        gemm_rm('N', 'T', nx, w, fan, 1.0 / sqrt(fan), c->a[l - 1], fan, net->W[l], fan, 0, c->y[l], w);
+        hk_gemm_rm('N', 'T', nx, w, fan, 1.0 / sqrt(fan), c->a[l - 1], fan, net->W[l], fan, 0, c->y[l], w);
         for (long i = 0; i < (long)nx * w; i++) c->a[l][i] = relu(c->y[l][i]);
     }
     /* f(x) = A phi / sqrt(width): all of g's weights for each distinct x */
     c->V = hk_malloc((size_t)nx * net->P * sizeof(double));
-    gemm_rm('N', 'T', nx, (int)net->P, last, 1.0 / sqrt(last), c->a[net->nf], last, net->A, last, 0, c->V, (int)net->P);
+    hk_gemm_rm('N', 'T', nx, (int)net->P, last, 1.0 / sqrt(last), c->a[net->nf], last, net->A, last, 0, c->V, (int)net->P);
 
     /* g, per group of samples sharing an x:  g_l = V_l in_l / sqrt(fan_in) */
     const int nb = b->nb;
@@ -141,7 +132,7 @@ void hk_hn_forward(const struct hk_hypernet *net, const struct hk_hn_batch *b, s
         for (int q = 0; q < nx; q++) {
             int r0 = c->group_start[q], cnt = c->group_start[q + 1] - r0;
             const double *Vl = c->V + (size_t)q * net->P + net->v_off[l];
-            gemm_rm('N', 'T', cnt, rows, cols, 1.0 / sqrt(cols), c->gin[l] + (size_t)r0 * cols, cols, Vl, cols, 0,
+            hk_gemm_rm('N', 'T', cnt, rows, cols, 1.0 / sqrt(cols), c->gin[l] + (size_t)r0 * cols, cols, Vl, cols, 0,
                     c->gpre[l] + (size_t)r0 * rows, rows);
         }
         if (l < s->H) {
@@ -249,10 +240,10 @@ static void g_backward(const struct hk_hypernet *net, const struct hk_hn_cache *
             int r0 = c->group_start[q], cnt = c->group_start[q + 1] - r0;
             const double *Vl = c->V + (size_t)q * net->P + net->v_off[l];
             if (dV) /* dV_l += B_l^T in_l / sqrt(cols) */
-                gemm_rm('T', 'N', rows, cols, cnt, 1.0 / sqrt(cols), B[l] + (size_t)r0 * rows, rows,
+                hk_gemm_rm('T', 'N', rows, cols, cnt, 1.0 / sqrt(cols), B[l] + (size_t)r0 * rows, rows,
                         c->gin[l] + (size_t)r0 * cols, cols, 1.0, dV + (size_t)q * net->P + net->v_off[l], cols);
             if (l > 1) /* B_{l-1} = (B_l V_l / sqrt(cols)) * s'(g_{l-1}) */
-                gemm_rm('N', 'N', cnt, cols, rows, 1.0 / sqrt(cols), B[l] + (size_t)r0 * rows, rows, Vl, cols, 0,
+                hk_gemm_rm('N', 'N', cnt, cols, rows, 1.0 / sqrt(cols), B[l] + (size_t)r0 * rows, rows, Vl, cols, 0,
                         B[l - 1] + (size_t)r0 * cols, cols);
         }
         if (l > 1)
@@ -283,10 +274,10 @@ static void f_backward(const struct hk_hypernet *net, const struct hk_hn_cache *
             memcpy(D[l], delta, (size_t)rows * w * sizeof(double));
         }
         if (dW) /* dW_l += delta^T a_{l-1} / sqrt(fan) */
-            gemm_rm('T', 'N', w, fan, rows, 1.0 / sqrt(fan), delta, w, prev_act, fan, 1.0, dW[l], fan);
+            hk_gemm_rm('T', 'N', w, fan, rows, 1.0 / sqrt(fan), delta, w, prev_act, fan, 1.0, dW[l], fan);
         if (l > 1) { /* delta_{l-1} = (delta W_l / sqrt(fan)) * s'(y_{l-1}) */
             double *next = hk_malloc((size_t)rows * fan * sizeof(double));
-            gemm_rm('N', 'N', rows, fan, w, 1.0 / sqrt(fan), delta, w, net->W[l], fan, 0, next, fan);
+            hk_gemm_rm('N', 'N', rows, fan, w, 1.0 / sqrt(fan), delta, w, net->W[l], fan, 0, next, fan);
             for (long r = 0; r < rows; r++)
                 for (int i = 0; i < fan; i++) next[r * fan + i] *= relu_d(c->y[l - 1][(size_t)act_row[r] * fan + i]);
             if (delta != dphi) free(delta);
@@ -310,9 +301,9 @@ void hk_hn_backward(const struct hk_hypernet *net, const struct hk_hn_batch *b, 
     double *dV = hk_calloc((size_t)nx * net->P, sizeof(double));
     g_backward(net, c, dout_sorted, B, dV);
     /* through f's output layer: dA += dV^T phi / sqrt(n), dphi = dV A / sqrt(n) */
-    gemm_rm('T', 'N', (int)net->P, n, nx, 1.0 / sqrt(n), dV, (int)net->P, c->a[net->nf], n, 1.0, g->A, n);
+    hk_gemm_rm('T', 'N', (int)net->P, n, nx, 1.0 / sqrt(n), dV, (int)net->P, c->a[net->nf], n, 1.0, g->A, n);
     double *dphi = hk_malloc((size_t)nx * n * sizeof(double));
-    gemm_rm('N', 'N', nx, n, (int)net->P, 1.0 / sqrt(n), dV, (int)net->P, net->A, n, 0, dphi, n);
+    hk_gemm_rm('N', 'N', nx, n, (int)net->P, 1.0 / sqrt(n), dV, (int)net->P, net->A, n, 0, dphi, n);
     int *rows = hk_malloc((size_t)nx * sizeof(int));
     for (int q = 0; q < nx; q++) rows[q] = q;
     f_backward(net, c, nx, rows, dphi, g->W, NULL);
@@ -334,12 +325,12 @@ double hk_hn_mse(const struct hk_hn_cache *c, const double *y, double *dout)
     return loss / (2.0 * c->nb);
 }
 
-double hk_hn_cross_entropy(const struct hk_hn_cache *c, int k, const int *labels, double *dout, int *correct)
+double hk_softmax_cross_entropy(const double *out, int nb, int k, const int *labels, double *dout, int *correct)
 {
     double loss = 0;
     int right = 0;
-    for (int i = 0; i < c->nb; i++) {
-        const double *o = c->out + (size_t)i * k;
+    for (int i = 0; i < nb; i++) {
+        const double *o = out + (size_t)i * k;
         int best = 0;
         double top = o[0];
         for (int j = 1; j < k; j++)
@@ -350,10 +341,15 @@ double hk_hn_cross_entropy(const struct hk_hn_cache *c, int k, const int *labels
         loss += logz - o[labels[i]];
         right += best == labels[i];
         if (dout)
-            for (int j = 0; j < k; j++) dout[(size_t)i * k + j] = (exp(o[j] - logz) - (j == labels[i])) / c->nb;
+            for (int j = 0; j < k; j++) dout[(size_t)i * k + j] = (exp(o[j] - logz) - (j == labels[i])) / nb;
     }
     if (correct) *correct = right;
-    return loss / c->nb;
+    return loss / nb;
+}
+
+double hk_hn_cross_entropy(const struct hk_hn_cache *c, int k, const int *labels, double *dout, int *correct)
+{
+    return hk_softmax_cross_entropy(c->out, c->nb, k, labels, dout, correct);
 }
 
 void hk_hn_entk(const struct hk_hypernet *net, const struct hk_hn_batch *b, double *ntk)
@@ -380,8 +376,8 @@ void hk_hn_entk_outputs(const struct hk_hypernet *net, const struct hk_hn_batch 
     double *cc = hk_calloc((size_t)nb * nb, sizeof(double));
     for (int l = 1; l <= s->H; l++) {
         int rows = net->v_rows[l], cols = net->v_cols[l];
-        gemm_rm('N', 'T', nb, nb, rows, 1.0, B[l], rows, B[l], rows, 0, t1, nb);
-        gemm_rm('N', 'T', nb, nb, cols, 1.0 / cols, c.gin[l], cols, c.gin[l], cols, 0, t2, nb);
+        hk_gemm_rm('N', 'T', nb, nb, rows, 1.0, B[l], rows, B[l], rows, 0, t1, nb);
+        hk_gemm_rm('N', 'T', nb, nb, cols, 1.0 / cols, c.gin[l], cols, c.gin[l], cols, 0, t2, nb);
         for (long i = 0; i < (long)nb * nb; i++) cc[i] += t1[i] * t2[i];
     }
     int *act_row = hk_malloc((size_t)nb * sizeof(int));
@@ -389,7 +385,7 @@ void hk_hn_entk_outputs(const struct hk_hypernet *net, const struct hk_hn_batch 
     double *phi = hk_malloc((size_t)nb * n * sizeof(double));
     for (int r = 0; r < nb; r++)
         memcpy(phi + (size_t)r * n, c.a[net->nf] + (size_t)act_row[r] * n, (size_t)n * sizeof(double));
-    gemm_rm('N', 'T', nb, nb, n, 1.0 / n, phi, n, phi, n, 0, t2, nb);
+    hk_gemm_rm('N', 'T', nb, nb, n, 1.0 / n, phi, n, phi, n, 0, t2, nb);
     for (long i = 0; i < (long)nb * nb; i++) theta[i] = cc[i] * t2[i];
     free(phi);
     free(cc);
@@ -410,7 +406,7 @@ void hk_hn_entk_outputs(const struct hk_hypernet *net, const struct hk_hn_batch 
                     for (int j = 0; j < cols; j++) cv[net->v_off[l] + (long)i * cols + j] = bl[i] * il[j] * scale;
             }
         }
-        gemm_rm('N', 'N', cnt, n, (int)net->P, 1.0 / sqrt(n), cvec, (int)net->P, net->A, n, 0, dphi + (size_t)r0 * n, n);
+        hk_gemm_rm('N', 'N', cnt, n, (int)net->P, 1.0 / sqrt(n), cvec, (int)net->P, net->A, n, 0, dphi + (size_t)r0 * n, n);
     }
     free(cvec);
     double *D[HK_MAX_DEPTH + 2] = {0};
@@ -420,8 +416,8 @@ void hk_hn_entk_outputs(const struct hk_hypernet *net, const struct hk_hn_batch 
         double *act = hk_malloc((size_t)nb * fan * sizeof(double));
         for (int r = 0; r < nb; r++)
             memcpy(act + (size_t)r * fan, c.a[l - 1] + (size_t)act_row[r] * fan, (size_t)fan * sizeof(double));
-        gemm_rm('N', 'T', nb, nb, w, 1.0, D[l], w, D[l], w, 0, t1, nb);
-        gemm_rm('N', 'T', nb, nb, fan, 1.0 / fan, act, fan, act, fan, 0, t2, nb);
+        hk_gemm_rm('N', 'T', nb, nb, w, 1.0, D[l], w, D[l], w, 0, t1, nb);
+        hk_gemm_rm('N', 'T', nb, nb, fan, 1.0 / fan, act, fan, act, fan, 0, t2, nb);
         for (long i = 0; i < (long)nb * nb; i++) theta[i] += t1[i] * t2[i];
         free(act);
         free(D[l]);

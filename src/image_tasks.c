@@ -83,15 +83,15 @@ void hk_pixel_task_build(const struct hk_pixel_task *t, const struct hk_image_se
     d->in = (struct hk_inputs){.n = n, .nx = U, .dx = dx, .x = d->x, .dz = 2, .z = d->z, .xid = d->xid};
 }
 
-void hk_pixel_task_finish(struct hk_dataset *train, struct hk_dataset *test, int centre)
+void hk_pixel_task_finish(struct hk_dataset *train, struct hk_dataset *test, struct hk_dataset *val, int centre)
 {
     const int dx = train->in.dx, U = train->in.nx;
     double *mean = hk_calloc((size_t)dx, sizeof(double));
     if (centre)
         for (int u = 0; u < U; u++)
             for (int k = 0; k < dx - 1; k++) mean[k] += train->x[(size_t)u * dx + k] / U;
-    struct hk_dataset *sets[2] = {train, test};
-    for (int s = 0; s < 2; s++)
+    struct hk_dataset *sets[3] = {train, test, val};
+    for (int s = 0; s < 3 && sets[s]; s++)
         for (int u = 0; u < sets[s]->in.nx; u++) {
             double *x = sets[s]->x + (size_t)u * dx;
             for (int k = 0; k < dx - 1; k++) x[k] -= mean[k];
@@ -104,25 +104,54 @@ void hk_pixel_task_finish(struct hk_dataset *train, struct hk_dataset *test, int
 int hk_pixel_data_build(const struct hk_pixel_task *t, const struct hk_pixel_spec *s, struct hk_pixel_data *d)
 {
     memset(d, 0, sizeof *d);
-    const int U = s->train_images, T = s->test_images;
-    if (hk_images_split(s->source, t->seed, U, T, &d->train_images, &d->test_images)) return -1;
+    const int U = s->train_images, T = s->test_images, V = s->validation_images;
+    if (hk_images_split(s->source, t->seed, U, T, V, &d->train_images, &d->test_images, &d->val_images)) return -1;
     d->hidden = hk_malloc((size_t)T * HK_IMG_PIXELS);
     hk_pixel_task_build(t, &d->train_images, s->coords_per_image, 0, &d->train, NULL);
     hk_pixel_task_build(t, &d->test_images, 0, 1, &d->test, d->hidden);
-    hk_pixel_task_finish(&d->train, &d->test, s->center_x);
+    if (V > 0) { /* G random hidden pixels of each validation image: what the test scores */
+        unsigned char *vh = hk_malloc((size_t)V * HK_IMG_PIXELS);
+        hk_pixel_task_build(t, &d->val_images, 0, 2, &d->val, vh);
+        int n = 0, hid[HK_IMG_PIXELS], pick[HK_IMG_PIXELS];
+        int *xid = hk_malloc((size_t)d->val.in.n * sizeof(int) + 1);
+        double *y = hk_malloc((size_t)d->val.in.n * sizeof(double) + 1);
+        double *z = hk_malloc((size_t)d->val.in.n * 2 * sizeof(double) + 1);
+        struct hk_rng rng;
+        hk_rng_seed(&rng, (uint64_t)t->seed, 103);
+        for (int u = 0; u < V; u++) {
+            int nh = 0;
+            for (int p = 0; p < HK_IMG_PIXELS; p++)
+                if (vh[(size_t)u * HK_IMG_PIXELS + p]) hid[nh++] = p;
+            int G = s->coords_per_image < nh ? s->coords_per_image : nh;
+            sample_distinct(&rng, nh, G, pick);
+            for (int g = 0; g < G; g++, n++) {
+                int i = u * HK_IMG_PIXELS + hid[pick[g]];
+                xid[n] = d->val.xid[i], y[n] = d->val.y[i];
+                z[2 * n] = d->val.z[2 * i], z[2 * n + 1] = d->val.z[2 * i + 1];
+            }
+        }
+        free(d->val.xid), free(d->val.y), free(d->val.z);
+        d->val.xid = xid, d->val.y = y, d->val.z = z;
+        d->val.in.n = n, d->val.in.xid = xid, d->val.in.z = z;
+        free(vh);
+    }
+    hk_pixel_task_finish(&d->train, &d->test, V > 0 ? &d->val : NULL, s->center_x);
     for (int u = 0; u < U; u++)
         for (int q = 0; q < HK_IMG_PIXELS; q++)
             d->mean_image[q] += d->train_images.pix[(size_t)u * HK_IMG_PIXELS + q] / U;
     if (s->prior_is_mean_image) memcpy(d->prior, d->mean_image, sizeof d->prior);
     /* the methods fit y - prior(pixel); the pixel is read off z before any embedding */
-    for (int i = 0; i < d->train.in.n; i++) {
-        int col = (int)lround((d->train.z[2 * i] + 1) * (HK_IMG_SIDE - 1) / 2);
-        int row = (int)lround((d->train.z[2 * i + 1] + 1) * (HK_IMG_SIDE - 1) / 2);
-        d->train.y[i] -= d->prior[row * HK_IMG_SIDE + col];
-    }
+    struct hk_dataset *fitted[2] = {&d->train, &d->val};
+    for (int f = 0; f < 2; f++)
+        for (int i = 0; i < fitted[f]->in.n; i++) {
+            int col = (int)lround((fitted[f]->z[2 * i] + 1) * (HK_IMG_SIDE - 1) / 2);
+            int row = (int)lround((fitted[f]->z[2 * i + 1] + 1) * (HK_IMG_SIDE - 1) / 2);
+            fitted[f]->y[i] -= d->prior[row * HK_IMG_SIDE + col];
+        }
     if (s->fourier_z) {
         hk_embed_fourier(&d->train, s->embedding_width, s->embedding_lengthscale, t->seed);
         hk_embed_fourier(&d->test, s->embedding_width, s->embedding_lengthscale, t->seed);
+        if (V > 0) hk_embed_fourier(&d->val, s->embedding_width, s->embedding_lengthscale, t->seed);
     }
     return 0;
 }
@@ -132,6 +161,8 @@ void hk_pixel_data_free(struct hk_pixel_data *d)
     free(d->hidden);
     hk_dataset_free(&d->train);
     hk_dataset_free(&d->test);
+    hk_dataset_free(&d->val);
+    hk_image_set_free(&d->val_images);
     hk_image_set_free(&d->train_images);
     hk_image_set_free(&d->test_images);
     d->hidden = NULL;

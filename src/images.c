@@ -710,36 +710,42 @@ void hk_image_set_free(struct hk_image_set *set)
     set->labels = NULL;
 }
 
-int hk_images_split(const char *source, long seed, int ntrain, int ntest, struct hk_image_set *train,
-                    struct hk_image_set *test)
+int hk_images_split(const char *source, long seed, int ntrain, int ntest, int nval, struct hk_image_set *train,
+                    struct hk_image_set *test, struct hk_image_set *val)
 {
+    struct hk_image_set unused;
+    if (!val) val = &unused, nval = 0;
     memset(train, 0, sizeof *train);
     memset(test, 0, sizeof *test);
+    memset(val, 0, sizeof *val);
     long total = hk_images_count(source);
     if (total < 0) return -1;
-    if ((long)ntrain + ntest > total)
-        return hk_fail("data %s has %ld images; %d training + %d test images need more", source, total, ntrain, ntest);
+    if ((long)ntrain + ntest + nval > total)
+        return hk_fail("data %s has %ld images; %d training + %d test + %d validation images need more", source, total,
+                       ntrain, ntest, nval);
     long *perm = hk_malloc((size_t)total * sizeof(long));
     for (long i = 0; i < total; i++) perm[i] = i;
     struct hk_rng rng;
     hk_rng_seed(&rng, (uint64_t)seed, 31);
-    /* a partial Fisher-Yates shuffle: the first ntrain + ntest are a uniform draw */
-    for (long i = 0; i < (long)ntrain + ntest; i++) {
+    /* a partial Fisher-Yates shuffle: the first ntrain + ntest + nval are a
+     * uniform draw, and the first ntrain + ntest do not depend on nval */
+    const long need = (long)ntrain + ntest + nval;
+    for (long i = 0; i < need; i++) {
         long j = i + (long)(hk_rng_next(&rng) % (uint64_t)(total - i)), t = perm[i];
         perm[i] = perm[j];
         perm[j] = t;
     }
     /* one read for both splits (a synthetic source is generated once) */
     struct hk_image_set both;
-    int rc = hk_images_read(source, perm, ntrain + ntest, &both);
+    int rc = hk_images_read(source, perm, (int)need, &both);
     free(perm);
     if (rc) {
         hk_image_set_free(&both);
         return rc;
     }
-    struct hk_image_set *parts[2] = {train, test};
-    const int counts[2] = {ntrain, ntest};
-    for (int s = 0, first = 0; s < 2; first += counts[s++]) {
+    struct hk_image_set *parts[3] = {train, test, val};
+    const int counts[3] = {ntrain, ntest, nval};
+    for (int s = 0, first = 0; s < 3; first += counts[s++]) {
         parts[s]->n = counts[s];
         parts[s]->pix = hk_malloc((size_t)counts[s] * HK_IMG_PIXELS * sizeof(float) + 1);
         parts[s]->labels = hk_malloc((size_t)counts[s] + 1);
@@ -747,6 +753,7 @@ int hk_images_split(const char *source, long seed, int ntrain, int ntest, struct
         memcpy(parts[s]->labels, both.labels + first, (size_t)counts[s]);
     }
     hk_image_set_free(&both);
+    if (val == &unused) hk_image_set_free(&unused);
     return 0;
 }
 

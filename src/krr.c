@@ -16,14 +16,18 @@
 #include "hk/store.h"
 #include "hk/util.h"
 
-int hk_krr(enum hk_kernel kind, const struct hk_depths *d, const struct hk_inputs *train, const double *Y, int k,
-           const struct hk_inputs *test, int test_chunk, double ridge, const struct hk_grid *grid, int nb,
-           struct hk_pfile *snap, double *pred, struct hk_krr_stats *st)
+/* Fits (K + (ridge + jitter) I) A = Y on the grid: B gets A (N x k). The
+ * Gram matrix is filled, optionally written to snap, factored (raising the
+ * jitter when needed) and freed. Returns as hk_krr. */
+static int krr_fit(enum hk_kernel kind, const struct hk_depths *d, const struct hk_inputs *train, const double *Y,
+                   int k, double ridge, const struct hk_grid *grid, int nb, struct hk_pfile *snap, struct hk_dmatrix *B,
+                   struct hk_krr_stats *st)
 {
     memset(st, 0, sizeof *st);
+    memset(B, 0, sizeof *B);
     MPI_Comm comm = grid->comm;
-    const int N = train->n, M = test ? test->n : 0;
-    struct hk_dmatrix K, B;
+    const int N = train->n;
+    struct hk_dmatrix K;
     if (!hk_all_ok(comm, hk_dmatrix_create(&K, grid, N, N, nb) == 0)) {
         hk_dmatrix_destroy(&K);
         return 1;
@@ -56,25 +60,34 @@ int hk_krr(enum hk_kernel kind, const struct hk_depths *d, const struct hk_input
         return 1;
     }
     t0 = hk_now();
-    if (!hk_all_ok(comm, hk_dmatrix_create(&B, grid, N, k, nb) == 0)) {
-        hk_dmatrix_destroy(&B);
+    if (!hk_all_ok(comm, hk_dmatrix_create(B, grid, N, k, nb) == 0)) {
+        hk_dmatrix_destroy(B);
         hk_dmatrix_destroy(&K);
         return 1;
     }
-    hk_dist_columns_set(&B, Y);
-    hk_dist_cholesky_solve(&K, &B);
+    hk_dist_columns_set(B, Y);
+    hk_dist_cholesky_solve(&K, B);
     /* (K + lambda I) A = Y: the training residual Y - K A is lambda A */
     double *alpha = hk_malloc((size_t)N * k * sizeof(double));
-    hk_dist_columns_allgather(&B, alpha);
+    hk_dist_columns_allgather(B, alpha);
     st->t_solve = hk_now() - t0;
     double sse = 0;
     for (size_t i = 0; i < (size_t)N * k; i++) sse += pow((ridge + st->jitter) * alpha[i], 2);
     st->mse_train = sse / ((double)N * k);
     free(alpha);
     hk_dmatrix_destroy(&K);
+    return 0;
+}
 
-    t0 = hk_now();
-    int chunk = test_chunk < M ? test_chunk : M;
+/* Predictions K(test, train) A into pred (M x k, column-major, replicated),
+ * test_chunk rows at a time. */
+static int krr_predict(enum hk_kernel kind, const struct hk_depths *d, const struct hk_inputs *train,
+                       const struct hk_inputs *test, int test_chunk, const struct hk_grid *grid, int nb,
+                       const struct hk_dmatrix *B, double *pred)
+{
+    MPI_Comm comm = grid->comm;
+    const int N = train->n, M = test ? test->n : 0, k = B->n;
+    int rc = 0, chunk = test_chunk < M ? test_chunk : M;
     double *part = hk_malloc((size_t)(chunk > 0 ? chunk : 1) * k * sizeof(double));
     for (int c0 = 0; c0 < M && rc == 0; c0 += test_chunk) {
         int rows = M - c0 < test_chunk ? M - c0 : test_chunk;
@@ -83,7 +96,7 @@ int hk_krr(enum hk_kernel kind, const struct hk_depths *d, const struct hk_input
         if (!hk_all_ok(comm, ok)) rc = 1;
         else if (!hk_all_ok(comm, hk_dist_fill_kernel(&Kt, kind, d, test, c0, train, 0, 0) == 0)) rc = -1;
         else {
-            hk_dist_gemm(&Kt, &B, &C);
+            hk_dist_gemm(&Kt, B, &C);
             hk_dist_columns_allgather(&C, part);
             for (int j = 0; j < k; j++)
                 memcpy(pred + c0 + (size_t)j * M, part + (size_t)j * rows, (size_t)rows * sizeof(double));
@@ -91,9 +104,68 @@ int hk_krr(enum hk_kernel kind, const struct hk_depths *d, const struct hk_input
         hk_dmatrix_destroy(&Kt);
         hk_dmatrix_destroy(&C);
     }
-    st->t_predict = hk_now() - t0;
     free(part);
+    return rc;
+}
+
+int hk_krr(enum hk_kernel kind, const struct hk_depths *d, const struct hk_inputs *train, const double *Y, int k,
+           const struct hk_inputs *test, int test_chunk, double ridge, const struct hk_grid *grid, int nb,
+           struct hk_pfile *snap, double *pred, struct hk_krr_stats *st)
+{
+    struct hk_dmatrix B;
+    int rc = krr_fit(kind, d, train, Y, k, ridge, grid, nb, snap, &B, st);
+    if (rc) return rc;
+    double t0 = hk_now();
+    rc = krr_predict(kind, d, train, test, test_chunk, grid, nb, &B, pred);
+    st->t_predict = hk_now() - t0;
     hk_dmatrix_destroy(&B);
+    return rc;
+}
+
+int hk_krr_select(enum hk_kernel kind, const struct hk_depths *d, const struct hk_inputs *train, const double *Y,
+                  int k, const struct hk_inputs *val, const double *Yval, const double *ridges, int nridges,
+                  const struct hk_inputs *test, int test_chunk, const struct hk_grid *grid, int nb, double *pred,
+                  struct hk_krr_stats *st, double *val_mse, int *chosen)
+{
+    const int V = val->n;
+    double *pv = hk_malloc((size_t)(V > 0 ? V : 1) * k * sizeof(double)), best = INFINITY;
+    struct hk_dmatrix B, Bbest;
+    memset(&Bbest, 0, sizeof Bbest);
+    struct hk_krr_stats s;
+    int rc = 0;
+    *chosen = -1;
+    for (int r = 0; r < nridges && rc == 0; r++) {
+        val_mse[r] = NAN;
+        int fit = krr_fit(kind, d, train, Y, k, ridges[r], grid, nb, NULL, &B, &s);
+        if (fit < 0) { rc = -1; break; }
+        if (fit > 0) continue; /* not positive definite at this ridge: not a candidate */
+        rc = krr_predict(kind, d, train, val, test_chunk, grid, nb, &B, pv);
+        double sse = 0;
+        for (int j = 0; j < k; j++)
+            for (int i = 0; i < V; i++) sse += pow(pv[i + (size_t)j * V] - Yval[i + (size_t)j * V], 2);
+        val_mse[r] = sse / ((double)V * k);
+        if (rc == 0 && val_mse[r] < best) {
+            best = val_mse[r];
+            *chosen = r;
+            hk_dmatrix_destroy(&Bbest);
+            Bbest = B;
+            *st = s;
+        } else {
+            hk_dmatrix_destroy(&B);
+        }
+    }
+    free(pv);
+    if (rc == 0 && *chosen < 0) {
+        hk_fail("no ridge of the grid gives %s a positive definite Gram matrix with finite validation error; raise "
+                "the ridges", hk_kernel_name(kind));
+        rc = 1;
+    }
+    if (rc == 0) {
+        double t0 = hk_now();
+        rc = krr_predict(kind, d, train, test, test_chunk, grid, nb, &Bbest, pred);
+        st->t_predict = hk_now() - t0;
+    }
+    hk_dmatrix_destroy(&Bbest);
     return rc;
 }
 

@@ -80,7 +80,7 @@ static void point_params(const struct hk_point *p, struct hk_attrs *out)
 {
     for (int i = 0; i < p->cfg->nspecs; i++) {
         const struct hk_value *v = &p->values[i];
-        if (v->type == HK_T_STRING || v->type == HK_T_LIST) hk_attrs_text(out, p->cfg->specs[i].key, v->text);
+        if (v->type == HK_T_STRING || v->type == HK_T_LIST || v->type == HK_T_REALS) hk_attrs_text(out, p->cfg->specs[i].key, v->text);
         else hk_attrs_num(out, p->cfg->specs[i].key, v->num);
     }
 }
@@ -457,7 +457,7 @@ void hk_runner_list_kinds(const char *kind)
             const struct hk_param_spec *s = &list[i]->params[k];
             printf("  %-20s %-8s default %-10s %s%s\n", s->key,
                    s->type == HK_T_INT ? "int" : s->type == HK_T_REAL ? "real" : s->type == HK_T_BOOL ? "bool"
-                   : s->type == HK_T_LIST ? "list" : "string",
+                   : s->type == HK_T_LIST ? "list" : s->type == HK_T_REALS ? "reals" : "string",
                    s->default_value, s->help, s->resource ? " (not part of the point id)" : "");
         }
     }

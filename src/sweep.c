@@ -134,6 +134,16 @@ int hk_list_has(const char *s, const char *item)
     return 0;
 }
 
+int hk_list_reals(const char *s, double *out)
+{
+    int n = 0;
+    for (char *end; *s && n < HK_MAX_REALS; s = *end == ',' ? end + 1 : end) {
+        out[n++] = strtod(s, &end);
+        if (end == s) break;
+    }
+    return n;
+}
+
 void hk_point_describe(const struct hk_point *p, char *buf, int n)
 {
     const struct hk_config *cfg = p->cfg;

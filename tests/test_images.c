@@ -83,7 +83,7 @@ static void test_pixel_tasks(void)
                     int at = mode == HK_COMPLETION ? p : k++;
                     CHECK(te.x[(size_t)u * dx + at] == set.pix[u * HK_IMG_PIXELS + p], "x holds shown pixel %d", p);
                 }
-        hk_pixel_task_finish(&tr, &te, 1);
+        hk_pixel_task_finish(&tr, &te, NULL, 1);
         CHECK(tr.in.n == 60 && tr.in.nx == 3 && tr.in.dx == dx && tr.in.dz == 2, "training set shape");
         CHECK(te.in.n == 3 * HK_IMG_PIXELS, "test set has every pixel");
         for (int u = 0; u < 3; u++) {

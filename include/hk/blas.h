@@ -10,6 +10,14 @@
 void dgemm_(const char *ta, const char *tb, const int *m, const int *n, const int *k, const double *alpha,
             const double *a, const int *lda, const double *b, const int *ldb, const double *beta, double *c,
             const int *ldc);
+/* Row-major C (M x N) = alpha op(A) op(B) + beta C, through column-major
+ * dgemm: C^T = op(B)^T op(A)^T. ta/tb: 'N' or 'T' as for row-major. */
+static inline void hk_gemm_rm(char ta, char tb, int M, int N, int K, double alpha, const double *A, int lda,
+                              const double *B, int ldb, double beta, double *C, int ldc)
+{
+    if (M == 0 || N == 0) return;
+    dgemm_(&tb, &ta, &N, &M, &K, &alpha, B, &ldb, A, &lda, &beta, C, &ldc);
+}
 void dpotrf_(const char *uplo, const int *n, double *a, const int *lda, int *info);
 void dpotrs_(const char *uplo, const int *n, const int *nrhs, const double *a, const int *lda, double *b,
              const int *ldb, int *info);

@@ -8,7 +8,7 @@
 
 #include <stddef.h>
 
-enum hk_type { HK_T_INT, HK_T_REAL, HK_T_BOOL, HK_T_STRING, HK_T_LIST };
+enum hk_type { HK_T_INT, HK_T_REAL, HK_T_BOOL, HK_T_STRING, HK_T_LIST, HK_T_REALS };
 
 struct hk_param_spec {
     const char *key;
@@ -22,10 +22,11 @@ struct hk_param_spec {
 };
 
 #define HK_VALUE_TEXT 160
+#define HK_MAX_REALS 16            /* numbers in a REALS parameter */
 struct hk_value {
     enum hk_type type;
     double num;                /* INT, REAL, BOOL */
-    char text[HK_VALUE_TEXT];  /* STRING; LIST as comma-joined items */
+    char text[HK_VALUE_TEXT];  /* STRING; LIST and REALS as comma-joined items */
 };
 
 #define HK_MAX_PARAMS 64

@@ -89,6 +89,8 @@ double hk_hn_mse(const struct hk_hn_cache *c, const double *y, double *dout);
 /* Softmax cross-entropy mean_b -log softmax(out_b)[label_b] over k outputs,
  * its gradient (softmax - onehot) / nb, and the count of correct argmaxes. */
 double hk_hn_cross_entropy(const struct hk_hn_cache *c, int k, const int *labels, double *dout, int *correct);
+/* The same on nb x k outputs; dout (if not NULL) and correct (if not NULL). */
+double hk_softmax_cross_entropy(const double *out, int nb, int k, const int *labels, double *dout, int *correct);
 
 /* Empirical NTK of output 0, ntk[i + j nb], over all of f's parameters,
  * computed as in section 7 without materialising per-sample gradients of A. */

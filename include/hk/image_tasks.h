@@ -40,10 +40,10 @@ void hk_pixel_task_build(const struct hk_pixel_task *t, const struct hk_image_se
                          long stream, struct hk_dataset *d, unsigned char *hidden);
 /* The x of one image (length hk_pixel_task_dx), as in the dataset. */
 int hk_pixel_task_dx(const struct hk_pixel_task *t);
-/* Finishes x of the training and test sets built above: subtracts the
+/* Finishes x of the training, test and validation (if not NULL) sets built above: subtracts the
  * training mean of x (if centre), appends the constant and scales each x to
  * |x|^2 = dx. Until then x holds the raw pixels (and mask). */
-void hk_pixel_task_finish(struct hk_dataset *train, struct hk_dataset *test, int centre);
+void hk_pixel_task_finish(struct hk_dataset *train, struct hk_dataset *test, struct hk_dataset *val, int centre);
 
 /* Everything a pixel task's point fits and scores on, built from a source
  * and a seed: the image split, the training set (U images x G sampled
@@ -55,6 +55,7 @@ void hk_pixel_task_finish(struct hk_dataset *train, struct hk_dataset *test, int
 struct hk_pixel_spec {
     const char *source;          /* `hksweep data mnist` file, or synthetic[:N] */
     int train_images, coords_per_image, test_images;
+    int validation_images;       /* V: more images, never fitted, for choosing hyperparameters (0: none) */
     int center_x;                /* subtract the training mean of x */
     int prior_is_mean_image;     /* 0: zero prior */
     int fourier_z;               /* embed z with random Fourier features */
@@ -62,8 +63,9 @@ struct hk_pixel_spec {
     double embedding_lengthscale;
 };
 struct hk_pixel_data {
-    struct hk_image_set train_images, test_images;
+    struct hk_image_set train_images, test_images, val_images;
     struct hk_dataset train, test;
+    struct hk_dataset val;       /* the hidden pixels of the V validation images; y = intensity minus the prior */
     unsigned char *hidden;       /* test_images x 784 */
     double mean_image[HK_IMG_PIXELS], prior[HK_IMG_PIXELS];
 };

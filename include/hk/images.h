@@ -39,10 +39,11 @@ void hk_image_set_free(struct hk_image_set *set);
 void hk_images_synthetic(int n, long seed, float *pix, unsigned char *labels);
 
 /* Splits a source by seed: a random permutation of its images, the first
- * ntrain for training and the next ntest for testing (never the same image
- * in both). */
-int hk_images_split(const char *source, long seed, int ntrain, int ntest, struct hk_image_set *train,
-                    struct hk_image_set *test);
+ * ntrain for training, the next ntest for testing and the next nval for
+ * validation (val may be NULL with nval 0); never the same image in two
+ * sets, and the training and test images do not depend on nval. */
+int hk_images_split(const char *source, long seed, int ntrain, int ntest, int nval, struct hk_image_set *train,
+                    struct hk_image_set *test, struct hk_image_set *val);
 
 /* Rotates a 28 x 28 image counter-clockwise (as displayed, row 0 on top) by
  * `degrees` about its centre (13.5, 13.5), with bilinear interpolation and

@@ -24,6 +24,16 @@ struct hk_krr_stats {
 int hk_krr(enum hk_kernel kind, const struct hk_depths *d, const struct hk_inputs *train, const double *Y, int k,
            const struct hk_inputs *test, int test_chunk, double ridge, const struct hk_grid *grid, int nb,
            struct hk_pfile *snap, double *pred, struct hk_krr_stats *st);
+/* The same with the ridge chosen on a validation set: for each of the
+ * nridges ridges, fits on train and predicts val (V points, targets Yval,
+ * V x k column-major); the ridge of the least validation MSE (val_mse[r]
+ * gets each, NaN where the Gram matrix was not positive definite) predicts
+ * test into pred. *chosen gets its index, st its fit's stats. Returns as
+ * hk_krr; 1 also when no ridge is usable. */
+int hk_krr_select(enum hk_kernel kind, const struct hk_depths *d, const struct hk_inputs *train, const double *Y,
+                  int k, const struct hk_inputs *val, const double *Yval, const double *ridges, int nridges,
+                  const struct hk_inputs *test, int test_chunk, const struct hk_grid *grid, int nb, double *pred,
+                  struct hk_krr_stats *st, double *val_mse, int *chosen);
 /* Records the stats of kernel `name` as metrics jitter_<name>, time_gram_,
  * time_factor_, time_solve_, time_predict_ and mse_train_<name>. */
 void hk_krr_record(struct hk_result *r, const char *name, const struct hk_krr_stats *st);

@@ -23,8 +23,9 @@
  * synthetic task, the image data) takes the group's struct.
  *
  * Types: INT -> int, REAL -> double, BOOL -> int (0/1), STRING -> const char *
- * and LIST -> const char * (items joined by commas; test one with
- * hk_list_has). Strings point into the point's values, which outlive a run. */
+ * LIST -> const char * (items joined by commas; test one with
+ * hk_list_has) and REALS -> const char * (numbers joined by commas; read
+ * them with hk_list_reals). Strings point into the point's values, which outlive a run. */
 #ifndef HK_PARAMS_H
 #define HK_PARAMS_H
 
@@ -36,12 +37,14 @@
 #define HK_CTYPE_BOOL int
 #define HK_CTYPE_STRING const char *
 #define HK_CTYPE_LIST const char *
+#define HK_CTYPE_REALS const char *
 
 #define HK_GET_INT(v) ((int)(v).num)
 #define HK_GET_REAL(v) ((v).num)
 #define HK_GET_BOOL(v) ((v).num != 0)
 #define HK_GET_STRING(v) ((v).text)
 #define HK_GET_LIST(v) ((v).text)
+#define HK_GET_REALS(v) ((v).text)
 
 #define HK_P_SPEC(T, name, def, lo, hi, choices, help, res) {#name, HK_T_##T, def, lo, hi, choices, help, res},
 #define HK_P_FIELD(T, name, ...) HK_CTYPE_##T name;
@@ -91,5 +94,8 @@ HK_PARAM_GROUP(hk_common, HK_COMMON_PARAMS)
 
 /* Whether the comma-joined list holds item. */
 int hk_list_has(const char *list, const char *item);
+/* The numbers of a REALS parameter (validated by the config) into out
+ * (room for HK_MAX_REALS); returns how many. */
+int hk_list_reals(const char *list, double *out);
 
 #endif

@@ -67,15 +67,15 @@ struct trajectory {
 };
 
 /* After each step (one epoch of full-batch GD), outputs at the logged steps. */
-static void on_step(int epoch, const struct hk_hypernet *net, void *ctx)
+static void on_step(int epoch, const struct hk_model *net, void *ctx)
 {
     struct trajectory *t = ctx;
     if (t->next >= t->nlog || epoch != (int)t->log_at[t->next]) return;
     int s = t->next++, N = t->train->in.n, M = t->test->in.n;
-    hk_hn_evaluate(net, &t->train->in, t->train->y, NULL, t->h0_train, t->team, &t->loss[s], NULL,
+    hk_model_evaluate(net, &t->train->in, t->train->y, NULL, t->h0_train, t->team, &t->loss[s], NULL,
                    t->f_train + (size_t)s * N);
     double unused;
-    hk_hn_evaluate(net, &t->test->in, t->test->y, NULL, t->h0_test, t->team, &unused, NULL, t->f_test + (size_t)s * M);
+    hk_model_evaluate(net, &t->test->in, t->test->y, NULL, t->h0_test, t->team, &unused, NULL, t->f_test + (size_t)s * M);
 }
 
 static double norm(const double *a, const double *b, int n)
@@ -203,9 +203,11 @@ static int run(const struct hk_point *p, MPI_Comm team, const struct hk_experime
         hk_dataset_free(&train), hk_dataset_free(&test);
         return -1;
     }
+    struct hk_model model;
+    hk_model_of_hypernet(&model, &net);
     double *h0_train = hk_malloc((size_t)N * sizeof(double)), *h0_test = hk_malloc((size_t)M * sizeof(double)), l0;
-    hk_hn_evaluate(&net, &train.in, train.y, NULL, NULL, team, &l0, NULL, h0_train);
-    hk_hn_evaluate(&net, &test.in, test.y, NULL, NULL, team, &l0, NULL, h0_test);
+    hk_model_evaluate(&model, &train.in, train.y, NULL, NULL, team, &l0, NULL, h0_train);
+    hk_model_evaluate(&model, &test.in, test.y, NULL, NULL, team, &l0, NULL, h0_test);
     int *all = hk_malloc((size_t)N * sizeof(int));
     for (int i = 0; i < N; i++) all[i] = i;
     struct hk_hn_batch batch = {.in = &train.in, .samples = all, .nb = N};
@@ -217,7 +219,7 @@ static int run(const struct hk_point *p, MPI_Comm team, const struct hk_experime
                             .f_test = hk_calloc((size_t)T * M, sizeof(double)), .loss = hk_calloc((size_t)T, sizeof(double))};
     struct hk_train_opts o = {.epochs = prm.steps, .full_batch = 1, .lr = lr, .offset = h0_train, .shuffle_seed = prm.common.seed};
     long steps_done = 0;
-    long div = hk_train_hypernet(&net, &train.in, train.y, NULL, &o, team, on_step, &tr, &steps_done);
+    long div = hk_train_model(&model, &train.in, train.y, NULL, &o, team, on_step, &tr, &steps_done, NULL);
     hk_hn_entk(&net, &batch, ntkT);
 
     if (trank == 0) {

@@ -46,11 +46,11 @@ struct curves {
     double *train_mse, *test_mse;
 };
 
-static void on_epoch(int epoch, const struct hk_hypernet *net, void *ctx)
+static void on_epoch(int epoch, const struct hk_model *m, void *ctx)
 {
     struct curves *c = ctx;
-    hk_hn_evaluate(net, &c->train->in, c->train->y, NULL, NULL, c->team, &c->train_mse[epoch], NULL, NULL);
-    hk_hn_evaluate(net, &c->test->in, c->test->y, NULL, NULL, c->team, &c->test_mse[epoch], NULL, NULL);
+    hk_model_evaluate(m, &c->train->in, c->train->y, NULL, NULL, c->team, &c->train_mse[epoch], NULL, NULL);
+    hk_model_evaluate(m, &c->test->in, c->test->y, NULL, NULL, c->team, &c->test_mse[epoch], NULL, NULL);
 }
 
 static int run(const struct hk_point *p, MPI_Comm team, const struct hk_experiment_env *env, struct hk_result *r)
@@ -80,7 +80,9 @@ static int run(const struct hk_point *p, MPI_Comm team, const struct hk_experime
     for (int e = 0; e <= epochs; e++) c.train_mse[e] = c.test_mse[e] = NAN;
     long step = 0;
     double t_train = hk_now();
-    long diverged_at = hk_train_hypernet(&net, &train.in, train.y, NULL, &o, team, on_epoch, &c, &step);
+    struct hk_model model;
+    hk_model_of_hypernet(&model, &net);
+    long diverged_at = hk_train_model(&model, &train.in, train.y, NULL, &o, team, on_epoch, &c, &step, NULL);
     double seconds = hk_now() - t_train;
     if (trank == 0) {
         hk_result_array(r, "train_mse_per_epoch", 1, epochs + 1, 0, 0, c.train_mse);

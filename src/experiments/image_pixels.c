@@ -16,6 +16,7 @@
 #include "hk/dist.h"
 #include "hk/dynamics.h"
 #include "hk/experiment.h"
+#include "hk/finite.h"
 #include "hk/image_tasks.h"
 #include "hk/krr.h"
 #include "hk/params.h"
@@ -35,15 +36,24 @@
     P(STRING, z_embedding, "fourier", 0, 0, "none|fourier", "embedding of the pixel coordinate z", 0)             \
     P(INT, embedding_width, "64", 1, 1000000, NULL, "width D of the Fourier embedding of z", 0)                   \
     P(REAL, embedding_lengthscale, "0.2", 1e-6, 1e6, NULL, "length scale of z's Fourier embedding", 0)            \
-    P(REAL, ridge, "0.1", 0, 1e12, NULL, "ridge of the kernel methods", 0)                                        \
-    P(LIST, methods, "Th,Kh,Tmlp,hypernet", 0, 0, "hypernet" HK_POINT_KERNELS_BAR, "methods compared", 0)        \
+    P(INT, validation_images, "10", 0, 10000000, NULL,                                                            \
+      "V: more images, never fitted, on whose hidden pixels (G per image) the ridge, lr and epochs are chosen; "   \
+      "0: ridge and lr as given", 0)                                                                              \
+    P(REAL, ridge, "0.1", 0, 1e12, NULL, "ridge of the kernel methods without validation", 0)                     \
+    P(REALS, ridge_grid, "1e-5,1e-4,1e-3,1e-2,1e-1,1", 0, 1e12, NULL, "kernel ridges tried on the validation images", 0) \
+    P(LIST, methods, "Th,Kh,Tmlp,hypernet,mlp", 0, 0, "hypernet|mlp" HK_POINT_KERNELS_BAR, "methods compared", 0) \
     P(INT, width_f, "256", 1, 1000000, NULL, "hypernet: width n of f's hidden layers", 0)                         \
     P(INT, width_g, "32", 1, 1000000, NULL, "hypernet: width m of g's hidden layers", 0)                          \
-    P(REAL, lr, "0.05", 0, 1e6, NULL, "hypernet: learning rate", 0)                                               \
-    P(REAL, momentum, "0.9", 0, 0.9999, NULL, "hypernet: momentum", 0)                                            \
-    P(INT, batch_size, "64", 1, 100000000, NULL, "hypernet: minibatch size", 0)                                   \
-    P(INT, epochs, "30", 1, 1000000, NULL, "hypernet: passes over the training pixels", 0)                        \
-    P(BOOL, centered, "true", 0, 1, NULL, "hypernet: train h(w) - h(w0), output 0 at init as in kernel regression", 0) \
+    P(INT, width_mlp, "512", 1, 1000000, NULL,                                                                    \
+      "mlp: width of the plain MLP on (x, z), with depth_f + depth_g hidden layers as Tmlp", 0)                   \
+    P(REAL, lr, "0.05", 0, 1e6, NULL, "finite networks: learning rate without validation", 0)                    \
+    P(REALS, lr_grid, "0.003,0.01,0.03,0.1", 1e-12, 1e6, NULL, "finite networks: learning rates tried on the validation images", 0) \
+    P(INT, patience, "5", 0, 1000000, NULL,                                                                       \
+      "finite networks: epochs without a better validation loss before stopping (0: never)", 0)                  \
+    P(REAL, momentum, "0.9", 0, 0.9999, NULL, "finite networks: momentum", 0)                                     \
+    P(INT, batch_size, "64", 1, 100000000, NULL, "finite networks: minibatch size", 0)                            \
+    P(INT, epochs, "30", 1, 1000000, NULL, "finite networks: most passes over the training pixels", 0)            \
+    P(BOOL, centered, "true", 0, 1, NULL, "finite networks: train h(w) - h(w0), output 0 at init as in kernel regression", 0) \
     P(BOOL, center_x, "true", 0, 1, NULL, "subtract the training mean from x before scaling it", 0)               \
     P(STRING, target_mean, "image", 0, 0, "image|zero",                                                           \
       "prior mean of the pixels: the training mean image (methods fit the rest) or zero", 0)                      \
@@ -98,6 +108,13 @@ static struct hk_hn_shape shape_of(const struct pixel_task_params *t, int dx, in
     return s;
 }
 
+/* The finite counterpart of Tmlp: depth_f + depth_g hidden layers on (x, z). */
+static struct hk_mlp_shape mlp_shape_of(const struct pixel_task_params *t, int dx, int dz)
+{
+    struct hk_mlp_shape s = {.dx = dx, .dz = dz, .n = t->width_mlp, .depth = t->depth_f + t->depth_g, .k = 1};
+    return s;
+}
+
 /* Per-image MSE on hidden pixels and on the whole image of predictions
  * pred (T x 784); returns the means over images. */
 static void score(int T, const double *pred, const struct hk_image_set *test, const unsigned char *hidden,
@@ -130,7 +147,8 @@ static int run_pixels(const struct pixel_point *pp, MPI_Comm team, struct hk_res
     const long seed = pp->common.seed;
     const struct hk_pixel_task task = task_of(pp);
     const struct hk_pixel_spec spec = {.source = prm->data, .train_images = U, .coords_per_image = G,
-                                       .test_images = T, .center_x = prm->center_x,
+                                       .test_images = T, .validation_images = prm->validation_images,
+                                       .center_x = prm->center_x,
                                        .prior_is_mean_image = !strcmp(prm->target_mean, "image"),
                                        .fourier_z = !strcmp(prm->z_embedding, "fourier"),
                                        .embedding_width = prm->embedding_width,
@@ -174,10 +192,16 @@ static int run_pixels(const struct pixel_point *pp, MPI_Comm team, struct hk_res
     struct hk_grid grid;
     int have_grid = 0, rc = 0;
     struct hk_depths depths = {prm->depth_f, prm->depth_g, 0};
-    /* the kernels between points, in table order, then the finite hypernetwork */
-    for (int k = 0; k <= HK_NKERNELS && rc == 0 && r->status == HK_OK; k++) {
+    /* with validation images, the ridge and the lr are chosen on them */
+    const int V = prm->validation_images;
+    double ridges[HK_MAX_REALS], lrs[HK_MAX_REALS], ridge_kh = prm->ridge;
+    const int nridges = hk_list_reals(prm->ridge_grid, ridges), nlr = hk_list_reals(prm->lr_grid, lrs);
+    hk_attrs_num(&r->metrics, "n_val", V > 0 ? pd.val.in.n : 0);
+    static const char *const finite[2] = {"hypernet", "mlp"};
+    /* the kernels between points, in table order, then the finite networks */
+    for (int k = 0; k < HK_NKERNELS + 2 && rc == 0 && r->status == HK_OK; k++) {
         const int is_kernel = k < HK_NKERNELS;
-        const char *name = is_kernel ? hk_kernel_name(k) : "hypernet";
+        const char *name = is_kernel ? hk_kernel_name(k) : finite[k - HK_NKERNELS];
         if ((is_kernel && !hk_kernel_info(k)->point) || !hk_list_has(prm->methods, name)) continue;
         if (hk_team_should_stop(team)) {
             r->status = HK_ABANDONED;
@@ -192,9 +216,26 @@ static int run_pixels(const struct pixel_point *pp, MPI_Comm team, struct hk_res
                 have_grid = 1;
             }
             struct hk_krr_stats st;
-            int kr = hk_krr(k, &depths, &train.in, train.y, 1, &test.in, prm->test_chunk, prm->ridge, &grid,
+            double ridge = prm->ridge;
+            int kr;
+            if (V > 0) {
+                double val_mse[HK_MAX_REALS];
+                int chosen;
+                kr = hk_krr_select(k, &depths, &train.in, train.y, 1, &pd.val.in, pd.val.y, ridges, nridges, &test.in,
+                                   prm->test_chunk, &grid, pp->common.block_size, pred, &st, val_mse, &chosen);
+                if (chosen >= 0) ridge = ridges[chosen];
+                if (trank == 0) {
+                    snprintf(key, sizeof key, "mse_val_by_ridge_%s", name);
+                    memcpy(hk_result_array(r, key, 1, nridges, 0, 0, NULL)->data, val_mse, nridges * sizeof(double));
+                }
+            } else {
+                kr = hk_krr(k, &depths, &train.in, train.y, 1, &test.in, prm->test_chunk, ridge, &grid,
                             pp->common.block_size, NULL, pred, &st);
+            }
             if (kr < 0) { rc = -1; break; }
+            snprintf(key, sizeof key, "ridge_%s", name);
+            hk_attrs_num(&r->metrics, key, ridge);
+            if (k == HK_KH) ridge_kh = ridge;
             hk_krr_record(r, name, &st);
             if (kr > 0) {
                 hk_result_fail(r, "%s", hk_error_message());
@@ -202,40 +243,20 @@ static int run_pixels(const struct pixel_point *pp, MPI_Comm team, struct hk_res
             }
             for (int i = 0; i < M; i++) pred[i] += prior[i % HK_IMG_PIXELS];
         } else {
-            struct hk_hn_shape shape = shape_of(prm, train.in.dx, train.in.dz);
-            struct hk_hypernet net;
-            if (hk_hn_init(&net, &shape, seed * 1000003L + 17)) { rc = -1; break; }
-            struct hk_train_opts o = {.epochs = prm->epochs, .batch_size = prm->batch_size, .lr = prm->lr,
-                                      .momentum = prm->momentum, .shuffle_seed = seed};
-            long steps = 0;
-            double loss, *h0_train = NULL, *h0_test = NULL;
-            if (prm->centered) {
-                h0_train = hk_malloc((size_t)N * sizeof(double));
-                h0_test = hk_malloc((size_t)M * sizeof(double));
-                hk_hn_evaluate(&net, &train.in, train.y, NULL, NULL, team, &loss, NULL, h0_train);
-                hk_hn_evaluate(&net, &test.in, test.y, NULL, NULL, team, &loss, NULL, h0_test);
-                o.offset = h0_train;
-            }
-            long div = hk_train_hypernet(&net, &train.in, train.y, NULL, &o, team, NULL, NULL, &steps);
-            hk_hn_evaluate(&net, &train.in, train.y, NULL, h0_train, team, &loss, NULL, NULL);
-            hk_attrs_num(&r->metrics, "mse_train_hypernet", loss);
-            hk_hn_evaluate(&net, &test.in, test.y, NULL, h0_test, team, &loss, NULL, pred);
+            struct hk_finite_spec fs = {.method = name, .hn = shape_of(prm, train.in.dx, train.in.dz),
+                                        .mlp = mlp_shape_of(prm, train.in.dx, train.in.dz),
+                                        .init_seed = seed * 1000003L + 17, .centered = prm->centered,
+                                        .o = {.epochs = prm->epochs, .batch_size = prm->batch_size, .lr = prm->lr,
+                                              .momentum = prm->momentum, .shuffle_seed = seed,
+                                              .patience = prm->patience},
+                                        .lrs = lrs, .nlr = nlr};
+            const struct hk_finite_set ftrain = {&train.in, train.y, NULL}, fval = {V > 0 ? &pd.val.in : NULL, pd.val.y, NULL},
+                                       ftest = {&test.in, test.y, NULL};
+            struct hk_finite_fit fit;
+            if (hk_finite_train(&fs, &ftrain, &fval, &ftest, team, NULL, NULL, r, &fit, pred)) { rc = -1; break; }
             for (int i = 0; i < M; i++) pred[i] += prior[i % HK_IMG_PIXELS];
-            free(h0_train);
-            free(h0_test);
-            hk_attrs_num(&r->metrics, "parameters_hypernet", (double)net.nparams);
-            hk_attrs_num(&r->metrics, "steps_hypernet", (double)steps);
-            hk_hn_free(&net);
-            if (div == -2) {
-                r->status = HK_ABANDONED;
-                snprintf(r->reason, sizeof r->reason, "stopped by a signal while training the hypernetwork");
-                break;
-            }
-            if (div >= 0) {
-                r->status = HK_DIVERGED;
-                snprintf(r->reason, sizeof r->reason, "hypernetwork diverged at step %ld; lower lr", div);
-                break;
-            }
+            hk_finite_fit_free(&fit);
+            if (r->status != HK_OK) break;
         }
         snprintf(key, sizeof key, "time_%s", name);
         hk_attrs_num(&r->metrics, key, hk_now() - t0);
@@ -271,7 +292,7 @@ static int run_pixels(const struct pixel_point *pp, MPI_Comm team, struct hk_res
         shown.n = E * HK_IMG_PIXELS;
         if (!have_grid && hk_grid_create(&grid, team, pp->common.grid_rows) == 0) have_grid = 1;
         double zero = 0;
-        struct hk_dynamics_opts uo = {.lr_fraction = 0.5, .steps = &zero, .nsteps = 1, .ridge = prm->ridge,
+        struct hk_dynamics_opts uo = {.lr_fraction = 0.5, .steps = &zero, .nsteps = 1, .ridge = ridge_kh,
                                       .nb = pp->common.block_size, .uncertainty = 1};
         struct hk_dynamics_out u;
         int ur = have_grid ? hk_dynamics_predict(&depths, &train.in, train.y, 1, &shown, &grid, &uo, &u) : -1;
@@ -344,14 +365,22 @@ static void estimate_pixels(const struct pixel_point *pp, int team_size, const s
     double data = (U + T) * (dx + HK_IMG_PIXELS) + (N + M) * (dz + 3) + 3 * M;
     struct hk_depths d = {prm->depth_f, prm->depth_g, 0};
     double kernel_mem = 0, entries = 0, kflop = 0, la = 0;
+    /* with validation: each ridge of the grid refills and refactors the Gram matrix and predicts
+     * the V x G validation pixels; each lr of the grid trains the networks once (at most) */
+    double tmp[HK_MAX_REALS];
+    const int V = prm->validation_images;
+    const double fits = V > 0 ? hk_list_reals(prm->ridge_grid, tmp) : 1, runs = V > 0 ? hk_list_reals(prm->lr_grid, tmp) : 1;
+    const double Mv = V > 0 ? (double)V * prm->coords_per_image : 0;
+    data += Mv * (dz + 3) + V * (dx + HK_IMG_PIXELS);
     for (int k = 0; k < HK_NKERNELS; k++) {
         if (!hk_kernel_info(k)->point || !hk_list_has(prm->methods, hk_kernel_name(k))) continue;
         double ws = hk_kernel_workspace_bytes(k, &d, (int)U, (int)U, dx, dz, (int)(N / nprow) + nb, (int)(N / npcol) + nb);
-        kernel_mem = gram + tblk + ws / 8;
+        kernel_mem = gram + tblk + ws / 8 + (V > 0 ? N / team_size + nb : 0);
         double cost = hk_kernel_entry_cost(k, &d, dz);
-        entries += N * (N + 1) / 2 + M * N;
-        kflop += cost * (N * (N + 1) / 2 + M * N) / 1e9;
-        la += (N * N * N / 3 + 2 * N * N + 2 * M * N) / 1e9;
+        double pairs = fits * (N * (N + 1) / 2 + Mv * N) + M * N;
+        entries += pairs;
+        kflop += cost * pairs / 1e9;
+        la += (fits * (N * N * N / 3 + 2 * N * N + 2 * Mv * N) + 2 * M * N) / 1e9;
     }
     /* uncertainty on the example images' pixels: Th and its eigenvectors,
      * Th* Z and three Me x N products, Kh */
@@ -370,11 +399,22 @@ static void estimate_pixels(const struct pixel_point *pp, int team_size, const s
         double params = (double)hk_hn_param_count(&s);
         double P = (params - (double)s.n * s.dx) / s.n;
         double batch = fmin((double)prm->batch_size, N);
-        hn_mem = 3 * params + fmin(batch, U) * P * 4 + 2048.0 * P;
+        hn_mem = (V > 0 ? 5 : 3) * params + fmin(batch, U) * P * 4 + 2048.0 * P; /* + init and best copies */
         /* per epoch: the generated weights of each minibatch's images (~6 flops per weight of A) and g */
         double batches = ceil(N / batch);
-        hn_flop = (prm->epochs * (batches * fmin(batch, U) * 6 * P * s.n + 6 * N * P) +
-                   2 * (U + T) * P * s.n + 2 * M * P) / 1e9;
+        hn_flop = runs * (prm->epochs * (batches * fmin(batch, U) * 6 * P * s.n + 6 * N * P + 2 * (V + Mv) * P) +
+                          2 * (U + T + V) * P * s.n + 2 * M * P) / 1e9;
+    }
+    if (hk_list_has(prm->methods, "mlp")) {
+        struct hk_mlp_shape s = mlp_shape_of(prm, dx, dz);
+        double params = (double)hk_mlp_param_count(&s), x_part = (double)s.n * dx, rest = params - x_part;
+        double batch = fmin((double)prm->batch_size, N), chunk = fmin(2048, fmax(16, 4e6 / ((double)s.n * s.depth)));
+        hn_mem = fmax(hn_mem, (V > 0 ? 5 : 3) * params + 4 * fmax(batch, chunk) * s.n * s.depth);
+        /* x's part of the first layer once per distinct x of a batch, the rest per pixel: 6 flops per weight
+         * and sample to train, 2 to evaluate */
+        double batches = ceil(N / batch);
+        hn_flop += runs * (prm->epochs * (batches * fmin(batch, U) * 6 * x_part + N * 6 * rest + 2 * Mv * rest +
+                                          2 * V * x_part) + 2 * (N + M) * rest + 2 * (U + T) * x_part) / 1e9;
     }
     e->mem_bytes_per_rank = 8 * (data + fmax(kernel_mem, hn_mem));
     e->kernel_entries = entries;

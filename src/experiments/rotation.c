@@ -13,6 +13,7 @@
 #include "hk/data.h"
 #include "hk/dist.h"
 #include "hk/experiment.h"
+#include "hk/finite.h"
 #include "hk/image_tasks.h"
 #include "hk/krr.h"
 #include "hk/params.h"
@@ -28,37 +29,50 @@
     P(INT, test_images, "100", 1, 10000000, NULL, "distinct test images", 0)                                      \
     P(INT, samples_per_image, "5", 1, 100000, NULL, "(a1, a2) draws per image", 0)                                \
     P(REAL, angle_jitter, "0", 0, 15, NULL, "a2 = 30 c + U(-jitter, jitter) degrees", 0)                          \
-    P(LIST, methods, "hypernet", 0, 0, "hypernet" HK_POINT_KERNELS_BAR, "methods compared", 0)                    \
+    P(INT, validation_images, "20", 0, 10000000, NULL,                                                            \
+      "more images, never fitted, on which the ridge, lr and epochs are chosen (0: ridge and lr as given)", 0)    \
+    P(LIST, methods, "hypernet", 0, 0, "hypernet|mlp" HK_POINT_KERNELS_BAR, "methods compared", 0)               \
+    P(INT, width_mlp, "512", 1, 1000000, NULL,                                                                    \
+      "mlp: width of the plain MLP on (x, z), with as many hidden layers as Tmlp (f's, bottleneck included, and g's)", 0) \
     P(INT, depth_f, "3", 1, HK_MAX_DEPTH, NULL, "hidden layers of f of width width_f (before the bottleneck)", 0)  \
     P(INT, width_f, "200", 1, 1000000, NULL, "width of f's hidden layers", 0)                                     \
     P(INT, bottleneck, "100", 0, 1000000, NULL, "width of f's last hidden layer (0: none)", 0)                    \
     P(INT, depth_g, "2", 1, HK_MAX_DEPTH, NULL, "layers H of g", 0)                                               \
     P(INT, width_g, "50", 1, 1000000, NULL, "width m of g's hidden layers", 0)                                    \
-    P(REAL, lr, "0.1", 0, 1e6, NULL, "learning rate", 0)                                                          \
+    P(REAL, lr, "0.1", 0, 1e6, NULL, "learning rate without validation", 0)                                       \
+    P(REALS, lr_grid, "0.03,0.1,0.3", 1e-12, 1e6, NULL, "learning rates tried on the validation images", 0)      \
+    P(INT, patience, "5", 0, 1000000, NULL, "epochs without a better validation loss before stopping (0: never)", 0) \
     P(REAL, momentum, "0.9", 0, 0.9999, NULL, "momentum", 0)                                                      \
     P(INT, batch_size, "32", 1, 100000000, NULL, "minibatch size", 0)                                             \
     P(INT, epochs, "10", 1, 1000000, NULL, "passes over the training set", 0)                                     \
     P(BOOL, centered, "true", 0, 1, NULL, "train h(w) - h(w0): logits 0 at initialisation", 0)                    \
-    P(REAL, ridge, "1e-2", 0, 1e12, NULL, "ridge of the kernel classifiers", 0)                                   \
+    P(REAL, ridge, "1e-2", 0, 1e12, NULL, "ridge of the kernel classifiers without validation", 0)                \
+    P(REALS, ridge_grid, "1e-3,1e-2,1e-1,1", 0, 1e12, NULL, "kernel ridges tried on the validation images", 0)    \
     P(INT, test_chunk, "4096", 1, 100000000, NULL, "test points per prediction block", 1)                         \
     G(common, hk_common, HK_COMMON_PARAMS)
 HK_PARAMS_DEFINE(rotation, ROTATION_PARAMS)
 
+/* Accuracy and loss on the training and test sets after every epoch, of
+ * every run of the lr search (a run starts at epoch 0), so that the run
+ * kept can be recorded. */
 struct curves {
     const struct hk_dataset *train, *test;
-    const double *h0_train, *h0_test;
+    const struct hk_finite_fit *fit;
     const int *ltrain, *ltest;
     MPI_Comm team;
-    double *train_loss, *test_loss, *train_acc, *test_acc;
+    int epochs, run;
+    double *train_loss, *test_loss, *train_acc, *test_acc; /* runs x (epochs + 1) */
 };
 
-static void on_epoch(int epoch, const struct hk_hypernet *net, void *ctx)
+static void on_epoch(int epoch, const struct hk_model *m, void *ctx)
 {
     struct curves *c = ctx;
-    hk_hn_evaluate(net, &c->train->in, NULL, c->ltrain, c->h0_train, c->team, &c->train_loss[epoch],
-                   &c->train_acc[epoch], NULL);
-    hk_hn_evaluate(net, &c->test->in, NULL, c->ltest, c->h0_test, c->team, &c->test_loss[epoch], &c->test_acc[epoch],
-                   NULL);
+    if (epoch == 0) c->run++;
+    size_t at = (size_t)c->run * (c->epochs + 1) + epoch;
+    hk_model_evaluate(m, &c->train->in, NULL, c->ltrain, c->fit->h0_train, c->team, &c->train_loss[at],
+                      &c->train_acc[at], NULL);
+    hk_model_evaluate(m, &c->test->in, NULL, c->ltest, c->fit->h0_test, c->team, &c->test_loss[at], &c->test_acc[at],
+                      NULL);
 }
 
 static struct hk_hn_shape shape_of(const struct rotation_params *prm)
@@ -69,11 +83,19 @@ static struct hk_hn_shape shape_of(const struct rotation_params *prm)
     return s;
 }
 
+/* The finite counterpart of Tmlp: as many hidden layers on (x, z). */
+static struct hk_mlp_shape mlp_shape_of(const struct rotation_params *prm)
+{
+    struct hk_mlp_shape s = {.dx = HK_IMG_PIXELS + 1, .dz = HK_IMG_PIXELS, .n = prm->width_mlp,
+                             .depth = prm->depth_f + (prm->bottleneck > 0) + prm->depth_g, .k = HK_ROTATION_CLASSES};
+    return s;
+}
+
 static int check(const struct hk_point *p)
 {
     struct rotation_params prm;
     rotation_params_read(p, &prm);
-    return hk_image_data_check(prm.data, (long)prm.train_images + prm.test_images, p->index);
+    return hk_image_data_check(prm.data, (long)prm.train_images + prm.test_images + prm.validation_images, p->index);
 }
 
 static int run(const struct hk_point *p, MPI_Comm team, const struct hk_experiment_env *env, struct hk_result *r)
@@ -84,21 +106,30 @@ static int run(const struct hk_point *p, MPI_Comm team, const struct hk_experime
     struct rotation_params prm;
     rotation_params_read(p, &prm);
     const long seed = prm.common.seed;
-    struct hk_image_set itrain, itest;
-    int ok = hk_images_split(prm.data, seed, prm.train_images, prm.test_images, &itrain, &itest) == 0;
+    struct hk_image_set itrain, itest, ival;
+    const int nval = prm.validation_images;
+    int ok = hk_images_split(prm.data, seed, prm.train_images, prm.test_images, nval, &itrain, &itest, &ival) == 0;
     if (!hk_all_ok(team, ok)) {
         hk_image_set_free(&itrain);
         hk_image_set_free(&itest);
+        hk_image_set_free(&ival);
         return -1;
     }
     struct hk_rotation_task task = {prm.samples_per_image, prm.angle_jitter, seed};
     const int N = itrain.n * task.samples_per_image, M = itest.n * task.samples_per_image, K = HK_ROTATION_CLASSES;
+    const int V = ival.n * task.samples_per_image;
     int *ltrain = hk_malloc((size_t)N * sizeof(int)), *ltest = hk_malloc((size_t)M * sizeof(int));
-    struct hk_dataset train, test;
+    int *lval = hk_malloc((size_t)V * sizeof(int) + 1);
+    struct hk_dataset train, test, val;
     hk_rotation_build(&task, &itrain, 0, &train, ltrain);
     hk_rotation_build(&task, &itest, 1, &test, ltest);
+    memset(&val, 0, sizeof val);
+    if (V > 0) hk_rotation_build(&task, &ival, 2, &val, lval);
     hk_attrs_num(&r->metrics, "n_train", N);
     hk_attrs_num(&r->metrics, "n_test", M);
+    hk_attrs_num(&r->metrics, "n_val", V);
+    double ridges[HK_MAX_REALS], lrs[HK_MAX_REALS];
+    const int nridges = hk_list_reals(prm.ridge_grid, ridges), nlr = hk_list_reals(prm.lr_grid, lrs);
     /* trivial baselines: chance, and always answering the most frequent training class */
     int freq[HK_ROTATION_CLASSES] = {0}, top = 0, hits = 0;
     for (int i = 0; i < N; i++) freq[ltrain[i]]++;
@@ -108,60 +139,60 @@ static int run(const struct hk_point *p, MPI_Comm team, const struct hk_experime
     hk_attrs_num(&r->metrics, "accuracy_test_majority", (double)hits / M);
 
     int rc = 0;
-    if (hk_list_has(prm.methods, "hypernet")) {
-        struct hk_hn_shape shape = shape_of(&prm);
-        struct hk_hypernet net;
-        if (hk_hn_init(&net, &shape, seed * 1000003L + 17)) rc = -1;
-        const int epochs = prm.epochs;
-        struct curves c = {&train, &test, NULL, NULL, ltrain, ltest, team, hk_malloc((epochs + 1) * sizeof(double)),
-                           hk_malloc((epochs + 1) * sizeof(double)), hk_malloc((epochs + 1) * sizeof(double)),
-                           hk_malloc((epochs + 1) * sizeof(double))};
-        for (int e = 0; e <= epochs; e++) c.train_loss[e] = c.test_loss[e] = c.train_acc[e] = c.test_acc[e] = NAN;
-        if (rc == 0) {
-            struct hk_train_opts o = {.epochs = epochs, .batch_size = prm.batch_size, .lr = prm.lr,
-                                      .momentum = prm.momentum, .shuffle_seed = seed};
-            long steps = 0;
-            double t0 = hk_now(), l0;
-            double *h0_train = NULL, *h0_test = NULL;
-            if (prm.centered) {
-                h0_train = hk_malloc((size_t)N * K * sizeof(double));
-                h0_test = hk_malloc((size_t)M * K * sizeof(double));
-                hk_hn_evaluate(&net, &train.in, NULL, ltrain, NULL, team, &l0, NULL, h0_train);
-                hk_hn_evaluate(&net, &test.in, NULL, ltest, NULL, team, &l0, NULL, h0_test);
-                c.h0_train = o.offset = h0_train;
-                c.h0_test = h0_test;
+    static const char *const finite[2] = {"hypernet", "mlp"};
+    for (int f = 0; f < 2 && rc == 0 && r->status == HK_OK; f++) {
+        const char *name = finite[f];
+        if (!hk_list_has(prm.methods, name)) continue;
+        const int epochs = prm.epochs, runs = V > 0 ? nlr : 1;
+        struct hk_finite_fit fit;
+        const size_t len = (size_t)runs * (epochs + 1);
+        struct curves c = {&train, &test, &fit, ltrain, ltest, team, epochs, -1, hk_malloc(len * sizeof(double)),
+                           hk_malloc(len * sizeof(double)), hk_malloc(len * sizeof(double)),
+                           hk_malloc(len * sizeof(double))};
+        for (size_t e = 0; e < len; e++) c.train_loss[e] = c.test_loss[e] = c.train_acc[e] = c.test_acc[e] = NAN;
+        struct hk_finite_spec fs = {.method = name, .hn = shape_of(&prm), .mlp = mlp_shape_of(&prm),
+                                    .init_seed = seed * 1000003L + 17, .centered = prm.centered,
+                                    .o = {.epochs = epochs, .batch_size = prm.batch_size, .lr = prm.lr,
+                                          .momentum = prm.momentum, .shuffle_seed = seed, .patience = prm.patience},
+                                    .lrs = lrs, .nlr = nlr};
+        const struct hk_finite_set ftrain = {&train.in, NULL, ltrain}, fval = {V > 0 ? &val.in : NULL, NULL, lval},
+                                   ftest = {&test.in, NULL, ltest};
+        double t0 = hk_now(), *out = hk_malloc((size_t)M * K * sizeof(double));
+        if (hk_finite_train(&fs, &ftrain, &fval, &ftest, team, on_epoch, &c, r, &fit, out)) rc = -1;
+        else {
+            char key[64];
+            snprintf(key, sizeof key, "time_%s", name);
+            hk_attrs_num(&r->metrics, key, hk_now() - t0);
+            /* the network kept (the best validation epoch of the lr kept) */
+            double acc, loss;
+            hk_model_evaluate(&fit.model, &test.in, NULL, ltest, fit.h0_test, team, &loss, &acc, NULL);
+            snprintf(key, sizeof key, "accuracy_test_%s", name);
+            hk_attrs_num(&r->metrics, key, acc);
+            snprintf(key, sizeof key, "loss_test_%s", name);
+            hk_attrs_num(&r->metrics, key, loss);
+            hk_model_evaluate(&fit.model, &train.in, NULL, ltrain, fit.h0_train, team, &loss, &acc, NULL);
+            snprintf(key, sizeof key, "accuracy_train_%s", name);
+            hk_attrs_num(&r->metrics, key, acc);
+            const int kept = fit.chosen > 0 ? fit.chosen : 0;
+            if (f == 0) {
+                hk_attrs_num(&r->metrics, "accuracy_test_initial", c.test_acc[(size_t)kept * (epochs + 1)]);
+                hk_attrs_num(&r->metrics, "epochs_done", fit.log.epochs_run);
             }
-            long div = hk_train_hypernet(&net, &train.in, NULL, ltrain, &o, team, on_epoch, &c, &steps);
-            hk_attrs_num(&r->metrics, "time_hypernet", hk_now() - t0);
-            free(h0_train);
-            free(h0_test);
-            hk_attrs_num(&r->metrics, "parameters_hypernet", (double)net.nparams);
-            hk_attrs_num(&r->metrics, "steps_hypernet", (double)steps);
-            int last = 0;
-            for (int e = 0; e <= epochs; e++) if (!isnan(c.test_acc[e])) last = e;
-            hk_attrs_num(&r->metrics, "accuracy_test_hypernet", c.test_acc[last]);
-            hk_attrs_num(&r->metrics, "accuracy_train_hypernet", c.train_acc[last]);
-            hk_attrs_num(&r->metrics, "loss_test_hypernet", c.test_loss[last]);
-            hk_attrs_num(&r->metrics, "loss_train_hypernet", c.train_loss[last]);
-            hk_attrs_num(&r->metrics, "accuracy_test_initial", c.test_acc[0]);
-            hk_attrs_num(&r->metrics, "epochs_done", last);
-            if (div == -2) {
-                r->status = HK_ABANDONED;
-                snprintf(r->reason, sizeof r->reason, "stopped by a signal after epoch %d", last);
-            } else if (div >= 0) {
-                r->status = HK_DIVERGED;
-                snprintf(r->reason, sizeof r->reason, "diverged at step %ld (loss not finite); lower lr", div);
+            if (trank == 0) {
+                /* the curves of the run kept; the hypernetwork's without a suffix */
+                static const char *const what[4] = {"accuracy_test_per_epoch", "accuracy_train_per_epoch",
+                                                    "loss_test_per_epoch", "loss_train_per_epoch"};
+                double *src[4] = {c.test_acc, c.train_acc, c.test_loss, c.train_loss};
+                for (int a = 0; a < 4; a++) {
+                    snprintf(key, sizeof key, f == 0 ? "%s" : "%s_%s", what[a], name);
+                    memcpy(hk_result_array(r, key, 1, epochs + 1, 0, 0, NULL)->data, src[a] + (size_t)kept * (epochs + 1),
+                           (size_t)(epochs + 1) * sizeof(double));
+                }
             }
-            hk_hn_free(&net);
         }
-        if (trank == 0) {
-            hk_result_array(r, "accuracy_test_per_epoch", 1, epochs + 1, 0, 0, c.test_acc);
-            hk_result_array(r, "accuracy_train_per_epoch", 1, epochs + 1, 0, 0, c.train_acc);
-            hk_result_array(r, "loss_test_per_epoch", 1, epochs + 1, 0, 0, c.test_loss);
-            hk_result_array(r, "loss_train_per_epoch", 1, epochs + 1, 0, 0, c.train_loss);
-        } else {
-            free(c.test_acc); free(c.train_acc); free(c.test_loss); free(c.train_loss);
-        }
+        hk_finite_fit_free(&fit);
+        free(out);
+        free(c.test_acc); free(c.train_acc); free(c.test_loss); free(c.train_loss);
     }
 
     struct hk_grid grid;
@@ -185,9 +216,28 @@ static int run(const struct hk_point *p, MPI_Comm team, const struct hk_experime
         for (int c = 0; c < K; c++)
             for (int i = 0; i < N; i++) Y[i + (size_t)c * N] = (ltrain[i] == c) - 1.0 / K;
         struct hk_krr_stats st;
-        double t0 = hk_now();
-        int kr = hk_krr(k, &depths, &train.in, Y, K, &test.in, prm.test_chunk, prm.ridge, &grid,
-                        prm.common.block_size, NULL, pred, &st);
+        double t0 = hk_now(), ridge = prm.ridge;
+        int kr;
+        char key[64];
+        if (V > 0) {
+            double *Yv = hk_malloc((size_t)V * K * sizeof(double)), val_mse[HK_MAX_REALS];
+            for (int c = 0; c < K; c++)
+                for (int i = 0; i < V; i++) Yv[i + (size_t)c * V] = (lval[i] == c) - 1.0 / K;
+            int chosen;
+            kr = hk_krr_select(k, &depths, &train.in, Y, K, &val.in, Yv, ridges, nridges, &test.in, prm.test_chunk,
+                               &grid, prm.common.block_size, pred, &st, val_mse, &chosen);
+            if (chosen >= 0) ridge = ridges[chosen];
+            if (trank == 0) {
+                snprintf(key, sizeof key, "mse_val_by_ridge_%s", name);
+                memcpy(hk_result_array(r, key, 1, nridges, 0, 0, NULL)->data, val_mse, nridges * sizeof(double));
+            }
+            free(Yv);
+        } else {
+            kr = hk_krr(k, &depths, &train.in, Y, K, &test.in, prm.test_chunk, ridge, &grid, prm.common.block_size,
+                        NULL, pred, &st);
+        }
+        snprintf(key, sizeof key, "ridge_%s", name);
+        hk_attrs_num(&r->metrics, key, ridge);
         if (kr < 0) rc = -1;
         else if (kr > 0) hk_result_fail(r, "%s", hk_error_message());
         else {
@@ -197,7 +247,6 @@ static int run(const struct hk_point *p, MPI_Comm team, const struct hk_experime
                 for (int c = 1; c < K; c++) if (pred[i + (size_t)c * M] > pred[i + (size_t)best * M]) best = c;
                 correct += best == ltest[i];
             }
-            char key[64];
             snprintf(key, sizeof key, "accuracy_test_%s", name);
             hk_attrs_num(&r->metrics, key, (double)correct / M);
             snprintf(key, sizeof key, "time_%s", name);
@@ -214,10 +263,13 @@ static int run(const struct hk_point *p, MPI_Comm team, const struct hk_experime
     hk_attrs_num(&r->metrics, "time_total", hk_now() - t_start);
     free(ltrain);
     free(ltest);
+    free(lval);
     hk_dataset_free(&train);
     hk_dataset_free(&test);
+    hk_dataset_free(&val);
     hk_image_set_free(&itrain);
     hk_image_set_free(&itest);
+    hk_image_set_free(&ival);
     return rc;
 }
 
@@ -230,17 +282,28 @@ static void estimate(const struct hk_point *p, int team_size, const struct hk_ra
     const double N = prm.train_images * S, M = prm.test_images * S;
     const double dx = s.dx, dz = s.dz;
     double data = (N + M) * (dx + dz + 2) + 2.0 * HK_IMG_PIXELS * (N + M) / S / 2;
-    double hn_mem = 0, hn_flop = 0;
+    double hn_mem = 0, hn_flop = 0, tmp[HK_MAX_REALS];
+    const double V = (double)prm.validation_images * S;
+    const double fits = V > 0 ? hk_list_reals(prm.ridge_grid, tmp) : 1, runs = V > 0 ? hk_list_reals(prm.lr_grid, tmp) : 1;
+    data += V * (dx + dz + 2);
     if (hk_list_has(prm.methods, "hypernet")) {
         double params = (double)hk_hn_param_count(&s);
         int last = s.bottleneck > 0 ? s.bottleneck : s.n;
         double P = (params - (double)s.n * s.dx - (s.L - 1.0) * s.n * s.n - (s.bottleneck > 0 ? (double)s.n * last : 0)) / last;
         double batch = fmin((double)prm.batch_size, N);
         double eval = fmin(2048, fmax(16, 8e6 / P));
-        hn_mem = 3 * params + batch * P * 4 + eval * P * 2;
-        /* every sample has its own x: ~6 flops per weight of A per sample, plus g and f */
+        hn_mem = (V > 0 ? 5 : 3) * params + batch * P * 4 + eval * P * 2;
+        /* every sample has its own x: ~6 flops per weight of A per sample, plus g and f; each epoch
+         * also evaluates the training, test and validation sets */
         double per_sample = 6 * (P * last + params - P * last) + 6 * P;
-        hn_flop = prm.epochs * (N * per_sample + (N + M) * per_sample / 3) / 1e9;
+        hn_flop = runs * prm.epochs * (N * per_sample + (N + M + V) * per_sample / 3) / 1e9;
+    }
+    if (hk_list_has(prm.methods, "mlp")) {
+        struct hk_mlp_shape ms = mlp_shape_of(&prm);
+        double params = (double)hk_mlp_param_count(&ms), batch = fmin((double)prm.batch_size, N);
+        double chunk = fmin(2048, fmax(16, 4e6 / ((double)ms.n * ms.depth)));
+        hn_mem = fmax(hn_mem, (V > 0 ? 5 : 3) * params + 4 * fmax(batch, chunk) * ms.n * ms.depth);
+        hn_flop += runs * prm.epochs * (6 * N * params + 2 * (N + M + V) * params) / 1e9;
     }
     int nb = prm.common.block_size, nprow, npcol;
     hk_grid_shape(team_size, prm.common.grid_rows, &nprow, &npcol);
@@ -254,11 +317,13 @@ static void estimate(const struct hk_point *p, int team_size, const struct hk_ra
         k_mem = (double)hk_local_elements_max((int)N, (int)N, nb, nprow, npcol) +
                 (double)hk_local_elements_max((int)chunk, (int)N, nb, nprow, npcol) + 2 * (N + M) * HK_ROTATION_CLASSES +
                 ws / 8;
-        double pairs = N * (N + 1) / 2 + M * N;
+        /* each ridge of the grid refills and refactors the Gram matrix and predicts the validation set */
+        double pairs = fits * (N * (N + 1) / 2 + V * N) + M * N;
         entries += pairs;
         /* each pair has its own x pair: 2 dx for f's input kernel, 2 dz for g's */
         kflop += (hk_kernel_entry_cost(k, &d, (int)dz) + 2 * dx) * pairs / 1e9;
-        la += (N * N * N / 3 + 2 * N * N * HK_ROTATION_CLASSES + 2 * M * N * HK_ROTATION_CLASSES) / 1e9;
+        la += (fits * (N * N * N / 3 + 2 * N * N * HK_ROTATION_CLASSES + 2 * V * N * HK_ROTATION_CLASSES) +
+               2 * M * N * HK_ROTATION_CLASSES) / 1e9;
     }
     e->mem_bytes_per_rank = 8 * (data + fmax(hn_mem, k_mem));
     e->kernel_entries = entries;

@@ -1,0 +1,287 @@
+/* The plain MLP on (x, z) and the trainer's validation machinery:
+ *   - the MLP's outputs against a direct evaluation of its formula (no
+ *     distinct-x grouping, no BLAS);
+ *   - every layer's gradient against finite differences;
+ *   - its empirical NTK at initialisation, averaged over seeds, against the
+ *     kernel Tmlp (z-scores), and shown to reject Tmlp of one layer less;
+ *   - early stopping keeps the epoch of the least validation loss, the lr
+ *     search keeps the run of the least validation loss, and the
+ *     still-improving flag follows the loss (run on 1 and 2 ranks: the
+ *     data-parallel sums must not change the choices). */
+#include <math.h>
+#include <mpi.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "hk/data.h"
+#include "hk/kernels.h"
+#include "hk/model.h"
+#include "hk/train.h"
+#include "hk/util.h"
+
+/* n points over nx distinct x (drawn from seed), with z in [-1, 1]^dz
+ * (from seed and zstream) */
+static void make_points_z(struct hk_dataset *d, int n, int nx, int dx, int dz, long seed, int zstream)
+{
+    struct hk_rng rng, rz;
+    hk_rng_seed(&rng, (uint64_t)seed, 0);
+    hk_rng_seed(&rz, (uint64_t)seed, 1 + (uint64_t)zstream);
+    double *xs = hk_malloc((size_t)nx * dx * sizeof(double)), *x = hk_malloc((size_t)n * dx * sizeof(double));
+    double *z = hk_malloc((size_t)n * dz * sizeof(double));
+    for (int i = 0; i < nx * dx; i++) xs[i] = hk_rng_normal(&rng);
+    for (int i = 0; i < n; i++) {
+        memcpy(x + (size_t)i * dx, xs + (size_t)((i * 7 + 3) % nx) * dx, dx * sizeof(double));
+        for (int j = 0; j < dz; j++) z[(size_t)i * dz + j] = 2 * hk_rng_uniform(&rz) - 1;
+    }
+    hk_dataset_from_points(n, dx, x, dz, z, d);
+    d->y = hk_malloc((size_t)n * sizeof(double));
+    for (int i = 0; i < n; i++) {
+        const double *xi = d->x + (size_t)d->xid[i] * dx, *zi = d->z + (size_t)i * dz;
+        d->y[i] = sin(2 * xi[0] + zi[0]) + 0.5 * zi[dz - 1] * xi[dx - 1];
+    }
+    free(xs), free(x), free(z);
+}
+
+static void make_points(struct hk_dataset *d, int n, int nx, int dx, int dz, long seed)
+{
+    make_points_z(d, n, nx, dx, dz, seed, 0);
+}
+
+/* The formula: y1 = W1 (x, z) / sqrt(dx + dz), a = s(y), y' = W a / sqrt(n). */
+static void mlp_direct(const struct hk_mlp *net, const struct hk_inputs *in, int i, double *out)
+{
+    const struct hk_mlp_shape *s = &net->s;
+    const int d = s->dx + s->dz;
+    double *u = malloc((size_t)d * sizeof(double)), *h = malloc((size_t)s->n * sizeof(double));
+    double *a = malloc((size_t)s->n * sizeof(double));
+    memcpy(u, in->x + (size_t)in->xid[i] * s->dx, s->dx * sizeof(double));
+    memcpy(u + s->dx, in->z + (size_t)i * s->dz, s->dz * sizeof(double));
+    for (int r = 0; r < s->n; r++) {
+        double acc = 0;
+        for (int c = 0; c < d; c++) acc += net->W[1][(size_t)r * d + c] * u[c];
+        h[r] = acc / sqrt(d);
+    }
+    for (int l = 1; l <= s->depth; l++) {
+        for (int r = 0; r < s->n; r++) a[r] = h[r] > 0 ? sqrt(2.0) * h[r] : 0;
+        const int w = net->w[l + 1];
+        double *dst = l < s->depth ? h : out;
+        for (int r = 0; r < w; r++) {
+            double acc = 0;
+            for (int c = 0; c < s->n; c++) acc += net->W[l + 1][(size_t)r * s->n + c] * a[c];
+            dst[r] = acc / sqrt(s->n);
+        }
+    }
+    free(u), free(h), free(a);
+}
+
+static void test_forward_direct(int depth, int k)
+{
+    struct hk_dataset d;
+    make_points(&d, 9, 3, 4, 3, 1);
+    struct hk_mlp net;
+    struct hk_mlp_shape s = {.dx = 4, .dz = 3, .n = 7, .depth = depth, .k = k};
+    CHECK(hk_mlp_init(&net, &s, 5) == 0, "init");
+    CHECK(net.nparams == 7L * 7 + (depth - 1) * 49L + 7L * k, "parameter count %ld", net.nparams);
+    int samples[9] = {4, 0, 8, 1, 5, 2, 7, 3, 6};
+    struct hk_hn_batch b = {.in = &d.in, .samples = samples, .nb = 9};
+    double out[9 * 4], want[4], worst = 0;
+    hk_mlp_outputs(&net, &b, out);
+    for (int i = 0; i < 9; i++) {
+        mlp_direct(&net, &d.in, samples[i], want);
+        for (int j = 0; j < k; j++) worst = worst_of(worst, fabs(out[i * k + j] - want[j]));
+    }
+    CHECK(worst <= 1e-12, "MLP depth %d k %d: outputs differ from the formula by %g", depth, k, worst);
+    hk_mlp_free(&net);
+    hk_dataset_free(&d);
+}
+
+/* sum_b w[b] . out[b] */
+static double weighted(const struct hk_model *m, const struct hk_hn_batch *b, const double *w)
+{
+    double out[64], s = 0;
+    m->release(m->forward(m->net, b, out));
+    for (int i = 0; i < b->nb * m->k; i++) s += w[i] * out[i];
+    return s;
+}
+
+static void test_gradients(int depth, int k)
+{
+    struct hk_dataset d;
+    make_points(&d, 8, 3, 3, 2, 2);
+    struct hk_mlp net;
+    struct hk_mlp_shape s = {.dx = 3, .dz = 2, .n = 6, .depth = depth, .k = k};
+    hk_mlp_init(&net, &s, 3);
+    struct hk_model m;
+    hk_model_of_mlp(&m, &net);
+    int samples[8] = {0, 1, 2, 3, 4, 5, 6, 7};
+    struct hk_hn_batch b = {.in = &d.in, .samples = samples, .nb = 8};
+    double w[64], out[64];
+    struct hk_rng rng;
+    hk_rng_seed(&rng, 4, 0);
+    for (int i = 0; i < 8 * k; i++) w[i] = hk_rng_normal(&rng);
+    double *g[HK_MODEL_MAX_ARRAYS];
+    for (int a = 0; a < m.narrays; a++) g[a] = hk_calloc((size_t)m.counts[a], sizeof(double));
+    void *saved = m.forward(m.net, &b, out);
+    m.backward(m.net, &b, saved, w, g);
+    m.release(saved);
+    CHECK(m.narrays == depth + 1, "%d arrays", m.narrays);
+    for (int a = 0; a < m.narrays; a++) {
+        double worst = 0, scale = 0, h = 1e-6;
+        for (long i = 0; i < m.counts[a]; i++) scale = worst_of(scale, fabs(g[a][i]));
+        for (long i = 0; i < m.counts[a]; i++) {
+            double keep = m.params[a][i];
+            m.params[a][i] = keep + h;
+            double up = weighted(&m, &b, w);
+            m.params[a][i] = keep - h;
+            double down = weighted(&m, &b, w);
+            m.params[a][i] = keep;
+            worst = worst_of(worst, fabs((up - down) / (2 * h) - g[a][i]) / scale);
+        }
+        CHECK(scale > 0 && worst <= 1e-6, "MLP depth %d k %d: gradient of layer %d off by %g (relative)", depth, k,
+              a + 1, worst);
+        free(g[a]);
+    }
+    hk_mlp_free(&net);
+    hk_dataset_free(&d);
+}
+
+/* The empirical NTK of the MLP of depth_f + depth_g hidden layers, over
+ * seeds, against Tmlp: each entry's mean with its standard error. */
+static void test_ntk_monte_carlo(void)
+{
+    const int P = 5, S = 24, n = 384, dx = 3, dz = 2;
+    struct hk_dataset d;
+    make_points(&d, P, 3, dx, dz, 7);
+    struct hk_depths depths = {1, 2, 0};
+    int idx[5] = {0, 1, 2, 3, 4};
+    double want[25], wrong[25], sum[25] = {0}, sq[25] = {0};
+    CHECK(hk_kernel_eval(HK_TMLP, &depths, &d.in, idx, P, &d.in, idx, P, 0, want, P) == 0, "Tmlp");
+    struct hk_depths fewer = {1, 1, 0};
+    hk_kernel_eval(HK_TMLP, &fewer, &d.in, idx, P, &d.in, idx, P, 0, wrong, P);
+    struct hk_mlp_shape s = {.dx = dx, .dz = dz, .n = n, .depth = 3, .k = 1};
+    for (int seed = 0; seed < S; seed++) {
+        struct hk_mlp net;
+        hk_mlp_init(&net, &s, 100 + seed);
+        struct hk_model m;
+        hk_model_of_mlp(&m, &net);
+        double *grads = hk_calloc((size_t)P * m.nparams, sizeof(double)), one = 1, out;
+        for (int i = 0; i < P; i++) {
+            double *g[HK_MODEL_MAX_ARRAYS];
+            long off = 0;
+            for (int a = 0; a < m.narrays; a++) g[a] = grads + (size_t)i * m.nparams + off, off += m.counts[a];
+            struct hk_hn_batch b = {.in = &d.in, .samples = &idx[i], .nb = 1};
+            void *saved = m.forward(m.net, &b, &out);
+            m.backward(m.net, &b, saved, &one, g);
+            m.release(saved);
+        }
+        for (int i = 0; i < P; i++)
+            for (int j = 0; j < P; j++) {
+                double dot = 0;
+                for (long q = 0; q < m.nparams; q++) dot += grads[(size_t)i * m.nparams + q] * grads[(size_t)j * m.nparams + q];
+                sum[i + j * P] += dot;
+                sq[i + j * P] += dot * dot;
+            }
+        free(grads);
+        hk_mlp_free(&net);
+    }
+    double zmax = 0, zwrong = 0;
+    for (int e = 0; e < P * P; e++) {
+        double mean = sum[e] / S, se = sqrt(fmax(sq[e] / S - mean * mean, 0) / (S - 1));
+        zmax = worst_of(zmax, fabs(mean - want[e]) / se);
+        zwrong = worst_of(zwrong, fabs(mean - wrong[e]) / se);
+    }
+    /* 25 entries: |z| < 4.5 is a false alarm about once in 10^4 runs */
+    CHECK(zmax <= 4.5, "MLP empirical NTK vs Tmlp: largest |z| %g", zmax);
+    CHECK(zwrong >= 10, "the test cannot tell Tmlp from Tmlp with one layer less: largest |z| %g", zwrong);
+    hk_dataset_free(&d);
+}
+
+static void test_early_stopping(MPI_Comm comm)
+{
+    struct hk_dataset tr, va;
+    /* validation: the same x, other z */
+    make_points_z(&tr, 60, 6, 3, 2, 11, 0);
+    make_points_z(&va, 30, 6, 3, 2, 11, 1);
+    struct hk_mlp_shape s = {.dx = 3, .dz = 2, .n = 24, .depth = 2, .k = 1};
+    struct hk_mlp net;
+    hk_mlp_init(&net, &s, 13);
+    struct hk_model m;
+    hk_model_of_mlp(&m, &net);
+    struct hk_train_opts o = {.epochs = 40, .batch_size = 8, .lr = 0.3, .momentum = 0.9, .shuffle_seed = 1,
+                              .val = &va.in, .val_y = va.y, .patience = 4};
+    struct hk_train_log lg;
+    long steps;
+    long rc = hk_train_model(&m, &tr.in, tr.y, NULL, &o, comm, NULL, NULL, &steps, &lg);
+    double vl, tl;
+    hk_model_evaluate(&m, &va.in, va.y, NULL, NULL, comm, &vl, NULL, NULL);
+    double least = INFINITY;
+    int at = -1;
+    for (int e = 0; e <= lg.epochs_run; e++)
+        if (lg.val_loss[e] < least) least = lg.val_loss[e], at = e;
+    CHECK(rc == -1, "training ended with %ld", rc);
+    CHECK(at == lg.best_epoch, "best epoch %d, least validation loss at %d", lg.best_epoch, at);
+    CHECK_CLOSE(vl, least, 1e-12, "validation loss of the network kept vs the least of its curve");
+    CHECK(lg.epochs_run < 40 && lg.epochs_run - lg.best_epoch == 4,
+          "patience 4: stopped after %d epochs, best %d", lg.epochs_run, lg.best_epoch);
+    CHECK(!lg.still_improving, "a stopped run is not still improving");
+    hk_train_log_free(&lg);
+    /* the lr search: the run kept has the least validation loss */
+    hk_mlp_free(&net);
+    hk_mlp_init(&net, &s, 13);
+    hk_model_of_mlp(&m, &net);
+    const double lrs[3] = {0.0001, 0.05, 30.0};
+    double by_lr[3];
+    int chosen;
+    o.epochs = 12;
+    rc = hk_train_select(&m, &tr.in, tr.y, NULL, &o, lrs, 3, comm, NULL, NULL, &steps, &lg, by_lr, &chosen);
+    hk_model_evaluate(&m, &va.in, va.y, NULL, NULL, comm, &vl, NULL, NULL);
+    int argmin = 0;
+    for (int r = 1; r < 3; r++) if (by_lr[r] < by_lr[argmin]) argmin = r;
+    CHECK(chosen == argmin && chosen == 1, "chose lr %d, least validation loss at %d (%g %g %g)", chosen, argmin,
+          by_lr[0], by_lr[1], by_lr[2]);
+    CHECK_CLOSE(vl, by_lr[chosen], 1e-12, "validation loss of the network kept vs its run's best");
+    CHECK(rc == -1, "the search ended with %ld", rc);
+    hk_train_log_free(&lg);
+    /* the flag: a slow lr is still improving after 3 epochs, lr 0 is not */
+    hk_mlp_free(&net);
+    hk_mlp_init(&net, &s, 13);
+    hk_model_of_mlp(&m, &net);
+    struct hk_train_opts slow = {.epochs = 3, .batch_size = 8, .lr = 0.01, .momentum = 0, .shuffle_seed = 1};
+    hk_train_model(&m, &tr.in, tr.y, NULL, &slow, comm, NULL, NULL, &steps, &lg);
+    CHECK(lg.still_improving == 1, "lr 0.01, 3 epochs: training loss %g -> %g, flag %d", lg.train_loss[0],
+          lg.train_loss[3], lg.still_improving);
+    hk_model_evaluate(&m, &tr.in, tr.y, NULL, NULL, comm, &tl, NULL, NULL);
+    CHECK(tl < lg.train_loss[0], "training loss fell: %g -> %g", lg.train_loss[0], tl);
+    hk_train_log_free(&lg);
+    slow.lr = 0;
+    hk_train_model(&m, &tr.in, tr.y, NULL, &slow, comm, NULL, NULL, &steps, &lg);
+    CHECK(lg.still_improving == 0, "lr 0: the flag is %d", lg.still_improving);
+    CHECK_CLOSE(lg.train_loss[3], lg.train_loss[0], 1e-12, "lr 0 leaves the loss where it was");
+    hk_train_log_free(&lg);
+    hk_mlp_free(&net);
+    hk_dataset_free(&tr);
+    hk_dataset_free(&va);
+}
+
+int main(int argc, char **argv)
+{
+    MPI_Init(&argc, &argv);
+    int rank;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    if (rank == 0) {
+        test_forward_direct(1, 1);
+        test_forward_direct(3, 4);
+        test_gradients(1, 1);
+        test_gradients(2, 3);
+        test_gradients(3, 2);
+        test_ntk_monte_carlo();
+    }
+    test_early_stopping(MPI_COMM_WORLD);
+    int failed = check_failures;
+    MPI_Allreduce(MPI_IN_PLACE, &failed, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
+    check_failures = rank == 0 ? failed : 0;
+    int rc = rank == 0 ? check_summary("test_model") : 0;
+    MPI_Finalize();
+    return rc;
+}
