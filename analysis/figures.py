@@ -256,7 +256,7 @@ def _fits(res, rows, keys, methods, out, stem, kind):
                 still = col(f"still_improving_{m}")
                 row += [_fmt(np.nanmean(col(f"epochs_best_{m}")), np.nanstd(col(f"epochs_best_{m}")), len(idx)),
                         f"{np.nanmean(col(f'epochs_run_{m}')):.1f}", f"{int(np.nansum(still))} of {len(idx)}",
-                        f"{np.nanmean(col(f'parameters_{m}')):.3g}"]
+                        f"{int(round(np.nanmean(col(f'parameters_{m}'))))}"]
             else:
                 row += ["", "", "", ""]
             table.append(row)

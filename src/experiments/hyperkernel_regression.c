@@ -21,7 +21,7 @@
 
 #define REGRESSION_PARAMS(P, G)                                                                                   \
     G(task, hk_regression_task, HK_REGRESSION_TASK_PARAMS)                                                        \
-    P(REAL, ridge, "1e-4", 0, 1e12, NULL, "ridge added to the Gram diagonal", 0)                                  \
+    P(REAL, ridge, "0.1", 0, 1e12, NULL, "ridge added to the Gram diagonal", 0)                                  \
     P(LIST, kernels, "Th", 0, 0, HK_POINT_KERNEL_CHOICES, "kernels to regress with", 0)                          \
     P(INT, test_chunk, "4096", 1, 100000000, NULL, "test points per prediction chunk", 1)                         \
     G(common, hk_common, HK_COMMON_PARAMS)

@@ -29,6 +29,9 @@
     P(REAL, momentum, "0.9", 0, 0.9999, NULL, "momentum (0: plain SGD)", 0)                                       \
     P(INT, batch_size, "100", 1, 100000000, NULL, "minibatch size for sgd", 0)                                    \
     P(INT, epochs, "20", 1, 1000000, NULL, "passes over the training set", 0)                                     \
+    P(BOOL, centered, "true", 0, 1, NULL,                                                                         \
+      "train h(w) - h(w0): output 0 at initialisation, as in kernel regression (false: the random initial "      \
+      "function stays in every prediction)", 0)                                                                   \
     G(common, hk_common, HK_COMMON_PARAMS)
 HK_PARAMS_DEFINE(training, TRAINING_PARAMS)
 
@@ -44,13 +47,14 @@ struct curves {
     const struct hk_dataset *train, *test;
     MPI_Comm team;
     double *train_mse, *test_mse;
+    const double *h0_train, *h0_test;   /* centred: the initial outputs, else NULL */
 };
 
 static void on_epoch(int epoch, const struct hk_model *m, void *ctx)
 {
     struct curves *c = ctx;
-    hk_model_evaluate(m, &c->train->in, c->train->y, NULL, NULL, c->team, &c->train_mse[epoch], NULL, NULL);
-    hk_model_evaluate(m, &c->test->in, c->test->y, NULL, NULL, c->team, &c->test_mse[epoch], NULL, NULL);
+    hk_model_evaluate(m, &c->train->in, c->train->y, NULL, c->h0_train, c->team, &c->train_mse[epoch], NULL, NULL);
+    hk_model_evaluate(m, &c->test->in, c->test->y, NULL, c->h0_test, c->team, &c->test_mse[epoch], NULL, NULL);
 }
 
 static int run(const struct hk_point *p, MPI_Comm team, const struct hk_experiment_env *env, struct hk_result *r)
@@ -76,13 +80,24 @@ static int run(const struct hk_point *p, MPI_Comm team, const struct hk_experime
     struct hk_train_opts o = {.epochs = epochs, .batch_size = batch, .full_batch = full, .lr = prm.lr,
                               .momentum = prm.momentum, .shuffle_seed = prm.common.seed};
     struct curves c = {&train, &test, team, hk_malloc((size_t)(epochs + 1) * sizeof(double)),
-                       hk_malloc((size_t)(epochs + 1) * sizeof(double))};
+                       hk_malloc((size_t)(epochs + 1) * sizeof(double)), NULL, NULL};
     for (int e = 0; e <= epochs; e++) c.train_mse[e] = c.test_mse[e] = NAN;
     long step = 0;
     double t_train = hk_now();
     struct hk_model model;
     hk_model_of_hypernet(&model, &net);
+    double *h0_train = NULL, *h0_test = NULL, l0;
+    if (prm.centered) {
+        h0_train = hk_malloc((size_t)N * sizeof(double));
+        h0_test = hk_malloc((size_t)test.in.n * sizeof(double) + 1);
+        hk_model_evaluate(&model, &train.in, train.y, NULL, NULL, team, &l0, NULL, h0_train);
+        hk_model_evaluate(&model, &test.in, test.y, NULL, NULL, team, &l0, NULL, h0_test);
+        o.offset = c.h0_train = h0_train;
+        c.h0_test = h0_test;
+    }
     long diverged_at = hk_train_model(&model, &train.in, train.y, NULL, &o, team, on_epoch, &c, &step, NULL);
+    free(h0_train);
+    free(h0_test);
     double seconds = hk_now() - t_train;
     if (trank == 0) {
         hk_result_array(r, "train_mse_per_epoch", 1, epochs + 1, 0, 0, c.train_mse);

@@ -40,14 +40,14 @@
       "V: more images, never fitted, on whose hidden pixels (G per image) the ridge, lr and epochs are chosen; "   \
       "0: ridge and lr as given", 0)                                                                              \
     P(REAL, ridge, "0.1", 0, 1e12, NULL, "ridge of the kernel methods without validation", 0)                     \
-    P(REALS, ridge_grid, "1e-5,1e-4,1e-3,1e-2,1e-1,1", 0, 1e12, NULL, "kernel ridges tried on the validation images", 0) \
+    P(REALS, ridge_grid, "1e-5,1e-4,1e-3,1e-2,1e-1,1,10,100", 0, 1e12, NULL, "kernel ridges tried on the validation images", 0) \
     P(LIST, methods, "Th,Kh,Tmlp,hypernet,mlp", 0, 0, "hypernet|mlp" HK_POINT_KERNELS_BAR, "methods compared", 0) \
     P(INT, width_f, "256", 1, 1000000, NULL, "hypernet: width n of f's hidden layers", 0)                         \
     P(INT, width_g, "32", 1, 1000000, NULL, "hypernet: width m of g's hidden layers", 0)                          \
-    P(INT, width_mlp, "512", 1, 1000000, NULL,                                                                    \
+    P(INT, width_mlp, "256", 1, 1000000, NULL,                                                                    \
       "mlp: width of the plain MLP on (x, z), with depth_f + depth_g hidden layers as Tmlp", 0)                   \
     P(REAL, lr, "0.05", 0, 1e6, NULL, "finite networks: learning rate without validation", 0)                    \
-    P(REALS, lr_grid, "0.003,0.01,0.03,0.1", 1e-12, 1e6, NULL, "finite networks: learning rates tried on the validation images", 0) \
+    P(REALS, lr_grid, "0.01,0.03,0.1", 1e-12, 1e6, NULL, "finite networks: learning rates tried on the validation images", 0) \
     P(INT, patience, "5", 0, 1000000, NULL,                                                                       \
       "finite networks: epochs without a better validation loss before stopping (0: never)", 0)                  \
     P(REAL, momentum, "0.9", 0, 0.9999, NULL, "finite networks: momentum", 0)                                     \

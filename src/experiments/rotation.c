@@ -25,18 +25,18 @@
 #define ROTATION_PARAMS(P, G)                                                                                     \
     P(STRING, data, "synthetic", 0, 0, NULL,                                                                      \
       "images: an HDF5 file from `hksweep data mnist`, or synthetic[:N] (generated digits)", 0)                   \
-    P(INT, train_images, "200", 1, 10000000, NULL, "distinct training images", 0)                                 \
-    P(INT, test_images, "100", 1, 10000000, NULL, "distinct test images", 0)                                      \
+    P(INT, train_images, "100", 1, 10000000, NULL, "distinct training images", 0)                                 \
+    P(INT, test_images, "50", 1, 10000000, NULL, "distinct test images", 0)                                      \
     P(INT, samples_per_image, "5", 1, 100000, NULL, "(a1, a2) draws per image", 0)                                \
     P(REAL, angle_jitter, "0", 0, 15, NULL, "a2 = 30 c + U(-jitter, jitter) degrees", 0)                          \
-    P(INT, validation_images, "20", 0, 10000000, NULL,                                                            \
+    P(INT, validation_images, "10", 0, 10000000, NULL,                                                            \
       "more images, never fitted, on which the ridge, lr and epochs are chosen (0: ridge and lr as given)", 0)    \
     P(LIST, methods, "hypernet", 0, 0, "hypernet|mlp" HK_POINT_KERNELS_BAR, "methods compared", 0)               \
-    P(INT, width_mlp, "512", 1, 1000000, NULL,                                                                    \
+    P(INT, width_mlp, "256", 1, 1000000, NULL,                                                                    \
       "mlp: width of the plain MLP on (x, z), with as many hidden layers as Tmlp (f's, bottleneck included, and g's)", 0) \
     P(INT, depth_f, "3", 1, HK_MAX_DEPTH, NULL, "hidden layers of f of width width_f (before the bottleneck)", 0)  \
-    P(INT, width_f, "200", 1, 1000000, NULL, "width of f's hidden layers", 0)                                     \
-    P(INT, bottleneck, "100", 0, 1000000, NULL, "width of f's last hidden layer (0: none)", 0)                    \
+    P(INT, width_f, "100", 1, 1000000, NULL, "width of f's hidden layers", 0)                                     \
+    P(INT, bottleneck, "50", 0, 1000000, NULL, "width of f's last hidden layer (0: none)", 0)                    \
     P(INT, depth_g, "2", 1, HK_MAX_DEPTH, NULL, "layers H of g", 0)                                               \
     P(INT, width_g, "50", 1, 1000000, NULL, "width m of g's hidden layers", 0)                                    \
     P(REAL, lr, "0.1", 0, 1e6, NULL, "learning rate without validation", 0)                                       \
@@ -47,7 +47,7 @@
     P(INT, epochs, "10", 1, 1000000, NULL, "passes over the training set", 0)                                     \
     P(BOOL, centered, "true", 0, 1, NULL, "train h(w) - h(w0): logits 0 at initialisation", 0)                    \
     P(REAL, ridge, "1e-2", 0, 1e12, NULL, "ridge of the kernel classifiers without validation", 0)                \
-    P(REALS, ridge_grid, "1e-3,1e-2,1e-1,1", 0, 1e12, NULL, "kernel ridges tried on the validation images", 0)    \
+    P(REALS, ridge_grid, "1e-4,1e-3,1e-2,1e-1,1,10", 0, 1e12, NULL, "kernel ridges tried on the validation images", 0)    \
     P(INT, test_chunk, "4096", 1, 100000000, NULL, "test points per prediction block", 1)                         \
     G(common, hk_common, HK_COMMON_PARAMS)
 HK_PARAMS_DEFINE(rotation, ROTATION_PARAMS)
@@ -179,11 +179,12 @@ static int run(const struct hk_point *p, MPI_Comm team, const struct hk_experime
                 hk_attrs_num(&r->metrics, "epochs_done", fit.log.epochs_run);
             }
             if (trank == 0) {
-                /* the curves of the run kept; the hypernetwork's without a suffix */
+                /* the curves of the run kept; the hypernetwork's without a suffix (the MLP's training
+                 * loss is hk_finite_train's loss_train_per_epoch_mlp, the running minibatch mean) */
                 static const char *const what[4] = {"accuracy_test_per_epoch", "accuracy_train_per_epoch",
                                                     "loss_test_per_epoch", "loss_train_per_epoch"};
                 double *src[4] = {c.test_acc, c.train_acc, c.test_loss, c.train_loss};
-                for (int a = 0; a < 4; a++) {
+                for (int a = 0; a < (f == 0 ? 4 : 3); a++) {
                     snprintf(key, sizeof key, f == 0 ? "%s" : "%s_%s", what[a], name);
                     memcpy(hk_result_array(r, key, 1, epochs + 1, 0, 0, NULL)->data, src[a] + (size_t)kept * (epochs + 1),
                            (size_t)(epochs + 1) * sizeof(double));

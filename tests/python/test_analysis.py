@@ -42,8 +42,9 @@ sweep:
   seeds: [1, 2]
 """,
     "completion": """experiment: image-completion
-params: {data: synthetic, test_images: 4, coords_per_image: 10, embedding_width: 32, methods: [Th, Kh, hypernet],
-         width_f: 32, width_g: 8, epochs: 2, examples: 3, team_size: 1}
+params: {data: synthetic, test_images: 4, coords_per_image: 10, embedding_width: 32, methods: [Th, Kh, hypernet, mlp],
+         width_f: 32, width_g: 8, width_mlp: 32, epochs: 3, examples: 3, team_size: 1, validation_images: 4,
+         lr_grid: [0.01, 0.1], ridge_grid: [0.01, 1]}
 sweep:
   grid: {train_images: [10, 20]}
   seeds: [1, 2]
@@ -81,6 +82,15 @@ def merged(tmp_path_factory):
 
 def all_results(merged):
     return (merged / "all.txt").read_text().split("\n")
+
+
+@pytest.fixture(scope="module")
+def report(merged):
+    """The report of all six sweeps, drawn once for the tests that read it."""
+    out = merged / "report"
+    proc = analysis("report", *all_results(merged), "--out", out)
+    assert proc.returncode == 0, proc.stderr
+    return out
 
 
 def columns(path):
@@ -138,10 +148,8 @@ def cell_mean(text):
     return float(text.split(" ± ")[0])
 
 
-def test_report_draws_every_kind(merged):
-    out = merged / "report"
-    proc = analysis("report", *all_results(merged), "--out", out)
-    assert proc.returncode == 0, proc.stderr
+def test_report_draws_every_kind(merged, report):
+    out = report
     # panels and what each draws, from the configs above
     heat = figure_content(out, "convergence_heatmap_L2_H3")
     # dispersion, distance and change over (n, m), each with its colour bar (an image too)
@@ -153,10 +161,14 @@ def test_report_draws_every_kind(merged):
     train = figure_content(out, "training_curves")
     assert len(train) == 1 and train[0]["lines"] >= 2, train        # widths 8 and 16
     comp = figure_content(out, "completion_mse")
-    assert len(comp) == 1 and comp[0]["lines"] >= 4, comp           # Th, Kh, hypernet, mean image
+    assert len(comp) == 1 and comp[0]["lines"] >= 5, comp           # Th, Kh, hypernet, mlp, mean image
     ex = figure_content(out, "completion_examples")
-    # 3 images x (truth, input, 3 methods, std of the hyper-GP and of the Th ensemble)
-    assert len(ex) == 3 * 7 and all(p["images"] == 1 for p in ex), ex
+    # 3 images x (truth, input, 4 methods, std of the hyper-GP and of the Th ensemble)
+    assert len(ex) == 3 * 8 and all(p["images"] == 1 for p in ex), ex
+    # the finite networks' loss curves at the largest U: training and validation, per seed
+    loss = figure_content(out, "completion_loss_curves")
+    # 2 networks x (train, val) x 2 seeds, and a legend key per network and part
+    assert len(loss) == 1 and loss[0]["lines"] == 2 * 2 * 2 + 2 * 2, loss
     inp = figure_content(out, "inpainting_mse")
     assert len(inp) == 1 and inp[0]["lines"] >= 3, inp              # Th, Tmlp, mean image
     ex = figure_content(out, "inpainting_examples")
@@ -177,9 +189,8 @@ def test_report_draws_every_kind(merged):
     assert "Provenance" in index and "convergence_heatmap_L2_H3.png" in index and "git_commit" in index
 
 
-def test_table_numbers_equal_the_file(merged):
-    out = merged / "tables"
-    assert analysis("report", *all_results(merged), "--out", out).returncode == 0
+def test_table_numbers_equal_the_file(merged, report):
+    out = report
     c = columns(merged / "conv" / "results.h5")
     header, rows = read_csv(out / "convergence_table.csv")
     col = header.index("ntk_dispersion")
@@ -206,10 +217,9 @@ def test_table_numbers_equal_the_file(merged):
         assert cell_mean(r[3]) == pytest.approx(np.mean(c["mse_test_final"][sel]), rel=1e-3)
 
 
-def test_image_tables_equal_the_file(merged):
-    out = merged / "tables"
-    assert analysis("report", *all_results(merged), "--out", out).returncode == 0
-    for stem, methods in (("completion", ["Th", "Kh", "hypernet", "mean_image"]),
+def test_image_tables_equal_the_file(merged, report):
+    out = report
+    for stem, methods in (("completion", ["Th", "Kh", "hypernet", "mlp", "mean_image"]),
                           ("inpainting", ["Th", "Tmlp", "mean_image"])):
         for part in ("hidden", "whole"):
             header, rows = read_csv(out / f"{stem}_mse_{part}.csv")
@@ -223,6 +233,18 @@ def test_image_tables_equal_the_file(merged):
                     vals = c[f"mse_{part}_{meth}"][sel]
                     assert cell_mean(r[2 + j]) == pytest.approx(np.mean(vals), rel=1e-3), (stem, part, meth)
                     assert float(r[2 + j].split(" ± ")[1]) == pytest.approx(np.std(vals, ddof=1), rel=0.05, abs=1e-12)
+    # what validation chose: the median of the choices per method and U, and how many seeds still improved
+    header, rows = read_csv(out / "completion_fits.csv")
+    c = columns(merged / "completion" / "results.h5")
+    assert header[:3] == ["train_images", "method", "seeds"] and len(rows) == 2 * 4   # U x (Th, Kh, hypernet, mlp)
+    for r in rows:
+        sel = c["train_images"] == float(r[0])
+        name = {"hyperkernel Th": "Th", "hyper-GP Kh": "Kh", "hypernetwork": "hypernet", "finite MLP": "mlp"}[r[1]]
+        choice = c[f"lr_{name}" if name in ("hypernet", "mlp") else f"ridge_{name}"][sel]
+        assert float(r[3]) == pytest.approx(np.median(choice), rel=1e-3), (r, choice)
+        if name in ("hypernet", "mlp"):
+            assert r[6] == f"{int(np.sum(c[f'still_improving_{name}'][sel]))} of 2"
+            assert float(r[7]) == pytest.approx(np.mean(c[f"parameters_{name}"][sel]), rel=1e-3)
     header, rows = read_csv(out / "rotation_accuracy.csv")
     assert header[:2] == ["width_g", "seeds"] and len(rows) == 2
     c = columns(merged / "rotation" / "results.h5")

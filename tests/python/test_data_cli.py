@@ -235,7 +235,7 @@ def test_synthetic_file_matches_builtin_source(tmp_path):
         cfg = tmp_path / f"{name}.yaml"
         cfg.write_text(f"""experiment: image-completion
 params: {{data: "{source}", train_images: 30, test_images: 20, coords_per_image: 10, embedding_width: 16,
-         methods: [Th], examples: 20, team_size: 1, uncertainty: false}}
+         methods: [Th], examples: 20, team_size: 1, uncertainty: false, validation_images: 0}}
 """)
         hk("run", cfg, "--out", tmp_path / name, "--quiet", ranks=1, check=True)
         with h5py.File(tmp_path / name / "results.h5") as f:

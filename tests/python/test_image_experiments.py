@@ -22,6 +22,7 @@ params:
   test_chunk: {chunk}
   methods: [{methods}]
   uncertainty: {uncertainty}
+  validation_images: 0
 {extra}
 sweep:
   grid:
@@ -96,6 +97,7 @@ params:
   width_g: 32
   epochs: 8
   lr: 0.2
+  validation_images: 0
   test_chunk: {chunk}
   methods: [hypernet, Th, Tmlp]
 sweep:

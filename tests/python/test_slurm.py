@@ -142,3 +142,35 @@ def test_cancelled_sweep_resumes_when_resubmitted(slurm, tmp_path):
     assert all(r["status"] == "ok" for r in rows.values())
     logs = "".join(open(p).read() for p in glob.glob(str(tmp_path / "sweep-*.out")))
     assert f"{12 - kept} to run, {kept} already finished" in logs
+
+
+def test_reproduce_is_one_array_over_all_configs_then_merge_and_report(slurm, tmp_path):
+    """jobs/reproduce: the plan first, one array whose tasks are the shards of
+    every config, then one merge-and-report job; each config's merged results
+    equal a direct run."""
+    t, env = slurm
+    a = tmp_path / "a.yaml"
+    a.write_text(SMALL_SWEEP.replace("{team}", "1").replace("name: small", "name: repro-a"))
+    b = tmp_path / "b.yaml"
+    b.write_text("name: repro-b\nexperiment: hyperkernel-regression\n"
+                 "params: {dx: 4, distinct_x: 10, samples_per_x: 4, test_distinct_x: 4, test_samples_per_x: 4}\n"
+                 "sweep:\n  seeds: [1, 2, 3]\n")
+    job_env = dict(env, HKSWEEP_REPRODUCE_CONFIGS=f"{a} {b}", HKSWEEP_RESULTS=str(tmp_path / "results"),
+                   HKSWEEP_REPORT=str(tmp_path / "report"))
+    proc = subprocess.run([os.path.join(ROOT, "jobs", "reproduce"), "--ranks", "1", "--shards", "2", "--",
+                           f"--output={tmp_path}/job-%j.out"], capture_output=True, text=True, env=job_env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    out = proc.stdout
+    assert out.index("predicted in all:") < out.index("array job")
+    assert "2 configs x 2 shards = 4 tasks" in out
+    wait_for(lambda: queue_empty(env) and all((tmp_path / "report" / n / "index.html").exists()
+                                              for n in ("repro-a", "repro-b")), 300, "the array and the merge")
+    for name, cfg in (("repro-a", a), ("repro-b", b)):
+        merged = tmp_path / "results" / name
+        assert len(glob.glob(str(merged / "runs" / "*.h5"))) == 2       # one run per shard
+        hk("run", cfg, "--out", tmp_path / f"direct-{name}", ranks=1, check=True)
+        assert_same_results(read_results(merged / "results.h5"),
+                            read_results(tmp_path / f"direct-{name}" / "results.h5"))
+    bad = subprocess.run([os.path.join(ROOT, "jobs", "reproduce"), "--shards", "0"], capture_output=True, text=True,
+                         env=job_env)
+    assert bad.returncode == 2 and "--shards expects a positive integer, got '0'" in bad.stderr
