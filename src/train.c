@@ -101,6 +101,21 @@ long hk_train_model(struct hk_model *m, const struct hk_inputs *in, const double
     int *order = hk_malloc((size_t)N * sizeof(int)), *slice = hk_malloc((size_t)batch * sizeof(int));
     int *lab = hk_malloc((size_t)batch * sizeof(int));
     for (int i = 0; i < N; i++) order[i] = i;
+    /* with batch_by_x: the samples of each distinct x, in order (a counting sort) */
+    const int nx = in->nx;
+    int *xstart = NULL, *xsamples = NULL, *xorder = NULL;
+    if (o->batch_by_x && !o->full_batch) {
+        xstart = hk_calloc((size_t)nx + 1, sizeof(int));
+        xsamples = hk_malloc((size_t)N * sizeof(int) + 1);
+        xorder = hk_malloc((size_t)nx * sizeof(int) + 1);
+        for (int i = 0; i < N; i++) xstart[in->xid[i] + 1]++;
+        for (int q = 0; q < nx; q++) xstart[q + 1] += xstart[q];
+        int *fill = hk_malloc((size_t)nx * sizeof(int) + 1);
+        memcpy(fill, xstart, (size_t)nx * sizeof(int));
+        for (int i = 0; i < N; i++) xsamples[fill[in->xid[i]]++] = i;
+        free(fill);
+        for (int q = 0; q < nx; q++) xorder[q] = q;
+    }
     double *dout = hk_malloc((size_t)batch * k * sizeof(double)), *out = hk_malloc((size_t)batch * k * sizeof(double));
     struct hk_rng shuffle;
     hk_rng_seed(&shuffle, (uint64_t)o->shuffle_seed, 11);
@@ -126,7 +141,16 @@ long hk_train_model(struct hk_model *m, const struct hk_inputs *in, const double
     if (on_epoch) on_epoch(0, m, ctx);
     for (int e = 0; e < o->epochs && diverged_at < 0 && !early; e++) {
         if (hk_team_should_stop(team)) { stopped = 1; break; }
-        for (int i = N - 1; i > 0 && !o->full_batch; i--) { /* the same shuffle on every rank */
+        if (xorder) { /* the same shuffle of the distinct x on every rank; their samples follow */
+            for (int i = nx - 1; i > 0; i--) {
+                int j = (int)(hk_rng_next(&shuffle) % (uint64_t)(i + 1)), t = xorder[i];
+                xorder[i] = xorder[j];
+                xorder[j] = t;
+            }
+            for (int q = 0, at = 0; q < nx; q++)
+                for (int r = xstart[xorder[q]]; r < xstart[xorder[q] + 1]; r++) order[at++] = xsamples[r];
+        }
+        for (int i = N - 1; i > 0 && !o->full_batch && !xorder; i--) { /* the same shuffle on every rank */
             int j = (int)(hk_rng_next(&shuffle) % (uint64_t)(i + 1)), t = order[i];
             order[i] = order[j];
             order[j] = t;
@@ -205,6 +229,7 @@ long hk_train_model(struct hk_model *m, const struct hk_inputs *in, const double
     /* early stopping keeps the best epoch's parameters (also after a divergence) */
     if (best_params && !stopped && lg.best_epoch < lg.epochs_run + (diverged_at >= 0)) params_copy(m, best_params, 0);
     free(best_params);
+    free(xstart); free(xsamples); free(xorder);
     free(order); free(slice); free(lab); free(dout); free(out);
     for (int a = 0; a < m->narrays; a++) {
         free(g[a]);

@@ -264,6 +264,49 @@ static void test_early_stopping(MPI_Comm comm)
     hk_dataset_free(&va);
 }
 
+/* batch_by_x: every minibatch of samples_per_x samples holds exactly one
+ * distinct x, each epoch visits every x once, in an order that changes */
+static const struct hk_model *spied;
+static int seen_batches, whole_groups, first_x[64];
+static void *spy_forward(const void *net, const struct hk_hn_batch *b, double *out)
+{
+    int one = 1;
+    for (int i = 1; i < b->nb; i++) one &= b->in->xid[b->samples[i]] == b->in->xid[b->samples[0]];
+    if (seen_batches < 64) first_x[seen_batches] = b->in->xid[b->samples[0]];
+    seen_batches++;
+    whole_groups += one && b->nb == 10;
+    return spied->forward(net, b, out);
+}
+
+static void test_batches_by_x(void)
+{
+    struct hk_dataset tr;
+    make_points(&tr, 60, 6, 3, 2, 21);      /* 6 distinct x, 10 samples each */
+    struct hk_mlp_shape s = {.dx = 3, .dz = 2, .n = 8, .depth = 1, .k = 1};
+    struct hk_mlp net;
+    hk_mlp_init(&net, &s, 1);
+    struct hk_model inner, m;
+    hk_model_of_mlp(&inner, &net);
+    m = inner;
+    spied = &inner;
+    m.forward = spy_forward;
+    struct hk_train_opts o = {.epochs = 3, .batch_size = 10, .lr = 0.01, .shuffle_seed = 5, .batch_by_x = 1};
+    long steps;
+    hk_train_model(&m, &tr.in, tr.y, NULL, &o, MPI_COMM_SELF, NULL, NULL, &steps, NULL);
+    CHECK(steps == 18 && seen_batches == 18 && whole_groups == 18, "%ld steps, %d batches, %d of one whole x",
+          steps, seen_batches, whole_groups);
+    int same_order = 1;
+    for (int e = 0; e < 3; e++) {
+        int seen[6] = {0};
+        for (int b = 0; b < 6; b++) seen[first_x[e * 6 + b]]++;
+        for (int q = 0; q < 6; q++) CHECK(seen[q] == 1, "epoch %d visits x %d %d times", e, q, seen[q]);
+    }
+    for (int b = 0; b < 6; b++) same_order &= first_x[b] == first_x[6 + b] && first_x[b] == first_x[12 + b];
+    CHECK(!same_order, "the order of the x is shuffled each epoch");
+    hk_mlp_free(&net);
+    hk_dataset_free(&tr);
+}
+
 int main(int argc, char **argv)
 {
     MPI_Init(&argc, &argv);
@@ -276,6 +319,7 @@ int main(int argc, char **argv)
         test_gradients(2, 3);
         test_gradients(3, 2);
         test_ntk_monte_carlo();
+        test_batches_by_x();
     }
     test_early_stopping(MPI_COMM_WORLD);
     int failed = check_failures;

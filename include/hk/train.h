@@ -15,6 +15,10 @@ struct hk_train_opts {
     int epochs, batch_size, full_batch;
     double lr, momentum;
     long shuffle_seed;
+    /* Minibatches of whole groups: each epoch shuffles the distinct x and
+     * takes every sample of each in turn (the pixels of an image together,
+     * so f runs once per image of a batch), instead of shuffling samples. */
+    int batch_by_x;
     /* Centred training, h(u; w) - h(u; w_0), whose output starts at 0 as in
      * kernel regression: the initial outputs on the training points (n x k,
      * from hk_model_evaluate), or NULL for plain training. */

@@ -52,6 +52,9 @@
       "finite networks: epochs without a better validation loss before stopping (0: never)", 0)                  \
     P(REAL, momentum, "0.9", 0, 0.9999, NULL, "finite networks: momentum", 0)                                     \
     P(INT, batch_size, "64", 1, 100000000, NULL, "finite networks: minibatch size", 0)                            \
+    P(STRING, batches, "images", 0, 0, "images|pixels",                                                           \
+      "finite networks: minibatches of whole images' G pixels (f runs once per image of a batch), or of pixels " \
+      "shuffled across images", 0)                                                                                \
     P(INT, epochs, "30", 1, 1000000, NULL, "finite networks: most passes over the training pixels", 0)            \
     P(BOOL, centered, "true", 0, 1, NULL, "finite networks: train h(w) - h(w0), output 0 at init as in kernel regression", 0) \
     P(BOOL, center_x, "true", 0, 1, NULL, "subtract the training mean from x before scaling it", 0)               \
@@ -248,7 +251,7 @@ static int run_pixels(const struct pixel_point *pp, MPI_Comm team, struct hk_res
                                         .init_seed = seed * 1000003L + 17, .centered = prm->centered,
                                         .o = {.epochs = prm->epochs, .batch_size = prm->batch_size, .lr = prm->lr,
                                               .momentum = prm->momentum, .shuffle_seed = seed,
-                                              .patience = prm->patience},
+                                              .patience = prm->patience, .batch_by_x = !strcmp(prm->batches, "images")},
                                         .lrs = lrs, .nlr = nlr};
             const struct hk_finite_set ftrain = {&train.in, train.y, NULL}, fval = {V > 0 ? &pd.val.in : NULL, pd.val.y, NULL},
                                        ftest = {&test.in, test.y, NULL};
@@ -402,7 +405,9 @@ static void estimate_pixels(const struct pixel_point *pp, int team_size, const s
         hn_mem = (V > 0 ? 5 : 3) * params + fmin(batch, U) * P * 4 + 2048.0 * P; /* + init and best copies */
         /* per epoch: the generated weights of each minibatch's images (~6 flops per weight of A) and g */
         double batches = ceil(N / batch);
-        hn_flop = runs * (prm->epochs * (batches * fmin(batch, U) * 6 * P * s.n + 6 * N * P + 2 * (V + Mv) * P) +
+        const double per_batch_x = !strcmp(prm->batches, "images") ? fmin(ceil(batch / prm->coords_per_image) + 1, U)
+                                                                   : fmin(batch, U);
+        hn_flop = runs * (prm->epochs * (batches * per_batch_x * 6 * P * s.n + 6 * N * P + 2 * (V + Mv) * P) +
                           2 * (U + T + V) * P * s.n + 2 * M * P) / 1e9;
     }
     if (hk_list_has(prm->methods, "mlp")) {
@@ -413,7 +418,9 @@ static void estimate_pixels(const struct pixel_point *pp, int team_size, const s
         /* x's part of the first layer once per distinct x of a batch, the rest per pixel: 6 flops per weight
          * and sample to train, 2 to evaluate */
         double batches = ceil(N / batch);
-        hn_flop += runs * (prm->epochs * (batches * fmin(batch, U) * 6 * x_part + N * 6 * rest + 2 * Mv * rest +
+        const double per_batch_x = !strcmp(prm->batches, "images") ? fmin(ceil(batch / prm->coords_per_image) + 1, U)
+                                                                   : fmin(batch, U);
+        hn_flop += runs * (prm->epochs * (batches * per_batch_x * 6 * x_part + N * 6 * rest + 2 * Mv * rest +
                                           2 * V * x_part) + 2 * (N + M) * rest + 2 * (U + T) * x_part) / 1e9;
     }
     e->mem_bytes_per_rank = 8 * (data + fmax(kernel_mem, hn_mem));
