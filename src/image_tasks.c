@@ -109,7 +109,7 @@ int hk_pixel_data_build(const struct hk_pixel_task *t, const struct hk_pixel_spe
     d->hidden = hk_malloc((size_t)T * HK_IMG_PIXELS);
     hk_pixel_task_build(t, &d->train_images, s->coords_per_image, 0, &d->train, NULL);
     hk_pixel_task_build(t, &d->test_images, 0, 1, &d->test, d->hidden);
-    if (V > 0) { /* G random hidden pixels of each validation image: what the test scores */
+    if (V > 0) { /* 5 G random hidden pixels of each validation image: what the test scores */
         unsigned char *vh = hk_malloc((size_t)V * HK_IMG_PIXELS);
         hk_pixel_task_build(t, &d->val_images, 0, 2, &d->val, vh);
         int n = 0, hid[HK_IMG_PIXELS], pick[HK_IMG_PIXELS];
@@ -122,7 +122,7 @@ int hk_pixel_data_build(const struct hk_pixel_task *t, const struct hk_pixel_spe
             int nh = 0;
             for (int p = 0; p < HK_IMG_PIXELS; p++)
                 if (vh[(size_t)u * HK_IMG_PIXELS + p]) hid[nh++] = p;
-            int G = s->coords_per_image < nh ? s->coords_per_image : nh;
+            int G = 5 * s->coords_per_image < nh ? 5 * s->coords_per_image : nh;
             sample_distinct(&rng, nh, G, pick);
             for (int g = 0; g < G; g++, n++) {
                 int i = u * HK_IMG_PIXELS + hid[pick[g]];

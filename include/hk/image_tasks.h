@@ -65,7 +65,7 @@ struct hk_pixel_spec {
 struct hk_pixel_data {
     struct hk_image_set train_images, test_images, val_images;
     struct hk_dataset train, test;
-    struct hk_dataset val;       /* the hidden pixels of the V validation images; y = intensity minus the prior */
+    struct hk_dataset val;       /* 5 G hidden pixels of each validation image; y = intensity minus the prior */
     unsigned char *hidden;       /* test_images x 784 */
     double mean_image[HK_IMG_PIXELS], prior[HK_IMG_PIXELS];
 };

@@ -37,7 +37,7 @@
     P(INT, embedding_width, "64", 1, 1000000, NULL, "width D of the Fourier embedding of z", 0)                   \
     P(REAL, embedding_lengthscale, "0.2", 1e-6, 1e6, NULL, "length scale of z's Fourier embedding", 0)            \
     P(INT, validation_images, "10", 0, 10000000, NULL,                                                            \
-      "V: more images, never fitted, on whose hidden pixels (G per image) the ridge, lr and epochs are chosen; "   \
+      "V: more images, never fitted, on whose hidden pixels (5 G per image) the ridge, lr and epochs are chosen; "   \
       "0: ridge and lr as given", 0)                                                                              \
     P(REAL, ridge, "0.1", 0, 1e12, NULL, "ridge of the kernel methods without validation", 0)                     \
     P(REALS, ridge_grid, "1e-5,1e-4,1e-3,1e-2,1e-1,1,10,100", 0, 1e12, NULL, "kernel ridges tried on the validation images", 0) \
@@ -373,7 +373,8 @@ static void estimate_pixels(const struct pixel_point *pp, int team_size, const s
     double tmp[HK_MAX_REALS];
     const int V = prm->validation_images;
     const double fits = V > 0 ? hk_list_reals(prm->ridge_grid, tmp) : 1, runs = V > 0 ? hk_list_reals(prm->lr_grid, tmp) : 1;
-    const double Mv = V > 0 ? (double)V * prm->coords_per_image : 0;
+    const double hidden_px = pp->mode == HK_COMPLETION ? HK_IMG_PIXELS / 2 : HK_IMG_PIXELS - pp->context;
+    const double Mv = V > 0 ? (double)V * fmin(5.0 * prm->coords_per_image, hidden_px) : 0;
     data += Mv * (dz + 3) + V * (dx + HK_IMG_PIXELS);
     for (int k = 0; k < HK_NKERNELS; k++) {
         if (!hk_kernel_info(k)->point || !hk_list_has(prm->methods, hk_kernel_name(k))) continue;

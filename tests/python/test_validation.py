@@ -47,7 +47,7 @@ def config(**kw):
 
 def test_choices_are_the_validation_minimum_and_are_what_is_used(tmp_path):
     m, arrays = run(tmp_path, config(), "sel")
-    assert m["n_val"] == 10 * 20
+    assert m["n_val"] == 10 * 5 * 20           # 5 G hidden pixels of each validation image
     grid = np.array([1e-4, 1e-2, 1.0, 100.0])
     for k in ("Th", "Kh"):
         val = arrays[f"mse_val_by_ridge_{k}"]

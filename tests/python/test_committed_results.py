@@ -1,0 +1,67 @@
+"""The results committed under docs/results/<config>/ (scripts/publish-results):
+every table parses, its CSV and Markdown agree, it has the columns the
+analysis writes (drawn again from the committed results.h5 with today's
+analysis, cell for cell), and its provenance names a commit of this
+repository that is an ancestor of the checkout."""
+import csv
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+RESULTS = os.path.join(ROOT, "docs", "results")
+PUBLISHED = sorted(d for d in os.listdir(RESULTS) if os.path.isdir(os.path.join(RESULTS, d))) \
+    if os.path.isdir(RESULTS) else []
+
+
+def test_there_are_committed_results():
+    assert PUBLISHED, "docs/results/ holds no published config"
+
+
+def read_csv(path):
+    with open(path, newline="") as f:
+        rows = list(csv.reader(f))
+    assert rows, f"{path} is empty"
+    return rows[0], rows[1:]
+
+
+def read_md(path):
+    lines = [line.rstrip("\n") for line in open(path) if line.startswith("|")]
+    cells = [[c.strip() for c in line.strip("|").split("|")] for line in lines]
+    assert len(cells) >= 2 and set("".join(cells[1])) <= set("-: "), f"{path}: no Markdown table"
+    return cells[0], cells[2:]
+
+
+@pytest.mark.parametrize("name", PUBLISHED)
+def test_published_tables_parse_and_name_a_commit(name, tmp_path):
+    d = os.path.join(RESULTS, name)
+    prov = json.load(open(os.path.join(d, "provenance.json")))
+    assert prov["config"] == name and prov["commits"], prov
+    for commit in prov["commits"]:
+        assert len(commit) == 40 and all(c in "0123456789abcdef" for c in commit), commit
+        assert subprocess.run(["git", "-C", ROOT, "cat-file", "-e", f"{commit}^{{commit}}"]).returncode == 0, \
+            f"{name}: commit {commit} is not in this repository"
+        assert subprocess.run(["git", "-C", ROOT, "merge-base", "--is-ancestor", commit, "HEAD"]).returncode == 0, \
+            f"{name}: commit {commit} is not an ancestor of HEAD"
+    assert prov["ranks"] and prov["blas_core"] and prov["wall_seconds"] > 0 and sum(prov["points"].values()) > 0
+    tables = sorted(f[:-4] for f in os.listdir(d) if f.endswith(".csv"))
+    assert tables, f"{name}: no tables"
+    for t in tables:
+        header, rows = read_csv(os.path.join(d, f"{t}.csv"))
+        assert rows and all(len(r) == len(header) for r in rows), (name, t)
+        md_header, md_rows = read_md(os.path.join(d, f"{t}.md"))
+        assert md_header == header and md_rows == rows, (name, t)
+    # today's analysis draws the same tables from the committed results
+    assert prov["results_h5"] == "results.h5", f"{name}: results.h5 was too large to commit"
+    proc = subprocess.run([sys.executable, "-m", "analysis", "report", os.path.join(d, "results.h5"),
+                           "--out", tmp_path], capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    drawn = sorted(f[:-4] for f in os.listdir(tmp_path) if f.endswith(".csv"))
+    assert drawn == tables, (name, drawn, tables)
+    for t in tables:
+        assert read_csv(tmp_path / f"{t}.csv") == read_csv(os.path.join(d, f"{t}.csv")), (name, t)
+    for fig in (f for f in os.listdir(tmp_path) if f.endswith(".png")):
+        assert os.path.exists(os.path.join(d, fig)), (name, fig)
