@@ -204,7 +204,11 @@ int hk_dist_eigh(struct hk_dmatrix *A, double *w, struct hk_dmatrix *Z)
     return info ? hk_fail("pdsyevd failed (info %d)", info) : 0;
 }
 
-int hk_dist_eigh_block(int n, int nb) { return nb < n ? nb : (n > 0 ? n : 1); }
+int hk_dist_eigh_block(int n, int nb)
+{
+    if (nb > HK_EIGH_MAX_BLOCK) nb = HK_EIGH_MAX_BLOCK;
+    return nb < n ? nb : (n > 0 ? n : 1);
+}
 
 double hk_dist_eigh_workspace(int n, int nb, int nprow, int npcol)
 {

@@ -34,7 +34,10 @@ int hk_finite_train(const struct hk_finite_spec *s, const struct hk_finite_set *
         if (hk_mlp_init(&fit->mlp, &s->mlp, s->init_seed)) return -1;
         hk_model_of_mlp(&fit->model, &fit->mlp);
     } else {
-        if (hk_hn_init(&fit->hn, &s->hn, s->init_seed)) return -1;
+        if (hk_hn_init(&fit->hn, &s->hn, s->init_seed)) {
+            hk_hn_free(&fit->hn);
+            return -1;
+        }
         hk_model_of_hypernet(&fit->model, &fit->hn);
     }
     struct hk_model *m = &fit->model;

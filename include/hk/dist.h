@@ -59,7 +59,11 @@ int hk_dist_cholesky_solve(const struct hk_dmatrix *L, struct hk_dmatrix *B);
  * entries), Z distributed like A. A is overwritten. Collective; 0, or -1
  * with a message. No rank holds A or Z whole. */
 int hk_dist_eigh(struct hk_dmatrix *A, double *w, struct hk_dmatrix *Z);
-/* The block size to give A and Z for hk_dist_eigh: nb, or n if smaller. */
+/* The block size to give A and Z for hk_dist_eigh: nb, at most
+ * HK_EIGH_MAX_BLOCK, and at most n. The tridiagonal reduction of pdsyevd
+ * runs best with small blocks (1.5x slower at 256 than at 64 for N = 4,000
+ * here), whatever block the Cholesky factorisations of a kind use. */
+#define HK_EIGH_MAX_BLOCK 64
 int hk_dist_eigh_block(int n, int nb);
 /* Bytes of pdsyevd's workspace per rank for an n x n matrix, for plan. */
 double hk_dist_eigh_workspace(int n, int nb, int nprow, int npcol);

@@ -87,7 +87,7 @@
 #define HK_COMMON_PARAMS(P)                                                                                       \
     P(INT, seed, "1", 0, 2147483647, NULL, "random seed of data and initialisation", 0)                          \
     P(INT, team_size, "0", 0, 1000000, NULL, "ranks per point (0: all ranks)", 1)                                 \
-    P(INT, block_size, "128", 1, 4096, NULL, "ScaLAPACK block size", 1)                                           \
+    P(INT, block_size, "128", 1, 4096, NULL, "ScaLAPACK block size (the eigensolver takes at most 64)", 1)        \
     P(INT, grid_rows, "0", 0, 1000000, NULL, "process grid rows (0: most square)", 1)                             \
     P(BOOL, snapshot, "false", 0, 1, NULL, "write the training Gram matrices to snapshots/", 1)
 HK_PARAM_GROUP(hk_common, HK_COMMON_PARAMS)

@@ -390,7 +390,7 @@ static void estimate_pixels(const struct pixel_point *pp, int team_size, const s
      * Th* Z and three Me x N products, Kh */
     const double Me = fmin((double)prm->examples, T) * HK_IMG_PIXELS;
     if (prm->uncertainty && entries > 0 && Me > 0) {
-        double unc = (3.0 * N * N + 5.0 * Me * N) / team_size + hk_dist_eigh_workspace((int)N, nb, nprow, npcol) / 8;
+        double unc = (3.0 * N * N + 5.0 * Me * N) / team_size + hk_dist_eigh_workspace((int)N, hk_dist_eigh_block((int)N, nb), nprow, npcol) / 8;
         kernel_mem = fmax(kernel_mem, unc);
         la += (4.0 * N * N * N + 6.0 * Me * N * N) / 1e9;
         kflop += 120.0 * (N * N + 2 * Me * N) / 1e9;

@@ -82,8 +82,9 @@ def test_refuses_to_reuse_a_directory(reference, tmp_path):
 
 
 def slow_config(tmp_path):
-    # points of about 0.3 s each, so a signal lands while most are still to run
-    text = SMALL_SWEEP.replace("distinct_x: [10, 30]", "distinct_x: [400, 500]").replace("{team}", "1")
+    # 12 points; the signals are raised by the run itself after K stored points
+    # (HKSWEEP_TEST_SIGNAL), so the points need not be slow
+    text = SMALL_SWEEP.replace("distinct_x: [10, 30]", "distinct_x: [60, 80]").replace("{team}", "1")
     text = text.replace("seeds: [1, 2]", "seeds: [1, 2, 3]")
     cfg = tmp_path / "slow.yaml"
     cfg.write_text(text)

@@ -120,7 +120,7 @@ def test_array_and_merge_equal_a_direct_run(slurm, tmp_path):
 def test_cancelled_sweep_resumes_when_resubmitted(slurm, tmp_path):
     t, env = slurm
     cfg = tmp_path / "slow.yaml"
-    cfg.write_text(SMALL_SWEEP.replace("distinct_x: [10, 30]", "distinct_x: [400, 500]").replace("{team}", "1")
+    cfg.write_text(SMALL_SWEEP.replace("distinct_x: [10, 30]", "distinct_x: [60, 80]").replace("{team}", "1")
                    .replace("seeds: [1, 2]", "seeds: [1, 2, 3]"))
     out = tmp_path / "sweep"
     submit = ["sbatch", "--parsable", "--ntasks=2", f"--chdir={ROOT}", f"--output={tmp_path}/sweep-%j.out",
