@@ -2,8 +2,10 @@
 (NTK parameterisation, scaled ReLU, L = 2, H = 3, dx = 16, dz = 2, float64),
 written as strongly as per-sample gradients allow: one batched forward pass,
 then every input's gradient of every parameter in one batched backward pass
-by the explicit per-example formulas (einsum / bmm, no autograd loop), the
-Jacobian J (inputs x parameters) assembled once, and NTK = J J^T. Best of 3.
+by the explicit per-example formulas (broadcast products / bmm, no autograd
+loop), each parameter block's per-sample gradients J_b (inputs x block size)
+formed once, and NTK = sum_b J_b J_b^T (no copy of the whole Jacobian). Best
+of 3.
 
 `python3 torch_entk.py n m N threads [--check]`: --check also computes the
 NTK by autograd, one input at a time, and prints the largest difference (the
@@ -62,17 +64,22 @@ def ntk_per_sample(Ws, A, g_shapes, x, z):
         if li > 0:
             delta = torch.bmm(Vs[li].transpose(1, 2), delta) / math.sqrt(c) * relu_d(gs[li - 1])
     dv = torch.cat([d.reshape(N, -1) for d in dV], 1)                          # N x P
-    J_A = torch.einsum("ip,ik->ipk", dv, phi).reshape(N, -1) / math.sqrt(n)    # per-sample dA
+    # each parameter block's per-sample gradients J_b (N x size), and NTK = sum_b J_b J_b^T: no copy
+    # of the whole Jacobian is made (the blocks are its columns)
+    J_A = (dv.unsqueeze(2) * (phi / math.sqrt(n)).unsqueeze(1)).reshape(N, -1)  # per-sample dA
+    ntk = J_A @ J_A.T
+    count = J_A.shape[1]
+    del J_A
     dphi = dv @ A / math.sqrt(n)
     dy = dphi * relu_d(ys[-1])
-    J_W = []
     for li in reversed(range(len(Ws))):
         fan = Ws[li].shape[1]
-        J_W.insert(0, torch.einsum("ij,ik->ijk", dy, acts[li]).reshape(N, -1) / math.sqrt(fan))
+        J_W = (dy.unsqueeze(2) * (acts[li] / math.sqrt(fan)).unsqueeze(1)).reshape(N, -1)
+        ntk += J_W @ J_W.T
+        count += J_W.shape[1]
         if li > 0:
             dy = dy @ Ws[li] / math.sqrt(fan) * relu_d(ys[li - 1])
-    J = torch.cat(J_W + [J_A], 1)
-    return J @ J.T, J.shape[1]
+    return ntk, count
 
 
 def ntk_autograd(Ws, A, g_shapes, x, z):
