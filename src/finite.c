@@ -56,6 +56,7 @@ int hk_finite_train(const struct hk_finite_spec *s, const struct hk_finite_set *
     long steps = 0, rc;
     double by_lr[HK_MAX_REALS];
     int nlr = 1;
+    if (with_val && s->nlr < 1) return hk_fail("%s: validation needs at least one learning rate in lr_grid", s->method);
     if (with_val) {
         o.val = val->in, o.val_y = val->y, o.val_labels = val->labels, o.val_offset = fit->h0_val;
         nlr = s->nlr < HK_MAX_REALS ? s->nlr : HK_MAX_REALS;

@@ -134,16 +134,17 @@ int hk_krr_select(enum hk_kernel kind, const struct hk_depths *d, const struct h
     struct hk_krr_stats s;
     int rc = 0;
     *chosen = -1;
+    memset(st, 0, sizeof *st);
+    for (int r = 0; r < nridges; r++) val_mse[r] = NAN;
     for (int r = 0; r < nridges && rc == 0; r++) {
-        val_mse[r] = NAN;
         int fit = krr_fit(kind, d, train, Y, k, ridges[r], grid, nb, NULL, &B, &s);
         if (fit < 0) { rc = -1; break; }
         if (fit > 0) continue; /* not positive definite at this ridge: not a candidate */
         rc = krr_predict(kind, d, train, val, test_chunk, grid, nb, &B, pv);
         double sse = 0;
-        for (int j = 0; j < k; j++)
+        for (int j = 0; j < k && rc == 0; j++)
             for (int i = 0; i < V; i++) sse += pow(pv[i + (size_t)j * V] - Yval[i + (size_t)j * V], 2);
-        val_mse[r] = sse / ((double)V * k);
+        if (rc == 0) val_mse[r] = sse / ((double)V * k);
         if (rc == 0 && val_mse[r] < best) {
             best = val_mse[r];
             *chosen = r;

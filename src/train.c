@@ -247,6 +247,7 @@ long hk_train_select(struct hk_model *m, const struct hk_inputs *in, const doubl
                      int *chosen)
 {
     double *init = hk_malloc((size_t)m->nparams * sizeof(double)), *best_params = NULL, best = INFINITY;
+    for (int r = 0; r < nlr; r++) val_by_lr[r] = NAN;
     params_copy(m, init, 1);
     struct hk_train_log best_log = {0};
     long best_steps = 0, rc = -1, total = 0;

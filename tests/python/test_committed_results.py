@@ -63,5 +63,5 @@ def test_published_tables_parse_and_name_a_commit(name, tmp_path):
     assert drawn == tables, (name, drawn, tables)
     for t in tables:
         assert read_csv(tmp_path / f"{t}.csv") == read_csv(os.path.join(d, f"{t}.csv")), (name, t)
-    for fig in (f for f in os.listdir(tmp_path) if f.endswith(".png")):
-        assert os.path.exists(os.path.join(d, fig)), (name, fig)
+    drawn_figs = sorted(f for f in os.listdir(tmp_path) if f.endswith(".png"))
+    assert drawn_figs and drawn_figs == sorted(f for f in os.listdir(d) if f.endswith(".png")), (name, drawn_figs)

@@ -58,6 +58,7 @@ def test_choices_are_the_validation_minimum_and_are_what_is_used(tmp_path):
         assert alone[f"mse_hidden_{k}"] == np.float64(m[f"mse_hidden_{k}"]) or \
             abs(alone[f"mse_hidden_{k}"] - m[f"mse_hidden_{k}"]) <= 1e-12 * m[f"mse_hidden_{k}"], (k, alone, m)
     lrs = np.array([0.003, 0.03, 0.3])
+    assert any(m[f"epochs_best_{net}"] > 0 for net in ("hypernet", "mlp")), m   # the retraining check below runs
     for net in ("hypernet", "mlp"):
         by_lr = arrays[f"loss_val_by_lr_{net}"]
         assert by_lr.shape == (3,) and np.isfinite(by_lr).any()
@@ -81,8 +82,11 @@ def test_choices_are_the_validation_minimum_and_are_what_is_used(tmp_path):
     # the MLP counts its layers: n (dx + dz) + (depth - 1) n^2 + n, dx = 784 + 1, dz = 32, depth = 2 + 3
     n, dx, dz, depth = 48, 785, 32, 5
     assert m["parameters_mlp"] == n * (dx + dz) + (depth - 1) * n * n + n
-    # everyone, finite or kernel, does better than a network that never trains would (the prior: mean image)
-    for method in ("Th", "Kh", "hypernet", "mlp"):
+    # the kernels beat the prior (the mean image); the finite networks, which start at it and keep their
+    # best validation epoch, end within 5 % of it or better at this size
+    for method in ("Th", "Kh"):
+        assert m[f"mse_hidden_{method}"] < m["mse_hidden_mean_image"], (method, m)
+    for method in ("hypernet", "mlp"):
         assert m[f"mse_hidden_{method}"] < 1.05 * m["mse_hidden_mean_image"], (method, m)
 
 
