@@ -39,7 +39,11 @@ def relu_d(t):
     return math.sqrt(2) * (t > 0).to(t.dtype)
 
 
-def ntk_per_sample(Ws, A, g_shapes, x, z):
+def gradient_factors(Ws, A, g_shapes, x, z):
+    """Every input's gradient of each parameter block, in one batched pass by
+    the explicit per-example formulas: the gradient of block b for input i
+    is the outer product u_i w_i^T times scale. Yields (u, w, scale) for A,
+    then f's layers from the last."""
     N, n = x.shape[0], A.shape[1]
     # forward, keeping what the gradients need
     ys, acts = [], [x]
@@ -57,7 +61,7 @@ def ntk_per_sample(Ws, A, g_shapes, x, z):
         g = torch.bmm(V, hs[-1]) / math.sqrt(c)
         gs.append(g)
         hs.append(relu(g) if li < len(g_shapes) - 1 else g)
-    # backward of every input at once (d out_i / d ...), explicit formulas
+    # backward of every input at once (d out_i / d ...)
     dV = [None] * len(g_shapes)
     delta = torch.ones(N, 1, 1, dtype=x.dtype)
     for li in reversed(range(len(g_shapes))):
@@ -66,59 +70,35 @@ def ntk_per_sample(Ws, A, g_shapes, x, z):
         if li > 0:
             delta = torch.bmm(Vs[li].transpose(1, 2), delta) / math.sqrt(c) * relu_d(gs[li - 1])
     dv = torch.cat([d.reshape(N, -1) for d in dV], 1)                          # N x P
-    # each parameter block's per-sample gradients J_b (N x size), and NTK = sum_b J_b J_b^T: no copy
-    # of the whole Jacobian is made (the blocks are its columns)
-    J_A = (dv.unsqueeze(2) * (phi / math.sqrt(n)).unsqueeze(1)).reshape(N, -1)  # per-sample dA
-    ntk = J_A @ J_A.T
-    count = J_A.shape[1]
-    del J_A
-    dphi = dv @ A / math.sqrt(n)
-    dy = dphi * relu_d(ys[-1])
+    yield dv, phi, 1 / math.sqrt(n)                                            # dA_i = dv_i phi_i^T / sqrt(n)
+    dy = dv @ A / math.sqrt(n) * relu_d(ys[-1])
     for li in reversed(range(len(Ws))):
         fan = Ws[li].shape[1]
-        J_W = (dy.unsqueeze(2) * (acts[li] / math.sqrt(fan)).unsqueeze(1)).reshape(N, -1)
-        ntk += J_W @ J_W.T
-        count += J_W.shape[1]
+        yield dy, acts[li], 1 / math.sqrt(fan)
         if li > 0:
             dy = dy @ Ws[li] / math.sqrt(fan) * relu_d(ys[li - 1])
+
+
+def ntk_per_sample(Ws, A, g_shapes, x, z):
+    """Each block's per-sample gradients J_b (N x size) formed, and NTK =
+    sum_b J_b J_b^T: no copy of the whole Jacobian is made (the blocks are
+    its columns)."""
+    N, ntk, count = x.shape[0], 0, 0
+    for u, w, scale in gradient_factors(Ws, A, g_shapes, x, z):
+        J = (u.unsqueeze(2) * (w * scale).unsqueeze(1)).reshape(N, -1)
+        ntk = ntk + J @ J.T
+        count += J.shape[1]
+        del J
     return ntk, count
 
 
 def ntk_factorised(Ws, A, g_shapes, x, z):
     """The same NTK without per-sample gradients: a block's per-sample gradient
-    is an outer product u_i v_i^T, so its Gram matrix is (U U^T) * (V V^T),
+    is an outer product u_i w_i^T, so its Gram matrix is (U U^T) * (W W^T),
     the identity hksweep uses (docs/hyperkernel-math.md section 7)."""
-    N, n = x.shape[0], A.shape[1]
-    ys, acts = [], [x]
-    for W in Ws:
-        y = acts[-1] @ W.T / math.sqrt(W.shape[1])
-        ys.append(y)
-        acts.append(relu(y))
-    phi = acts[-1]
-    v = phi @ A.T / math.sqrt(n)
-    Vs, hs, gs, off = [], [z.unsqueeze(2)], [], 0
-    for li, (r, c) in enumerate(g_shapes):
-        V = v[:, off:off + r * c].reshape(N, r, c)
-        off += r * c
-        Vs.append(V)
-        g = torch.bmm(V, hs[-1]) / math.sqrt(c)
-        gs.append(g)
-        hs.append(relu(g) if li < len(g_shapes) - 1 else g)
-    dV = [None] * len(g_shapes)
-    delta = torch.ones(N, 1, 1, dtype=x.dtype)
-    for li in reversed(range(len(g_shapes))):
-        r, c = g_shapes[li]
-        dV[li] = torch.bmm(delta, hs[li].transpose(1, 2)) / math.sqrt(c)
-        if li > 0:
-            delta = torch.bmm(Vs[li].transpose(1, 2), delta) / math.sqrt(c) * relu_d(gs[li - 1])
-    dv = torch.cat([d.reshape(N, -1) for d in dV], 1)
-    ntk = (dv @ dv.T) * (phi @ phi.T) / n
-    dy = dv @ A / math.sqrt(n) * relu_d(ys[-1])
-    for li in reversed(range(len(Ws))):
-        fan = Ws[li].shape[1]
-        ntk += (dy @ dy.T) * (acts[li] @ acts[li].T) / fan
-        if li > 0:
-            dy = dy @ Ws[li] / math.sqrt(fan) * relu_d(ys[li - 1])
+    ntk = 0
+    for u, w, scale in gradient_factors(Ws, A, g_shapes, x, z):
+        ntk = ntk + (u @ u.T) * (w @ w.T) * scale ** 2
     return ntk, sum(W.numel() for W in Ws) + A.numel()
 
 

@@ -74,6 +74,18 @@ static int describe_range(const struct hk_param_spec *spec, char *buf, size_t n)
     return snprintf(buf, n, "%s", hk_type_name(spec->type));
 }
 
+/* One number of a REALS list: within the spec's range, spaces around it
+ * allowed (*item is moved past the leading ones, for the message). */
+static int real_item_in_range(const struct hk_param_spec *spec, char **item)
+{
+    char *end;
+    while (**item == ' ') (*item)++;
+    errno = 0;
+    double v = strtod(*item, &end);
+    while (*end == ' ') end++;
+    return **item && !*end && !errno && isfinite(v) && v >= spec->min && v <= spec->max;
+}
+
 int hk_value_parse(const struct hk_param_spec *spec, const char *text, struct hk_value *out)
 {
     char want[400];
@@ -109,35 +121,19 @@ int hk_value_parse(const struct hk_param_spec *spec, const char *text, struct hk
         if (strlen(text) >= HK_VALUE_TEXT) return hk_fail("value longer than %d characters", HK_VALUE_TEXT - 1);
         snprintf(out->text, sizeof out->text, "%s", text);
         break;
-    case HK_T_LIST: {
-        /* comma-separated items (the default text, or a joined YAML list) */
-        char buf[HK_VALUE_TEXT];
-        if (strlen(text) >= sizeof buf) return hk_fail("list longer than %d characters", HK_VALUE_TEXT - 1);
-        snprintf(buf, sizeof buf, "%s", text);
-        int nitems = 0;
-        for (char *save = NULL, *item = strtok_r(buf, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
-            if (!in_choices(spec->choices, item)) return hk_fail("expected %s, got item '%s'", want, item);
-            nitems++;
-        }
-        if (nitems == 0) return hk_fail("expected %s, got an empty list", want);
-        snprintf(out->text, sizeof out->text, "%s", text);
-        break;
-    }
+    case HK_T_LIST:
     case HK_T_REALS: {
-        /* comma-separated numbers, each in range; at most HK_MAX_REALS */
+        /* comma-separated items (the default text, or a joined YAML list):
+         * names from the choices, or numbers in range, at most HK_MAX_REALS */
         char buf[HK_VALUE_TEXT];
         if (strlen(text) >= sizeof buf) return hk_fail("list longer than %d characters", HK_VALUE_TEXT - 1);
         snprintf(buf, sizeof buf, "%s", text);
         int nitems = 0;
         for (char *save = NULL, *item = strtok_r(buf, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
-            char *end;
-            while (*item == ' ') item++;
-            errno = 0;
-            double v = strtod(item, &end);
-            while (*end == ' ') end++;
-            if (!*item || *end || errno || !isfinite(v) || v < spec->min || v > spec->max)
-                return hk_fail("expected %s, got item '%s'", want, item);
-            if (++nitems > HK_MAX_REALS) return hk_fail("expected at most %d numbers", HK_MAX_REALS);
+            int ok = spec->type == HK_T_LIST ? in_choices(spec->choices, item) : real_item_in_range(spec, &item);
+            if (!ok) return hk_fail("expected %s, got item '%s'", want, item);
+            if (++nitems > HK_MAX_REALS && spec->type == HK_T_REALS)
+                return hk_fail("expected at most %d numbers", HK_MAX_REALS);
         }
         if (nitems == 0) return hk_fail("expected %s, got an empty list", want);
         snprintf(out->text, sizeof out->text, "%s", text);
