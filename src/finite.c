@@ -68,8 +68,11 @@ int hk_finite_train(const struct hk_finite_spec *s, const struct hk_finite_set *
         fit->lr = o.lr;
         by_lr[0] = fit->log.train_loss[fit->log.best_epoch];
     }
-    double loss;
-    hk_model_evaluate(m, test->in, test->y, test->labels, fit->h0_test, team, &loss, NULL, test_out);
+    /* the network kept, on the test and the training set (accuracy: labels only, else NaN) */
+    hk_model_evaluate(m, test->in, test->y, test->labels, fit->h0_test, team, &fit->test_loss, &fit->test_accuracy,
+                      test_out);
+    hk_model_evaluate(m, train->in, train->y, train->labels, fit->h0_train, team, &fit->train_loss,
+                      &fit->train_accuracy, NULL);
     const char *name = s->method;
     record(r, "parameters", name, (double)m->nparams);
     record(r, "steps", name, (double)steps);
@@ -77,12 +80,8 @@ int hk_finite_train(const struct hk_finite_spec *s, const struct hk_finite_set *
     record(r, "epochs_run", name, fit->log.epochs_run);
     record(r, "epochs_best", name, fit->log.best_epoch);
     record(r, "still_improving", name, fit->log.still_improving);
-    if (fit->log.train_loss) {
-        double final_train;
-        hk_model_evaluate(m, train->in, train->y, train->labels, fit->h0_train, team, &final_train, NULL, NULL);
-        record(r, "loss_train", name, final_train);
-    }
-    if (hk_team_rank(team) == 0 && fit->log.train_loss) {
+    record(r, "loss_train", name, fit->train_loss);
+    if (hk_team_rank(team) == 0) {
         record_array(r, "loss_train_per_epoch", name, o.epochs + 1, fit->log.train_loss);
         if (with_val) {
             record_array(r, "loss_val_per_epoch", name, o.epochs + 1, fit->log.val_loss);

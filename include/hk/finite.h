@@ -34,17 +34,20 @@ struct hk_finite_fit {
     double *h0_train, *h0_val, *h0_test;   /* centred: the initial outputs, n x k; else NULL */
     struct hk_train_log log;               /* of the run kept */
     double lr;                             /* its learning rate */
+    double train_loss, train_accuracy;     /* of the network kept (accuracy: with labels, else NaN) */
+    double test_loss, test_accuracy;
     int chosen;                            /* its index in lrs (0 without validation) */
 };
 /* Initialises the network, trains it on train (choosing on val when val.in
- * is set) and leaves its outputs on test minus h0_test (M x k, replicated)
- * in test_out. Records in r: parameters_<m>, steps_<m>, lr_<m>,
- * epochs_run_<m>, epochs_best_<m>, still_improving_<m>, loss_train_<m> and,
- * on rank 0, the arrays loss_train_per_epoch_<m>, loss_val_per_epoch_<m>
- * and loss_val_by_lr_<m>; marks r diverged (no usable epoch) or abandoned
- * (a signal). on_epoch (may be NULL) runs after every epoch of every run,
- * with ctx; fit's h0 arrays are set before the first call. Collective.
- * Returns 0, or -1 with a message (the network cannot be allocated). */
+ * is set), leaves its outputs on test minus h0_test (M x k, replicated) in
+ * test_out (if not NULL), and its loss and accuracy on test and train in
+ * fit. Records in r: parameters_<m>, steps_<m>, lr_<m>, epochs_run_<m>,
+ * epochs_best_<m>, still_improving_<m>, loss_train_<m> and, on rank 0, the
+ * arrays loss_train_per_epoch_<m>, loss_val_per_epoch_<m> and
+ * loss_val_by_lr_<m>; marks r diverged (no usable epoch) or abandoned (a
+ * signal). on_epoch (may be NULL) runs after every epoch of every run, with
+ * ctx; fit's h0 arrays are set before the first call. Collective. Returns
+ * 0, or -1 with a message (the network cannot be allocated). */
 int hk_finite_train(const struct hk_finite_spec *s, const struct hk_finite_set *train,
                     const struct hk_finite_set *val, const struct hk_finite_set *test, MPI_Comm team,
                     hk_train_epoch_fn on_epoch, void *ctx, struct hk_result *r, struct hk_finite_fit *fit,

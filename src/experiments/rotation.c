@@ -157,22 +157,19 @@ static int run(const struct hk_point *p, MPI_Comm team, const struct hk_experime
                                     .lrs = lrs, .nlr = nlr};
         const struct hk_finite_set ftrain = {&train.in, NULL, ltrain}, fval = {V > 0 ? &val.in : NULL, NULL, lval},
                                    ftest = {&test.in, NULL, ltest};
-        double t0 = hk_now(), *out = hk_malloc((size_t)M * K * sizeof(double));
-        if (hk_finite_train(&fs, &ftrain, &fval, &ftest, team, on_epoch, &c, r, &fit, out)) rc = -1;
+        double t0 = hk_now();
+        if (hk_finite_train(&fs, &ftrain, &fval, &ftest, team, on_epoch, &c, r, &fit, NULL)) rc = -1;
         else {
             char key[64];
             snprintf(key, sizeof key, "time_%s", name);
             hk_attrs_num(&r->metrics, key, hk_now() - t0);
             /* the network kept (the best validation epoch of the lr kept) */
-            double acc, loss;
-            hk_model_evaluate(&fit.model, &test.in, NULL, ltest, fit.h0_test, team, &loss, &acc, NULL);
             snprintf(key, sizeof key, "accuracy_test_%s", name);
-            hk_attrs_num(&r->metrics, key, acc);
+            hk_attrs_num(&r->metrics, key, fit.test_accuracy);
             snprintf(key, sizeof key, "loss_test_%s", name);
-            hk_attrs_num(&r->metrics, key, loss);
-            hk_model_evaluate(&fit.model, &train.in, NULL, ltrain, fit.h0_train, team, &loss, &acc, NULL);
+            hk_attrs_num(&r->metrics, key, fit.test_loss);
             snprintf(key, sizeof key, "accuracy_train_%s", name);
-            hk_attrs_num(&r->metrics, key, acc);
+            hk_attrs_num(&r->metrics, key, fit.train_accuracy);
             const int kept = fit.chosen > 0 ? fit.chosen : 0;
             if (f == 0) {
                 hk_attrs_num(&r->metrics, "accuracy_test_initial", c.test_acc[(size_t)kept * (epochs + 1)]);
@@ -192,7 +189,6 @@ static int run(const struct hk_point *p, MPI_Comm team, const struct hk_experime
             }
         }
         hk_finite_fit_free(&fit);
-        free(out);
         free(c.test_acc); free(c.train_acc); free(c.test_loss); free(c.train_loss);
     }
 
