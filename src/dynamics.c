@@ -249,3 +249,84 @@ int hk_dynamics_predict(const struct hk_depths *d, const struct hk_inputs *train
     if (rc != 0) hk_dynamics_free(out);
     return rc;
 }
+
+/* Fills A with the lower triangle of Th(U, U) and factors it; a Th that is
+ * not numerically positive definite gets a jitter of the mean diagonal,
+ * raised by decades from 1e-10 (*jitter: the one used, 0 if none). */
+static int factor_th(const struct hk_depths *d, const struct hk_inputs *train, struct hk_dmatrix *A, double *jitter)
+{
+    *jitter = 0;
+    if (!hk_all_ok(A->g->comm, hk_dist_fill_kernel(A, HK_TH, d, train, 0, train, 0, 1) == 0)) return -1;
+    const double mean_diag = hk_dist_trace(A) / A->n;
+    int info = hk_dist_cholesky(A);
+    for (int attempt = 0; info > 0 && attempt < 7; attempt++) {
+        *jitter = mean_diag * pow(10.0, -10 + attempt);
+        hk_dist_fill_kernel(A, HK_TH, d, train, 0, train, 0, 1);
+        hk_dist_add_diagonal(A, *jitter);
+        info = hk_dist_cholesky(A);
+    }
+    if (info == 0) return 0;
+    return hk_fail("Th is not positive definite even with jitter %.3g (pdpotrf info %d at N = %d)", *jitter, info,
+                   A->n), 1;
+}
+
+int hk_dynamics_uncertainty(const struct hk_depths *d, const struct hk_inputs *train, const double *Y, int k,
+                            const struct hk_inputs *test, const struct hk_grid *grid, double ridge, int nb,
+                            struct hk_dynamics_out *out)
+{
+    memset(out, 0, sizeof *out);
+    const int N = train->n, M = test->n;
+    out->N = N, out->M = M, out->k = k;
+    double t0 = hk_now();
+    /* L: Th's factor, then Kh; X = Th^-1 Th(U, U*); Q = Kh(U, U*); G = Kh X, then (Kh + rI)^-1 Q */
+    struct hk_dmatrix L, X, Q, G, Yd, F;
+    struct hk_dmatrix *all[] = {&L, &X, &Q, &G, &Yd, &F};
+    int rows[] = {N, N, N, N, N, M}, cols[] = {N, M, M, M, k, k};
+    if (create_all(grid, nb, 6, all, rows, cols)) return -1;
+    double *diag = hk_malloc((size_t)M * sizeof(double)), *term = hk_malloc((size_t)M * sizeof(double));
+    int rc = factor_th(d, train, &L, &out->jitter_th);
+    if (rc == 0 && !hk_all_ok(grid->comm, hk_dist_fill_kernel(&X, HK_TH, d, train, 0, test, 0, 0) == 0 &&
+                                              hk_dist_fill_kernel(&Q, HK_KH, d, train, 0, test, 0, 0) == 0))
+        rc = -1;
+    if (rc == 0) rc = kernel_diagonal(HK_KH, d, test, grid->comm, diag);
+    if (rc == 0) {
+        /* the trained ensemble: mean X^T y, variance Kh** + diag(X^T Kh X) - 2 diag(X^T Kh(U, U*)) */
+        hk_dist_cholesky_solve(&L, &X);
+        out->mean_ensemble = hk_malloc((size_t)M * k * sizeof(double));
+        hk_dist_columns_set(&Yd, Y);
+        hk_dist_gemm_op("T", "N", 1, &X, &Yd, 0, &F);
+        hk_dist_columns_allgather(&F, out->mean_ensemble);
+        if (!hk_all_ok(grid->comm, hk_dist_fill_kernel(&L, HK_KH, d, train, 0, train, 0, 0) == 0)) rc = -1;
+    }
+    if (rc == 0) {
+        out->var_ensemble = hk_malloc((size_t)M * sizeof(double));
+        hk_dist_gemm(&L, &X, &G);
+        sums_of_products(&G, &X, 0, out->var_ensemble);
+        sums_of_products(&X, &Q, 0, term);
+        for (int i = 0; i < M; i++) out->var_ensemble[i] += diag[i] - 2 * term[i];
+        /* the hyper-GP posterior: Kh + ridge I = L L^T */
+        hk_dist_add_diagonal(&L, ridge);
+        int info = hk_dist_cholesky(&L);
+        if (!hk_all_ok(grid->comm, info == 0)) {
+            rc = 1;
+            hk_fail("Kh + %g I is not positive definite (pdpotrf info %d); raise the ridge", ridge, info);
+        }
+    }
+    if (rc == 0) {
+        out->mean_kh = hk_malloc((size_t)M * k * sizeof(double));
+        out->var_kh = hk_malloc((size_t)M * sizeof(double));
+        hk_dist_columns_set(&Yd, Y);
+        hk_dist_cholesky_solve(&L, &Yd);                         /* (Kh + rI)^-1 y */
+        hk_dist_gemm_op("T", "N", 1, &Q, &Yd, 0, &F);
+        hk_dist_columns_allgather(&F, out->mean_kh);
+        memcpy(G.a, Q.a, (size_t)Q.lld * (Q.nloc > 0 ? Q.nloc : 1) * sizeof(double));
+        hk_dist_cholesky_solve(&L, &G);                          /* (Kh + rI)^-1 Kh(U, U*) */
+        sums_of_products(&Q, &G, 0, term);
+        for (int i = 0; i < M; i++) out->var_kh[i] = diag[i] - term[i];
+    }
+    free(diag), free(term);
+    for (int i = 0; i < 6; i++) hk_dmatrix_destroy(all[i]);
+    out->t_uncertainty = hk_now() - t0;
+    if (rc != 0) hk_dynamics_free(out);
+    return rc;
+}

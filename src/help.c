@@ -71,7 +71,8 @@ void hk_help(const char *command)
            "on how many. Compare with 'hksweep kernel' (Th, Kh) for the infinite-width limit.\n");
     else if (!strcmp(command, "predict"))
         printf("usage: hksweep predict --train TRAIN.h5 --test TEST.h5 --out OUT.h5 [--depth-f L] [--depth-g H]\n"
-               "                       [--lr ETA] [--steps t1,t2,...] [--flow] [--ridge R] [--block-size B]\n\n"
+               "                       [--lr ETA] [--steps t1,t2,...] [--flow] [--ridge R] [--block-size B]\n"
+               "                       [--converged]\n\n"
                "The dually infinite hypernetwork trained by full-batch gradient descent on the loss\n"
                "(1/2N) sum (f(u) - y)^2 from f = 0, in closed form (docs/hyperkernel-math.md, section 9),\n"
                "distributed over the ranks (eigendecomposition of Th with pdsyevd). TRAIN.h5 holds /x (N x dx),\n"
@@ -80,6 +81,8 @@ void hk_help(const char *command)
                "/mean_test_Kh and /var_test_Kh (ridge R as noise variance), and the trained ensemble of\n"
                "uncentred networks /mean_test_ensemble and /var_test_ensemble (Lee et al. 2019).\n"
                "Discrete GD needs ETA < 2N / lambda_max(Th); --flow gives gradient flow at times t.\n"
+               "--converged writes only the two posteriors (t -> infinity), through Cholesky factors of Th\n"
+               "and Kh + R I instead of the eigendecomposition (several times faster; attribute jitter_Th).\n"
                "Defaults: L = 2, H = 3, ETA = 1, steps 0,1,10,100,1000,10000, R = 1e-3, block size 128.\n");
     else if (!strcmp(command, "data")) printf("usage: hksweep data mnist --from PATH --out FILE.h5\n"
            "       hksweep data synthetic --out FILE.h5 [--count N] [--seed S]\n\n"

@@ -16,12 +16,29 @@
 #include "hk/store.h"
 #include "hk/util.h"
 
+static size_t local_bytes(const struct hk_dmatrix *A)
+{
+    return (size_t)A->lld * (A->nloc > 0 ? A->nloc : 1) * sizeof(double);
+}
+
+/* Fills K's lower triangle, or (kept) copies it from the Gram matrix a ridge
+ * search filled once: the same values, without evaluating the kernel again. */
+static int gram_fill(struct hk_dmatrix *K, enum hk_kernel kind, const struct hk_depths *d,
+                     const struct hk_inputs *train, int lower_only, const struct hk_dmatrix *kept)
+{
+    if (kept) {
+        memcpy(K->a, kept->a, local_bytes(K));
+        return 0;
+    }
+    return hk_dist_fill_kernel(K, kind, d, train, 0, train, 0, lower_only);
+}
+
 /* Fits (K + (ridge + jitter) I) A = Y on the grid: B gets A (N x k). The
- * Gram matrix is filled, optionally written to snap, factored (raising the
- * jitter when needed) and freed. Returns as hk_krr. */
+ * Gram matrix is filled (or copied from kept), optionally written to snap,
+ * factored (raising the jitter when needed) and freed. Returns as hk_krr. */
 static int krr_fit(enum hk_kernel kind, const struct hk_depths *d, const struct hk_inputs *train, const double *Y,
-                   int k, double ridge, const struct hk_grid *grid, int nb, struct hk_pfile *snap, struct hk_dmatrix *B,
-                   struct hk_krr_stats *st)
+                   int k, double ridge, const struct hk_grid *grid, int nb, struct hk_pfile *snap,
+                   const struct hk_dmatrix *kept, struct hk_dmatrix *B, struct hk_krr_stats *st)
 {
     memset(st, 0, sizeof *st);
     memset(B, 0, sizeof *B);
@@ -34,7 +51,7 @@ static int krr_fit(enum hk_kernel kind, const struct hk_depths *d, const struct 
     }
     /* a snapshot needs the whole matrix; the Cholesky factor only the lower triangle */
     double t0 = hk_now();
-    int rc = hk_dist_fill_kernel(&K, kind, d, train, 0, train, 0, snap == NULL);
+    int rc = gram_fill(&K, kind, d, train, snap == NULL, kept);
     st->t_gram = hk_now() - t0;
     if (!hk_all_ok(comm, rc == 0) ||
         (snap && hk_pfile_write_blockcyclic(snap, hk_kernel_name(kind), K.desc, K.a))) {
@@ -47,7 +64,7 @@ static int krr_fit(enum hk_kernel kind, const struct hk_depths *d, const struct 
     int info = hk_dist_cholesky(&K);
     for (int attempt = 0; info > 0 && attempt < 7; attempt++) {
         st->jitter = mean_diag * pow(10.0, -10 + attempt);
-        hk_dist_fill_kernel(&K, kind, d, train, 0, train, 0, 1);
+        gram_fill(&K, kind, d, train, 1, kept);
         hk_dist_add_diagonal(&K, ridge + st->jitter);
         info = hk_dist_cholesky(&K);
     }
@@ -113,7 +130,7 @@ int hk_krr(enum hk_kernel kind, const struct hk_depths *d, const struct hk_input
            struct hk_pfile *snap, double *pred, struct hk_krr_stats *st)
 {
     struct hk_dmatrix B;
-    int rc = krr_fit(kind, d, train, Y, k, ridge, grid, nb, snap, &B, st);
+    int rc = krr_fit(kind, d, train, Y, k, ridge, grid, nb, snap, NULL, &B, st);
     if (rc) return rc;
     double t0 = hk_now();
     rc = krr_predict(kind, d, train, test, test_chunk, grid, nb, &B, pred);
@@ -122,6 +139,60 @@ int hk_krr(enum hk_kernel kind, const struct hk_depths *d, const struct hk_input
     return rc;
 }
 
+/* The kernel rows K(val, train) of a ridge search, test_chunk rows a block,
+ * filled once for every ridge's validation predictions. */
+struct val_rows {
+    int nblocks;
+    struct hk_dmatrix *K;
+};
+
+static void val_rows_free(struct val_rows *v)
+{
+    for (int b = 0; b < v->nblocks; b++) hk_dmatrix_destroy(&v->K[b]);
+    free(v->K);
+    memset(v, 0, sizeof *v);
+}
+
+static int val_rows_fill(struct val_rows *v, enum hk_kernel kind, const struct hk_depths *d,
+                         const struct hk_inputs *train, const struct hk_inputs *val, int test_chunk,
+                         const struct hk_grid *grid, int nb)
+{
+    const int V = val->n;
+    v->nblocks = (V + test_chunk - 1) / test_chunk;
+    v->K = hk_calloc((size_t)v->nblocks + 1, sizeof *v->K);
+    for (int b = 0; b < v->nblocks; b++) {
+        const int r0 = b * test_chunk, rows = V - r0 < test_chunk ? V - r0 : test_chunk;
+        if (!hk_all_ok(grid->comm, hk_dmatrix_create(&v->K[b], grid, rows, train->n, nb) == 0)) return 1;
+        if (!hk_all_ok(grid->comm, hk_dist_fill_kernel(&v->K[b], kind, d, val, r0, train, 0, 0) == 0)) return -1;
+    }
+    return 0;
+}
+
+/* pred (V x k, column-major, replicated) = K(val, train) B. */
+static int val_rows_predict(const struct val_rows *v, int V, const struct hk_dmatrix *B, double *pred)
+{
+    const int k = B->n;
+    for (int b = 0; b < v->nblocks; b++) {
+        const int rows = v->K[b].m, r0 = b * v->K[0].m;
+        struct hk_dmatrix C;
+        if (!hk_all_ok(B->g->comm, hk_dmatrix_create(&C, B->g, rows, k, B->nb) == 0)) {
+            hk_dmatrix_destroy(&C);
+            return 1;
+        }
+        double *part = hk_malloc((size_t)rows * k * sizeof(double));
+        hk_dist_gemm(&v->K[b], B, &C);
+        hk_dist_columns_allgather(&C, part);
+        for (int j = 0; j < k; j++)
+            memcpy(pred + r0 + (size_t)j * V, part + (size_t)j * rows, (size_t)rows * sizeof(double));
+        free(part);
+        hk_dmatrix_destroy(&C);
+    }
+    return 0;
+}
+
+/* The kernel is evaluated once: the Gram matrix (lower triangle) and the
+ * validation rows are kept, and each ridge refactors a copy of the Gram
+ * matrix, so a search over R ridges costs R factorisations and one fill. */
 int hk_krr_select(enum hk_kernel kind, const struct hk_depths *d, const struct hk_inputs *train, const double *Y,
                   int k, const struct hk_inputs *val, const double *Yval, const double *ridges, int nridges,
                   const struct hk_inputs *test, int test_chunk, const struct hk_grid *grid, int nb, double *pred,
@@ -129,18 +200,30 @@ int hk_krr_select(enum hk_kernel kind, const struct hk_depths *d, const struct h
 {
     const int V = val->n;
     double *pv = hk_malloc((size_t)(V > 0 ? V : 1) * k * sizeof(double)), best = INFINITY;
-    struct hk_dmatrix B, Bbest;
+    struct hk_dmatrix B, Bbest, kept;
+    struct val_rows vr = {0};
     memset(&Bbest, 0, sizeof Bbest);
     struct hk_krr_stats s;
     int rc = 0;
     *chosen = -1;
     memset(st, 0, sizeof *st);
     for (int r = 0; r < nridges; r++) val_mse[r] = NAN;
+    double t0 = hk_now(), t_fill = 0, t_val = 0;
+    if (!hk_all_ok(grid->comm, hk_dmatrix_create(&kept, grid, train->n, train->n, nb) == 0)) rc = 1;
+    else if (!hk_all_ok(grid->comm, gram_fill(&kept, kind, d, train, 1, NULL) == 0)) rc = -1;
+    t_fill = hk_now() - t0;
+    if (rc == 0) {
+        t0 = hk_now();
+        rc = val_rows_fill(&vr, kind, d, train, val, test_chunk, grid, nb);
+        t_val = hk_now() - t0;
+    }
     for (int r = 0; r < nridges && rc == 0; r++) {
-        int fit = krr_fit(kind, d, train, Y, k, ridges[r], grid, nb, NULL, &B, &s);
+        int fit = krr_fit(kind, d, train, Y, k, ridges[r], grid, nb, NULL, &kept, &B, &s);
         if (fit < 0) { rc = -1; break; }
         if (fit > 0) continue; /* not positive definite at this ridge: not a candidate */
-        rc = krr_predict(kind, d, train, val, test_chunk, grid, nb, &B, pv);
+        t0 = hk_now();
+        rc = val_rows_predict(&vr, V, &B, pv);
+        t_val += hk_now() - t0;
         double sse = 0;
         for (int j = 0; j < k && rc == 0; j++)
             for (int i = 0; i < V; i++) sse += pow(pv[i + (size_t)j * V] - Yval[i + (size_t)j * V], 2);
@@ -155,14 +238,18 @@ int hk_krr_select(enum hk_kernel kind, const struct hk_depths *d, const struct h
             hk_dmatrix_destroy(&B);
         }
     }
+    hk_dmatrix_destroy(&kept);
+    val_rows_free(&vr);
     free(pv);
+    st->t_gram = t_fill;
+    st->t_validation = t_val;
     if (rc == 0 && *chosen < 0) {
         hk_fail("no ridge of the grid gives %s a positive definite Gram matrix with finite validation error; raise "
                 "the ridges", hk_kernel_name(kind));
         rc = 1;
     }
     if (rc == 0) {
-        double t0 = hk_now();
+        t0 = hk_now();
         rc = krr_predict(kind, d, train, test, test_chunk, grid, nb, &Bbest, pred);
         st->t_predict = hk_now() - t0;
     }
@@ -172,8 +259,10 @@ int hk_krr_select(enum hk_kernel kind, const struct hk_depths *d, const struct h
 
 void hk_krr_record(struct hk_result *r, const char *name, const struct hk_krr_stats *st)
 {
-    static const char *const keys[] = {"jitter", "time_gram", "time_factor", "time_solve", "time_predict", "mse_train"};
-    const double values[] = {st->jitter, st->t_gram, st->t_factor, st->t_solve, st->t_predict, st->mse_train};
+    static const char *const keys[] = {"jitter", "time_gram", "time_factor", "time_solve", "time_predict", "mse_train",
+                                       "time_validation"};
+    const double values[] = {st->jitter, st->t_gram, st->t_factor, st->t_solve, st->t_predict, st->mse_train,
+                             st->t_validation};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
         char key[64];
         snprintf(key, sizeof key, "%s_%s", keys[i], name);

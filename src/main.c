@@ -206,7 +206,8 @@ static int cmd_predict(int argc, char **argv)
                                {"depth-g", OPT_INT, &o.depth_g, 1, HK_MAX_DEPTH},
                                {"lr", OPT_REAL, &o.lr, 1e-300, 1e300},  {"steps", OPT_STRING, &steps, 0, 0},
                                {"flow", OPT_FLAG, &o.flow, 0, 0},       {"ridge", OPT_REAL, &o.ridge, 0, 1e300},
-                               {"block-size", OPT_INT, &o.block_size, 1, 8192}, {NULL, 0, NULL, 0, 0}};
+                               {"block-size", OPT_INT, &o.block_size, 1, 8192},
+                               {"converged", OPT_FLAG, &o.converged, 0, 0}, {NULL, 0, NULL, 0, 0}};
     PARSE("predict", opts, NULL, 0, &npos);
     if (!o.train || !o.test || !o.out)
         return hk_fail("predict: --train, --test and --out are required (see 'hksweep predict --help')"), HK_EXIT_USAGE;

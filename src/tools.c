@@ -248,7 +248,9 @@ int hk_tool_predict(const struct hk_predict_options *o)
         struct hk_depths depths = {o->depth_f, o->depth_g, 0};
         struct hk_dynamics_opts dopt = {.lr = o->lr, .flow = o->flow, .steps = o->steps, .nsteps = o->nsteps,
                                         .ridge = o->ridge, .nb = o->block_size, .uncertainty = 1};
-        int rc = hk_dynamics_predict(&depths, &train.in, Y, (int)k, &test.in, &grid, &dopt, &out);
+        int rc = o->converged ? hk_dynamics_uncertainty(&depths, &train.in, Y, (int)k, &test.in, &grid, o->ridge,
+                                                        o->block_size, &out)
+                              : hk_dynamics_predict(&depths, &train.in, Y, (int)k, &test.in, &grid, &dopt, &out);
         if (rc) {
             char msg[2048];
             snprintf(msg, sizeof msg, "%s", hk_error_message());
@@ -261,24 +263,29 @@ int hk_tool_predict(const struct hk_predict_options *o)
         const int N = out.N, M = out.M, T = out.T, K = out.k;
         struct hk_pfile *pf = hk_pfile_create(MPI_COMM_WORLD, o->out);
         if (!pf) status = HK_EXIT_USAGE;
-        double *ft = status ? NULL : c_order(out.f_train, T, N, K), *fs = status ? NULL : c_order(out.f_test, T, M, K);
+        const int dyn = !status && !o->converged;
+        double *ft = dyn ? c_order(out.f_train, T, N, K) : NULL, *fs = dyn ? c_order(out.f_test, T, M, K) : NULL;
         double *mk = status ? NULL : c_order(out.mean_kh, 1, M, K), *me = status ? NULL : c_order(out.mean_ensemble, 1, M, K);
         long d_steps[1] = {T}, d_ft[3] = {T, N, K}, d_fs[3] = {T, M, K}, d_n[1] = {N}, d_m[2] = {M, K}, d_v[1] = {M};
         int r3 = K > 1 ? 3 : 2, r2 = K > 1 ? 2 : 1;
-        if (!status &&
+        /* --converged: the posteriors alone, without the dynamics */
+        if (!status && !o->converged &&
             (hk_pfile_write_replicated(pf, "steps", 1, d_steps, o->steps) ||
              hk_pfile_write_replicated(pf, "f_train", r3, d_ft, ft) ||
              hk_pfile_write_replicated(pf, "f_test", r3, d_fs, fs) ||
              hk_pfile_write_replicated(pf, "loss_train", 1, d_steps, out.loss) ||
              hk_pfile_write_replicated(pf, "eigenvalues_Th", 1, d_n, out.eigenvalues) ||
-             hk_pfile_write_replicated(pf, "mean_test_Kh", r2, d_m, mk) ||
+             hk_pfile_attr_num(pf, "lr", o->lr) || hk_pfile_attr_num(pf, "flow", o->flow) ||
+             hk_pfile_attr_num(pf, "max_stable_lr", hk_dynamics_max_lr(N, out.eigenvalues[N - 1]))))
+            status = HK_EXIT_RUNTIME;
+        if (!status && o->converged && hk_pfile_attr_num(pf, "jitter_Th", out.jitter_th)) status = HK_EXIT_RUNTIME;
+        if (!status &&
+            (hk_pfile_write_replicated(pf, "mean_test_Kh", r2, d_m, mk) ||
              hk_pfile_write_replicated(pf, "var_test_Kh", 1, d_v, out.var_kh) ||
              hk_pfile_write_replicated(pf, "mean_test_ensemble", r2, d_m, me) ||
              hk_pfile_write_replicated(pf, "var_test_ensemble", 1, d_v, out.var_ensemble) ||
-             hk_pfile_attr_num(pf, "lr", o->lr) || hk_pfile_attr_num(pf, "flow", o->flow) ||
              hk_pfile_attr_num(pf, "ridge", o->ridge) || hk_pfile_attr_num(pf, "depth_f", o->depth_f) ||
              hk_pfile_attr_num(pf, "depth_g", o->depth_g) ||
-             hk_pfile_attr_num(pf, "max_stable_lr", hk_dynamics_max_lr(N, out.eigenvalues[N - 1])) ||
              hk_pfile_attr_text(pf, "train", o->train) || hk_pfile_attr_text(pf, "test", o->test) ||
              hk_pfile_attr_text(pf, "git_commit", hk_git_commit()) ||
              hk_pfile_attr_text(pf, "variance_note",
@@ -290,7 +297,10 @@ int hk_tool_predict(const struct hk_predict_options *o)
             else if (hk_pfile_commit(pf)) status = HK_EXIT_RUNTIME;
         }
         free(ft), free(fs), free(mk), free(me);
-        if (!status && rank == 0)
+        if (!status && rank == 0 && o->converged)
+            printf("wrote %s: N=%d, M=%d, k=%d, the converged posteriors (Cholesky; jitter on Th %g), L=%d H=%d, "
+                   "%.2f s\n", o->out, N, M, K, out.jitter_th, o->depth_f, o->depth_g, hk_now() - t0);
+        else if (!status && rank == 0)
             printf("wrote %s: N=%d, M=%d, k=%d, %d steps (%s, lr %g, stable below %g), L=%d H=%d, %.2f s "
                    "(Gram %.2f, eigh %.2f, predictions %.2f, uncertainty %.2f)\n",
                    o->out, N, M, K, T, o->flow ? "flow" : "discrete GD", o->lr,

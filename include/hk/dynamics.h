@@ -34,6 +34,7 @@ struct hk_dynamics_out {
     double *mean_kh, *var_kh;          /* M x k, M: hyper-GP posterior */
     double *mean_ensemble, *var_ensemble; /* M x k, M: trained ensemble (t -> infinity) */
     double lr;              /* the eta used */
+    double jitter_th;       /* hk_dynamics_uncertainty: jitter added to Th to factor it (0: none) */
     double t_gram, t_eigh, t_predict, t_uncertainty;
 };
 
@@ -47,6 +48,19 @@ int hk_dynamics_predict(const struct hk_depths *d, const struct hk_inputs *train
                         const struct hk_inputs *test, const struct hk_grid *grid,
                         const struct hk_dynamics_opts *o, struct hk_dynamics_out *out);
 void hk_dynamics_free(struct hk_dynamics_out *out);
+
+/* The uncertainty of hk_dynamics_predict alone, the hyper-GP posterior and
+ * the trained ensemble at t -> infinity (mean_kh, var_kh, mean_ensemble,
+ * var_ensemble; T = 0), without the eigendecomposition: Th^-1 Th(U, U*)
+ * through a Cholesky factor of Th (a jitter of the mean diagonal, raised by
+ * decades from 1e-10 if Th is not numerically positive definite, goes to
+ * jitter_th), and Kh + ridge I likewise factored. Two N^3/3 factorisations
+ * and about 6 N^2 M flops, where pdsyevd costs several N^3 at a lower rate.
+ * A rank holds its share of one N x N and three N x M matrices. Collective;
+ * returns as hk_dynamics_predict. */
+int hk_dynamics_uncertainty(const struct hk_depths *d, const struct hk_inputs *train, const double *Y, int k,
+                            const struct hk_inputs *test, const struct hk_grid *grid, double ridge, int nb,
+                            struct hk_dynamics_out *out);
 
 /* (1 - (1 - a)^t) for a = eta lambda / N (flow: 1 - exp(-a t)), and the same
  * over lambda, finite as lambda -> 0 (eta t / N). */

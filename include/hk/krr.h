@@ -19,6 +19,7 @@
 struct hk_pfile;
 struct hk_krr_stats {
     double jitter, t_gram, t_factor, t_solve, t_predict, mse_train;
+    double t_validation;  /* a ridge search: its validation rows and predictions */
     int info;
 };
 int hk_krr(enum hk_kernel kind, const struct hk_depths *d, const struct hk_inputs *train, const double *Y, int k,
@@ -28,8 +29,11 @@ int hk_krr(enum hk_kernel kind, const struct hk_depths *d, const struct hk_input
  * nridges ridges, fits on train and predicts val (V points, targets Yval,
  * V x k column-major); the ridge of the least validation MSE (val_mse[r]
  * gets each, NaN where the Gram matrix was not positive definite) predicts
- * test into pred. *chosen gets its index, st its fit's stats. Returns as
- * hk_krr; 1 also when no ridge is usable. */
+ * test into pred. *chosen gets its index, st its fit's stats (t_gram: the
+ * one fill of the Gram matrix, kept and copied for every ridge, so a rank
+ * holds its share of two Gram matrices; t_validation: the validation rows,
+ * filled once, and their predictions). Returns as hk_krr; 1 also when no
+ * ridge is usable. */
 int hk_krr_select(enum hk_kernel kind, const struct hk_depths *d, const struct hk_inputs *train, const double *Y,
                   int k, const struct hk_inputs *val, const double *Yval, const double *ridges, int nridges,
                   const struct hk_inputs *test, int test_chunk, const struct hk_grid *grid, int nb, double *pred,

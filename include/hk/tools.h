@@ -33,6 +33,7 @@ int hk_tool_ntk(const struct hk_ntk_options *o);
 struct hk_predict_options {
     const char *train, *test, *out;
     int depth_f, depth_g, block_size, flow;
+    int converged;          /* only the t -> infinity posteriors, by Cholesky (hk_dynamics_uncertainty) */
     double lr, ridge;
     double *steps;
     int nsteps;

@@ -294,11 +294,10 @@ static int run_pixels(const struct pixel_point *pp, MPI_Comm team, struct hk_res
         struct hk_inputs shown = test.in;
         shown.n = E * HK_IMG_PIXELS;
         if (!have_grid && hk_grid_create(&grid, team, pp->common.grid_rows) == 0) have_grid = 1;
-        double zero = 0;
-        struct hk_dynamics_opts uo = {.lr_fraction = 0.5, .steps = &zero, .nsteps = 1, .ridge = ridge_kh,
-                                      .nb = pp->common.block_size, .uncertainty = 1};
         struct hk_dynamics_out u;
-        int ur = have_grid ? hk_dynamics_predict(&depths, &train.in, train.y, 1, &shown, &grid, &uo, &u) : -1;
+        int ur = have_grid ? hk_dynamics_uncertainty(&depths, &train.in, train.y, 1, &shown, &grid, ridge_kh,
+                                                     pp->common.block_size, &u)
+                           : -1;
         if (ur == 0 && trank == 0) {
             static const char *const names[2] = {"Kh", "ensemble"};
             const double *means[2] = {u.mean_kh, u.mean_ensemble}, *vars[2] = {u.var_kh, u.var_ensemble};
@@ -320,7 +319,8 @@ static int run_pixels(const struct pixel_point *pp, MPI_Comm team, struct hk_res
                 snprintf(key, sizeof key, "std_examples_%s", names[v]);
                 hk_result_array(r, key, 3, E, HK_IMG_SIDE, HK_IMG_SIDE, sd);
             }
-            hk_attrs_num(&r->metrics, "time_uncertainty", u.t_gram + u.t_eigh + u.t_predict + u.t_uncertainty);
+            hk_attrs_num(&r->metrics, "time_uncertainty", u.t_uncertainty);
+            hk_attrs_num(&r->metrics, "jitter_ensemble_Th", u.jitter_th);
         }
         if (ur == 0) hk_dynamics_free(&u);
         else if (!hk_all_ok(team, 0)) hk_result_fail(r, "uncertainty: %s", hk_error_message());
@@ -368,8 +368,9 @@ static void estimate_pixels(const struct pixel_point *pp, int team_size, const s
     double data = (U + T) * (dx + HK_IMG_PIXELS) + (N + M) * (dz + 3) + 3 * M;
     struct hk_depths d = {prm->depth_f, prm->depth_g, 0};
     double kernel_mem = 0, entries = 0, kflop = 0, la = 0;
-    /* with validation: each ridge of the grid refills and refactors the Gram matrix and predicts
-     * the V x G validation pixels; each lr of the grid trains the networks once (at most) */
+    /* with validation: each ridge of the grid refactors a copy of the Gram matrix (filled once, as
+     * are the validation rows) and predicts the validation pixels; each lr of the grid trains the
+     * networks once (at most) */
     double tmp[HK_MAX_REALS];
     const int V = prm->validation_images;
     const double fits = V > 0 ? hk_list_reals(prm->ridge_grid, tmp) : 1, runs = V > 0 ? hk_list_reals(prm->lr_grid, tmp) : 1;
@@ -379,20 +380,21 @@ static void estimate_pixels(const struct pixel_point *pp, int team_size, const s
     for (int k = 0; k < HK_NKERNELS; k++) {
         if (!hk_kernel_info(k)->point || !hk_list_has(prm->methods, hk_kernel_name(k))) continue;
         double ws = hk_kernel_workspace_bytes(k, &d, (int)U, (int)U, dx, dz, (int)(N / nprow) + nb, (int)(N / npcol) + nb);
-        kernel_mem = gram + tblk + ws / 8 + (V > 0 ? N / team_size + nb : 0);
+        /* a ridge search keeps a copy of the Gram matrix and the validation rows K(val, train) */
+        kernel_mem = gram + tblk + ws / 8 + (V > 0 ? gram + Mv * N / team_size + N / team_size + nb : 0);
         double cost = hk_kernel_entry_cost(k, &d, dz);
-        double pairs = fits * (N * (N + 1) / 2 + Mv * N) + M * N;
+        double pairs = N * (N + 1) / 2 + Mv * N + M * N;
         entries += pairs;
         kflop += cost * pairs / 1e9;
         la += (fits * (N * N * N / 3 + 2 * N * N + 2 * Mv * N) + 2 * M * N) / 1e9;
     }
-    /* uncertainty on the example images' pixels: Th and its eigenvectors,
-     * Th* Z and three Me x N products, Kh */
+    /* uncertainty on the example images' pixels (hk_dynamics_uncertainty):
+     * Th's and Kh's factors in one N x N matrix, three Me x N ones */
     const double Me = fmin((double)prm->examples, T) * HK_IMG_PIXELS;
     if (prm->uncertainty && entries > 0 && Me > 0) {
-        double unc = (3.0 * N * N + 5.0 * Me * N) / team_size + hk_dist_eigh_workspace((int)N, hk_dist_eigh_block((int)N, nb), nprow, npcol) / 8;
+        double unc = (N * N + 3.0 * Me * N) / team_size;
         kernel_mem = fmax(kernel_mem, unc);
-        la += (4.0 * N * N * N + 6.0 * Me * N * N) / 1e9;
+        la += (2.0 * N * N * N / 3 + 6.0 * Me * N * N) / 1e9;
         kflop += 120.0 * (N * N + 2 * Me * N) / 1e9;
     }
     /* the x-pair kernels of f cost ~2 dx per pair of distinct images */

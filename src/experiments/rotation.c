@@ -311,11 +311,12 @@ static void estimate(const struct hk_point *p, int team_size, const struct hk_ra
         /* every point has its own x: as many distinct x as points */
         double ws = hk_kernel_workspace_bytes(k, &d, (int)(N / nprow) + nb, (int)(N / npcol) + nb, (int)dx, (int)dz,
                                               (int)(N / nprow) + nb, (int)(N / npcol) + nb);
-        k_mem = (double)hk_local_elements_max((int)N, (int)N, nb, nprow, npcol) +
-                (double)hk_local_elements_max((int)chunk, (int)N, nb, nprow, npcol) + 2 * (N + M) * HK_ROTATION_CLASSES +
-                ws / 8;
-        /* each ridge of the grid refills and refactors the Gram matrix and predicts the validation set */
-        double pairs = fits * (N * (N + 1) / 2 + V * N) + M * N;
+        /* a ridge search fills the Gram matrix and the validation rows once, keeps both, and refactors a
+         * copy of the Gram matrix for each ridge of the grid */
+        const double gram = (double)hk_local_elements_max((int)N, (int)N, nb, nprow, npcol);
+        k_mem = gram + (double)hk_local_elements_max((int)chunk, (int)N, nb, nprow, npcol) +
+                2 * (N + M) * HK_ROTATION_CLASSES + ws / 8 + (V > 0 ? gram + V * N / team_size : 0);
+        double pairs = N * (N + 1) / 2 + V * N + M * N;
         entries += pairs;
         /* each pair has its own x pair: 2 dx for f's input kernel, 2 dz for g's */
         kflop += (hk_kernel_entry_cost(k, &d, (int)dz) + 2 * dx) * pairs / 1e9;

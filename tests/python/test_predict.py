@@ -110,6 +110,35 @@ def test_uncertainty_against_numpy(tmp_path):
     assert got["f_train"].shape == (2, n, 2)
 
 
+@pytest.mark.parametrize("ranks,block", [(1, 128), (2, 8), (4, 8)])
+def test_converged_posteriors_by_cholesky_against_numpy(tmp_path, ranks, block):
+    # --converged (what the image kinds use for their uncertainty): the same
+    # posteriors through Cholesky factors of Th and Kh + rI, no eigendecomposition;
+    # blocks of 8 spread the 50 x 50 matrices block-cyclically over the ranks
+    x, z, y = write_task(tmp_path, k=2)
+    n = len(y)
+    th, ths, kh, khs, khdiag, khss = reference_kernels(x, z, n)
+    ridge = 1e-2
+    got, attrs = predict(tmp_path, "--ridge", repr(ridge), "--converged", "--block-size", str(block), ranks=ranks)
+    assert "f_train" not in got and "eigenvalues_Th" not in got
+    assert attrs["jitter_Th"] == 0
+    A = kh + ridge * np.eye(n)
+    mean_gp = khs @ np.linalg.solve(A, y)
+    var_gp = khdiag - np.einsum("ij,ji->i", khs, np.linalg.solve(A, khs.T))
+    E = np.linalg.solve(th, ths.T).T                     # Th* Th^-1
+    mean_ens = E @ y
+    var_ens = np.diag(khss) + np.einsum("ij,jk,ik->i", E, kh, E) - 2 * np.einsum("ij,ij->i", E, khs)
+    for key, want in (("mean_test_Kh", mean_gp), ("var_test_Kh", var_gp), ("mean_test_ensemble", mean_ens),
+                      ("var_test_ensemble", var_ens)):
+        assert got[key].shape == want.shape, key
+        assert np.all(np.isfinite(got[key])), key
+        assert np.allclose(got[key], want, rtol=1e-6, atol=1e-9), (key, np.max(np.abs(got[key] - want)))
+    # the two variances differ by far more than the tolerance, so a swap or a
+    # dropped cross term would fail above
+    assert np.max(np.abs(var_ens - var_gp)) > 1e-3 * np.max(np.abs(var_ens))
+    assert np.max(np.abs(var_ens - (np.diag(khss) + np.einsum("ij,jk,ik->i", E, kh, E)))) > 1e-2 * np.max(var_ens)
+
+
 def test_results_do_not_depend_on_the_number_of_ranks(tmp_path):
     write_task(tmp_path)
     one, _ = predict(tmp_path, "--steps", "0,5,50", ranks=1, name="one.h5")
