@@ -1,7 +1,10 @@
 """PyTorch baseline of bench_train: the same hypernetwork (NTK parameterisation,
 scaled ReLU, no biases), cross-entropy, SGD with momentum, batch 100, every
-sample with its own x; g runs as batched matrix products. float64 like hksweep,
-on the CPU with the given number of threads."""
+sample with its own x; g runs as batched matrix products; float64 or float32
+(the precision hksweep is run at), on the CPU with the given number of threads.
+Best of 3 passes of STEPS minibatches after 3 warm-up steps.
+
+  torch_train.py [BATCH] [STEPS] [THREADS] [float64|float32]"""
 import math
 import sys
 import time
@@ -9,10 +12,10 @@ import time
 import torch
 
 
-def main(batch=100, steps=30, threads=1):
+def main(batch=100, steps=30, threads=1, precision="float64"):
     torch.set_num_threads(threads)
     torch.manual_seed(0)
-    dt = torch.float64
+    dt = {"float64": torch.float64, "float32": torch.float32}[precision]
     dx = dz = 784
     widths = [dx, 200, 200, 100]            # f: 784 -> 200 -> 200 -> 100 (bottleneck) -> P
     g_shapes = [(20, dz), (20, 20), (12, 20)]
@@ -49,14 +52,17 @@ def main(batch=100, steps=30, threads=1):
 
     for i in range(3):
         step(i)
-    t0 = time.perf_counter()
-    for i in range(steps):
-        loss = step(i + 3)
-    t = time.perf_counter() - t0
+    t = float("inf")
+    for _ in range(3):
+        t0 = time.perf_counter()
+        for i in range(steps):
+            loss = step(i + 3)
+        t = min(t, time.perf_counter() - t0)
     params_count = sum(p.numel() for p in params)
-    print(f"torch batch={batch} steps={steps} params={params_count} threads={threads} seconds={t:.3f} "
-          f"samples_per_second={steps * batch / t:.1f} loss={loss:.4f}")
+    print(f"torch precision={precision} batch={batch} steps={steps} params={params_count} threads={threads} "
+          f"seconds={t:.3f} samples_per_second={steps * batch / t:.1f} loss={loss:.4f}")
 
 
 if __name__ == "__main__":
-    main(*(int(a) for a in sys.argv[1:]))
+    args = sys.argv[1:]
+    main(*(int(a) for a in args[:3]), *args[3:4])

@@ -32,13 +32,17 @@ int hk_finite_train(const struct hk_finite_spec *s, const struct hk_finite_set *
     const int is_mlp = !strcmp(s->method, "mlp");
     if (is_mlp) {
         if (hk_mlp_init(&fit->mlp, &s->mlp, s->init_seed)) return -1;
-        hk_model_of_mlp(&fit->model, &fit->mlp);
+        if (!s->f32) hk_model_of_mlp(&fit->model, &fit->mlp);
+        else if (hk_model_of_mlp32(&fit->model, &fit->mlp)) {
+            hk_mlp_free(&fit->mlp);
+            return -1;
+        }
     } else {
-        if (hk_hn_init(&fit->hn, &s->hn, s->init_seed)) {
+        if (hk_hn_init(&fit->hn, &s->hn, s->init_seed) || (s->f32 && hk_model_of_hypernet32(&fit->model, &fit->hn))) {
             hk_hn_free(&fit->hn);
             return -1;
         }
-        hk_model_of_hypernet(&fit->model, &fit->hn);
+        if (!s->f32) hk_model_of_hypernet(&fit->model, &fit->hn);
     }
     struct hk_model *m = &fit->model;
     const int k = m->k, with_val = val && val->in;

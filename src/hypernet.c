@@ -9,9 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static inline double relu(double t) { return t > 0 ? M_SQRT2 * t : 0; }
-static inline double relu_d(double t) { return t > 0 ? M_SQRT2 : 0; }
-
 static int f_layers(const struct hk_hn_shape *s) { return s->L + (s->bottleneck > 0); }
 
 static int f_width(const struct hk_hn_shape *s, int l)
@@ -74,87 +71,78 @@ void hk_hn_reseed(struct hk_hypernet *net, long seed)
 
 void hk_hn_free(struct hk_hypernet *net)
 {
-    for (int l = 0; l <= HK_MAX_DEPTH + 1; l++) free(net->W[l]);
+    for (int l = 0; l <= HK_MAX_DEPTH + 1; l++) {
+        free(net->W[l]);
+        free(net->W32[l]);
+    }
     free(net->A);
+    free(net->A32);
     memset(net, 0, sizeof *net);
 }
 
+/* The passes, once in double (the default, and the NTK below) and once in
+ * float (precision: float32). */
+#define HK_CAT_(a, b) a##b
+#define HK_CAT(a, b) HK_CAT_(a, b)
+#define REAL double
+#define SFX _f64
+#define GEMM hk_gemm_rm
+#define CACHE struct hk_hn_cache
+#include "hypernet_passes.inc"
+#undef REAL
+#undef SFX
+#undef GEMM
+#undef CACHE
+#define REAL float
+#define SFX _f32
+#define GEMM hk_sgemm_rm
+#define CACHE struct hk_hn_cache32
+#include "hypernet_passes.inc"
+#undef REAL
+#undef SFX
+#undef GEMM
+#undef CACHE
+
 void hk_hn_forward(const struct hk_hypernet *net, const struct hk_hn_batch *b, struct hk_hn_cache *c)
 {
-    const struct hk_hn_shape *s = &net->s;
-    const struct hk_inputs *in = b->in;
-    memset(c, 0, sizeof *c);
-    c->nb = b->nb;
-    /* distinct x of the batch, and the samples grouped by them */
-    int *mark = hk_malloc((size_t)in->nx * sizeof(int));
-    for (int x = 0; x < in->nx; x++) mark[x] = -1;
-    c->xs = hk_malloc((size_t)(b->nb + 1) * sizeof(int));
-    c->slot = hk_malloc((size_t)(b->nb + 1) * sizeof(int));
-    for (int i = 0; i < b->nb; i++) {
-        int x = in->xid[b->samples[i]];
-        if (mark[x] < 0) { mark[x] = c->nx; c->xs[c->nx++] = x; }
-        c->slot[i] = mark[x];
-    }
-    free(mark);
-    c->group_start = hk_calloc((size_t)c->nx + 1, sizeof(int));
-    for (int i = 0; i < b->nb; i++) c->group_start[c->slot[i] + 1]++;
-    for (int q = 0; q < c->nx; q++) c->group_start[q + 1] += c->group_start[q];
-    c->order = hk_malloc((size_t)(b->nb + 1) * sizeof(int));
-    int *fill = hk_malloc((size_t)(c->nx + 1) * sizeof(int));
-    memcpy(fill, c->group_start, (size_t)c->nx * sizeof(int));
-    for (int i = 0; i < b->nb; i++) c->order[fill[c->slot[i]]++] = i;
-    free(fill);
-
-    /* f, once per distinct x:  y_l = W_l a_{l-1} / sqrt(fan_in),  a_l = s(y_l) */
-    const int nx = c->nx, last = net->fw[net->nf];
-    c->a[0] = hk_malloc((size_t)nx * s->dx * sizeof(double));
-    for (int q = 0; q < nx; q++)
-        memcpy(c->a[0] + (size_t)q * s->dx, in->x + (size_t)c->xs[q] * s->dx, (size_t)s->dx * sizeof(double));
-    for (int l = 1; l <= net->nf; l++) {
-        int fan = net->fw[l - 1], w = net->fw[l];
-        c->y[l] = hk_malloc((size_t)nx * w * sizeof(double));
-        c->a[l] = hk_malloc((size_t)nx * w * sizeof(double));
-        hk_gemm_rm('N', 'T', nx, w, fan, 1.0 / sqrt(fan), c->a[l - 1], fan, net->W[l], fan, 0, c->y[l], w);
-        for (long i = 0; i < (long)nx * w; i++) c->a[l][i] = relu(c->y[l][i]);
-    }
-    /* f(x) = A phi / sqrt(width): all of g's weights for each distinct x */
-    c->V = hk_malloc((size_t)nx * net->P * sizeof(double));
-    hk_gemm_rm('N', 'T', nx, (int)net->P, last, 1.0 / sqrt(last), c->a[net->nf], last, net->A, last, 0, c->V, (int)net->P);
-
-    /* g, per group of samples sharing an x:  g_l = V_l in_l / sqrt(fan_in) */
-    const int nb = b->nb;
-    c->gin[1] = hk_malloc((size_t)nb * s->dz * sizeof(double));
-    for (int r = 0; r < nb; r++)
-        memcpy(c->gin[1] + (size_t)r * s->dz, in->z + (size_t)b->samples[c->order[r]] * s->dz, (size_t)s->dz * sizeof(double));
-    for (int l = 1; l <= s->H; l++) {
-        int rows = net->v_rows[l], cols = net->v_cols[l];
-        c->gpre[l] = hk_malloc((size_t)nb * rows * sizeof(double));
-        for (int q = 0; q < nx; q++) {
-            int r0 = c->group_start[q], cnt = c->group_start[q + 1] - r0;
-            const double *Vl = c->V + (size_t)q * net->P + net->v_off[l];
-            hk_gemm_rm('N', 'T', cnt, rows, cols, 1.0 / sqrt(cols), c->gin[l] + (size_t)r0 * cols, cols, Vl, cols, 0,
-                    c->gpre[l] + (size_t)r0 * rows, rows);
-        }
-        if (l < s->H) {
-            c->gin[l + 1] = hk_malloc((size_t)nb * rows * sizeof(double));
-            for (long i = 0; i < (long)nb * rows; i++) c->gin[l + 1][i] = relu(c->gpre[l][i]);
-        }
-    }
-    c->out = hk_malloc((size_t)nb * s->k * sizeof(double));
-    for (int r = 0; r < nb; r++)
-        memcpy(c->out + (size_t)c->order[r] * s->k, c->gpre[s->H] + (size_t)r * s->k, (size_t)s->k * sizeof(double));
+    forward_f64(net, net->W, net->A, b, c);
 }
 
-void hk_hn_cache_free(struct hk_hn_cache *c)
+void hk_hn_cache_free(struct hk_hn_cache *c) { cache_free_f64(c); }
+
+void hk_hn_backward(const struct hk_hypernet *net, const struct hk_hn_batch *b, const struct hk_hn_cache *c,
+                    const double *dout, struct hk_hn_grad *g)
 {
-    free(c->xs); free(c->slot); free(c->order); free(c->group_start); free(c->V); free(c->out);
-    for (int l = 0; l <= HK_MAX_DEPTH + 1; l++) {
-        free(c->y[l]); free(c->a[l]);
+    (void)b;
+    backward_f64(net, net->W, net->A, c, dout, g->W, g->A);
+}
+
+int hk_hn_make_f32(struct hk_hypernet *net)
+{
+    for (int l = 1; l <= net->nf; l++) {
+        long count = (long)net->fw[l] * net->fw[l - 1];
+        if (!net->W32[l] && !(net->W32[l] = malloc((size_t)count * sizeof(float))))
+            return hk_fail("cannot allocate W%d in float32 (%ld floats)", l, count);
+        for (long i = 0; i < count; i++) net->W32[l][i] = (float)net->W[l][i];
     }
-    for (int l = 0; l <= HK_MAX_DEPTH; l++) {
-        free(c->gpre[l]); free(c->gin[l]);
-    }
-    memset(c, 0, sizeof *c);
+    const long count = net->P * net->fw[net->nf];
+    if (!net->A32 && !(net->A32 = malloc((size_t)count * sizeof(float))))
+        return hk_fail("cannot allocate the output layer A in float32: %ld floats", count);
+    for (long i = 0; i < count; i++) net->A32[i] = (float)net->A[i];
+    return 0;
+}
+
+void hk_hn_forward32(const struct hk_hypernet *net, const struct hk_hn_batch *b, struct hk_hn_cache32 *c)
+{
+    forward_f32(net, net->W32, net->A32, b, c);
+}
+
+void hk_hn_cache32_free(struct hk_hn_cache32 *c) { cache_free_f32(c); }
+
+void hk_hn_backward32(const struct hk_hypernet *net, const struct hk_hn_cache32 *c, const double *dout, float **dW,
+                      float *dA)
+{
+    backward_f32(net, net->W32, net->A32, c, dout, dW, dA);
 }
 
 int hk_hn_grad_views(const struct hk_hypernet *net, struct hk_hn_grad *g, double **arrays, long *counts)
@@ -224,96 +212,6 @@ void hk_hn_momentum_step(struct hk_hypernet *net, const struct hk_hn_grad *g, st
         }
 }
 
-/* Backward through g for every sample at once: B_l = d(sum dout.out)/d g_l
- * (sorted order, nb x rows_l). With dV, also accumulates dV per distinct x. */
-static void g_backward(const struct hk_hypernet *net, const struct hk_hn_cache *c, const double *dout_sorted,
-                       double **B, double *dV)
-{
-    const struct hk_hn_shape *s = &net->s;
-    const int nb = c->nb;
-    B[s->H] = hk_malloc((size_t)nb * s->k * sizeof(double));
-    memcpy(B[s->H], dout_sorted, (size_t)nb * s->k * sizeof(double));
-    for (int l = s->H; l >= 1; l--) {
-        int rows = net->v_rows[l], cols = net->v_cols[l];
-        if (l > 1) B[l - 1] = hk_malloc((size_t)nb * cols * sizeof(double));
-        for (int q = 0; q < c->nx; q++) {
-            int r0 = c->group_start[q], cnt = c->group_start[q + 1] - r0;
-            const double *Vl = c->V + (size_t)q * net->P + net->v_off[l];
-            if (dV) /* dV_l += B_l^T in_l / sqrt(cols) */
-                hk_gemm_rm('T', 'N', rows, cols, cnt, 1.0 / sqrt(cols), B[l] + (size_t)r0 * rows, rows,
-                        c->gin[l] + (size_t)r0 * cols, cols, 1.0, dV + (size_t)q * net->P + net->v_off[l], cols);
-            if (l > 1) /* B_{l-1} = (B_l V_l / sqrt(cols)) * s'(g_{l-1}) */
-                hk_gemm_rm('N', 'N', cnt, cols, rows, 1.0 / sqrt(cols), B[l] + (size_t)r0 * rows, rows, Vl, cols, 0,
-                        B[l - 1] + (size_t)r0 * cols, cols);
-        }
-        if (l > 1)
-            for (long i = 0; i < (long)nb * cols; i++) B[l - 1][i] *= relu_d(c->gpre[l - 1][i]);
-    }
-}
-
-/* Backward through f from dphi (rows x w_last, each row using the
- * activations of x act_row[r]): accumulates dW when dW != NULL, and leaves
- * delta_l per row in D[l] when D != NULL. dphi is overwritten. */
-static void f_backward(const struct hk_hypernet *net, const struct hk_hn_cache *c, int rows, const int *act_row,
-                       double *dphi, double **dW, double **D)
-{
-    double *delta = dphi;
-    int w = net->fw[net->nf];
-    for (long r = 0; r < rows; r++)
-        for (int i = 0; i < w; i++) delta[r * w + i] *= relu_d(c->y[net->nf][(size_t)act_row[r] * w + i]);
-    double *prev_act = NULL;
-    for (int l = net->nf; l >= 1; l--) {
-        int fan = net->fw[l - 1];
-        w = net->fw[l];
-        /* the activations a_{l-1} of each row's x */
-        prev_act = hk_realloc(prev_act, (size_t)rows * fan * sizeof(double));
-        for (int r = 0; r < rows; r++)
-            memcpy(prev_act + (size_t)r * fan, c->a[l - 1] + (size_t)act_row[r] * fan, (size_t)fan * sizeof(double));
-        if (D) {
-            D[l] = hk_malloc((size_t)rows * w * sizeof(double));
-            memcpy(D[l], delta, (size_t)rows * w * sizeof(double));
-        }
-        if (dW) /* dW_l += delta^T a_{l-1} / sqrt(fan) */
-            hk_gemm_rm('T', 'N', w, fan, rows, 1.0 / sqrt(fan), delta, w, prev_act, fan, 1.0, dW[l], fan);
-        if (l > 1) { /* delta_{l-1} = (delta W_l / sqrt(fan)) * s'(y_{l-1}) */
-            double *next = hk_malloc((size_t)rows * fan * sizeof(double));
-            hk_gemm_rm('N', 'N', rows, fan, w, 1.0 / sqrt(fan), delta, w, net->W[l], fan, 0, next, fan);
-            for (long r = 0; r < rows; r++)
-                for (int i = 0; i < fan; i++) next[r * fan + i] *= relu_d(c->y[l - 1][(size_t)act_row[r] * fan + i]);
-            if (delta != dphi) free(delta);
-            delta = next;
-        }
-    }
-    if (delta != dphi) free(delta);
-    free(prev_act);
-}
-
-void hk_hn_backward(const struct hk_hypernet *net, const struct hk_hn_batch *b, const struct hk_hn_cache *c,
-                    const double *dout, struct hk_hn_grad *g)
-{
-    (void)b;
-    const struct hk_hn_shape *s = &net->s;
-    const int nb = c->nb, nx = c->nx, n = net->fw[net->nf];
-    double *dout_sorted = hk_malloc((size_t)nb * s->k * sizeof(double));
-    for (int r = 0; r < nb; r++)
-        memcpy(dout_sorted + (size_t)r * s->k, dout + (size_t)c->order[r] * s->k, (size_t)s->k * sizeof(double));
-    double *B[HK_MAX_DEPTH + 1] = {0};
-    double *dV = hk_calloc((size_t)nx * net->P, sizeof(double));
-    g_backward(net, c, dout_sorted, B, dV);
-    /* through f's output layer: dA += dV^T phi / sqrt(n), dphi = dV A / sqrt(n) */
-    hk_gemm_rm('T', 'N', (int)net->P, n, nx, 1.0 / sqrt(n), dV, (int)net->P, c->a[net->nf], n, 1.0, g->A, n);
-    double *dphi = hk_malloc((size_t)nx * n * sizeof(double));
-    hk_gemm_rm('N', 'N', nx, n, (int)net->P, 1.0 / sqrt(n), dV, (int)net->P, net->A, n, 0, dphi, n);
-    int *rows = hk_malloc((size_t)nx * sizeof(int));
-    for (int q = 0; q < nx; q++) rows[q] = q;
-    f_backward(net, c, nx, rows, dphi, g->W, NULL);
-    free(rows);
-    free(dphi);
-    free(dV);
-    free(dout_sorted);
-    for (int l = 0; l <= HK_MAX_DEPTH; l++) free(B[l]);
-}
-
 double hk_hn_mse(const struct hk_hn_cache *c, const double *y, double *dout)
 {
     double loss = 0;
@@ -368,7 +266,7 @@ void hk_hn_entk_outputs(const struct hk_hypernet *net, const struct hk_hn_batch 
     double *e0 = hk_calloc((size_t)nb * s->k, sizeof(double));
     for (int r = 0; r < nb; r++) e0[(size_t)r * s->k] = 1;
     double *B[HK_MAX_DEPTH + 1] = {0};
-    g_backward(net, &c, e0, B, NULL);
+    g_backward_f64(net, &c, e0, B, NULL);
     free(e0);
     double *theta = hk_calloc((size_t)nb * nb, sizeof(double));  /* sorted order */
     double *t1 = hk_malloc((size_t)nb * nb * sizeof(double)), *t2 = hk_malloc((size_t)nb * nb * sizeof(double));
@@ -410,7 +308,7 @@ void hk_hn_entk_outputs(const struct hk_hypernet *net, const struct hk_hn_batch 
     }
     free(cvec);
     double *D[HK_MAX_DEPTH + 2] = {0};
-    f_backward(net, &c, nb, act_row, dphi, NULL, D);
+    f_backward_f64(net, net->W, &c, nb, act_row, dphi, NULL, D);
     for (int l = 1; l <= net->nf; l++) {
         int fan = net->fw[l - 1], w = net->fw[l];
         double *act = hk_malloc((size_t)nb * fan * sizeof(double));

@@ -10,9 +10,6 @@
 #include "hk/model.h"
 #include "hk/util.h"
 
-static inline double relu(double t) { return t > 0 ? M_SQRT2 * t : 0; }
-static inline double relu_d(double t) { return t > 0 ? M_SQRT2 : 0; }
-
 /* ---- the hypernetwork ---- */
 
 static void *hn_forward(const void *net, const struct hk_hn_batch *b, double *out)
@@ -24,7 +21,7 @@ static void *hn_forward(const void *net, const struct hk_hn_batch *b, double *ou
     return c;
 }
 
-static void hn_backward(const void *net, const struct hk_hn_batch *b, void *saved, const double *dout, double **grad)
+static void hn_backward(const void *net, const struct hk_hn_batch *b, void *saved, const double *dout, void **grad)
 {
     const struct hk_hypernet *hn = net;
     struct hk_hn_grad g;
@@ -38,6 +35,45 @@ static void hn_release(void *saved)
 {
     hk_hn_cache_free(saved);
     free(saved);
+}
+
+static void *hn_forward32(const void *net, const struct hk_hn_batch *b, double *out)
+{
+    const struct hk_hypernet *hn = net;
+    struct hk_hn_cache32 *c = hk_malloc(sizeof *c);
+    hk_hn_forward32(hn, b, c);
+    for (long i = 0; i < (long)b->nb * hn->s.k; i++) out[i] = c->out[i];
+    return c;
+}
+
+static void hn_backward32(const void *net, const struct hk_hn_batch *b, void *saved, const double *dout, void **grad)
+{
+    (void)b;
+    const struct hk_hypernet *hn = net;
+    float *dW[HK_MAX_DEPTH + 2] = {0};
+    for (int l = 1; l <= hn->nf; l++) dW[l] = grad[l - 1];
+    hk_hn_backward32(hn, saved, dout, dW, grad[hn->nf]);
+}
+
+static void hn_release32(void *saved)
+{
+    hk_hn_cache32_free(saved);
+    free(saved);
+}
+
+int hk_model_of_hypernet32(struct hk_model *m, struct hk_hypernet *net)
+{
+    hk_model_of_hypernet(m, net);
+    if (hk_hn_make_f32(net)) return -1;
+    for (int l = 1; l <= net->nf; l++) m->params32[l - 1] = net->W32[l], m->params[l - 1] = NULL;
+    m->params32[net->nf] = net->A32, m->params[net->nf] = NULL;
+    m->f32 = 1;
+    /* float halves the bytes of a chunk's generated weights */
+    m->chunk = (int)fmin(4096, fmax(16, 16e6 / (double)net->P));
+    m->forward = hn_forward32;
+    m->backward = hn_backward32;
+    m->release = hn_release32;
+    return 0;
 }
 
 void hk_model_of_hypernet(struct hk_model *m, struct hk_hypernet *net)
@@ -94,106 +130,74 @@ int hk_mlp_init(struct hk_mlp *net, const struct hk_mlp_shape *s, long seed)
 
 void hk_mlp_free(struct hk_mlp *net)
 {
-    for (int l = 0; l <= HK_MLP_MAX_DEPTH + 1; l++) free(net->W[l]);
+    for (int l = 0; l <= HK_MLP_MAX_DEPTH + 1; l++) {
+        free(net->W[l]);
+        free(net->W32[l]);
+    }
     memset(net, 0, sizeof *net);
 }
 
-struct mlp_saved {
-    int nb, nx;
-    int *slot;                      /* per sample: its x's row in xq */
-    double *xq, *zb;                /* distinct x (nx x dx), the samples' z (nb x dz) */
-    double *y[HK_MLP_MAX_DEPTH + 1], *a[HK_MLP_MAX_DEPTH + 1];   /* nb x n, l = 1..depth */
-};
-
-static void mlp_release(void *p)
-{
-    struct mlp_saved *sv = p;
-    free(sv->slot); free(sv->xq); free(sv->zb);
-    for (int l = 0; l <= HK_MLP_MAX_DEPTH; l++) {
-        free(sv->y[l]); free(sv->a[l]);
+#define HK_MLP_SAVED_STRUCT(NAME, REAL)                                                                        \
+    struct NAME {                                                                                              \
+        int nb, nx;                                                                                            \
+        int *slot;                      /* per sample: its x's row in xq */                                    \
+        REAL *xq, *zb;                  /* distinct x (nx x dx), the samples' z (nb x dz) */                   \
+        REAL *y[HK_MLP_MAX_DEPTH + 1], *a[HK_MLP_MAX_DEPTH + 1];   /* nb x n, l = 1..depth */                  \
     }
-    free(sv);
-}
+HK_MLP_SAVED_STRUCT(mlp_saved, double);
+HK_MLP_SAVED_STRUCT(mlp_saved32, float);
+
+#define HK_CAT_(a, b) a##b
+#define HK_CAT(a, b) HK_CAT_(a, b)
+#define REAL double
+#define SFX _f64
+#define GEMM hk_gemm_rm
+#define SAVED struct mlp_saved
+#include "mlp_passes.inc"
+#undef REAL
+#undef SFX
+#undef GEMM
+#undef SAVED
+#define REAL float
+#define SFX _f32
+#define GEMM hk_sgemm_rm
+#define SAVED struct mlp_saved32
+#include "mlp_passes.inc"
+#undef REAL
+#undef SFX
+#undef GEMM
+#undef SAVED
 
 static void *mlp_forward(const void *netp, const struct hk_hn_batch *b, double *out)
 {
     const struct hk_mlp *net = netp;
-    const struct hk_mlp_shape *s = &net->s;
-    const struct hk_inputs *in = b->in;
-    const int nb = b->nb, d = s->dx + s->dz, n = s->n;
-    struct mlp_saved *sv = hk_calloc(1, sizeof *sv);
-    sv->nb = nb;
-    sv->slot = hk_malloc((size_t)(nb + 1) * sizeof(int));
-    int *mark = hk_malloc((size_t)in->nx * sizeof(int)), *xs = hk_malloc((size_t)(nb + 1) * sizeof(int));
-    for (int x = 0; x < in->nx; x++) mark[x] = -1;
-    for (int i = 0; i < nb; i++) {
-        int x = in->xid[b->samples[i]];
-        if (mark[x] < 0) { mark[x] = sv->nx; xs[sv->nx++] = x; }
-        sv->slot[i] = mark[x];
-    }
-    sv->xq = hk_malloc((size_t)(sv->nx + 1) * s->dx * sizeof(double));
-    for (int q = 0; q < sv->nx; q++)
-        memcpy(sv->xq + (size_t)q * s->dx, in->x + (size_t)xs[q] * s->dx, (size_t)s->dx * sizeof(double));
-    sv->zb = hk_malloc((size_t)(nb + 1) * s->dz * sizeof(double));
-    for (int i = 0; i < nb; i++)
-        memcpy(sv->zb + (size_t)i * s->dz, in->z + (size_t)b->samples[i] * s->dz, (size_t)s->dz * sizeof(double));
-    free(mark);
-    free(xs);
-    /* y_1 = (W_1x x + W_1z z) / sqrt(dx + dz): x's part once per distinct x */
-    const double c1 = 1.0 / sqrt(d);
-    double *px = hk_malloc((size_t)(sv->nx + 1) * n * sizeof(double));
-    hk_gemm_rm('N', 'T', sv->nx, n, s->dx, c1, sv->xq, s->dx, net->W[1], d, 0, px, n);
-    sv->y[1] = hk_malloc((size_t)(nb + 1) * n * sizeof(double));
-    hk_gemm_rm('N', 'T', nb, n, s->dz, c1, sv->zb, s->dz, net->W[1] + s->dx, d, 0, sv->y[1], n);
-    for (int i = 0; i < nb; i++)
-        for (int j = 0; j < n; j++) sv->y[1][(size_t)i * n + j] += px[(size_t)sv->slot[i] * n + j];
-    free(px);
-    for (int l = 1; l <= s->depth; l++) {
-        sv->a[l] = hk_malloc((size_t)(nb + 1) * n * sizeof(double));
-        for (long i = 0; i < (long)nb * n; i++) sv->a[l][i] = relu(sv->y[l][i]);
-        const int w = net->w[l + 1];
-        double *next = l < s->depth ? (sv->y[l + 1] = hk_malloc((size_t)(nb + 1) * w * sizeof(double))) : out;
-        hk_gemm_rm('N', 'T', nb, w, n, 1.0 / sqrt(n), sv->a[l], n, net->W[l + 1], n, 0, next, w);
-    }
-    return sv;
+    return mlp_pass_f64(net, net->W, b, out);
 }
 
-static void mlp_backward(const void *netp, const struct hk_hn_batch *b, void *saved, const double *dout, double **grad)
+static void mlp_backward(const void *netp, const struct hk_hn_batch *b, void *saved, const double *dout, void **grad)
 {
     (void)b;
     const struct hk_mlp *net = netp;
-    const struct hk_mlp_shape *s = &net->s;
-    const struct mlp_saved *sv = saved;
-    const int nb = sv->nb, n = s->n, d = s->dx + s->dz;
-    /* delta of layer l (nb x w[l]), from the readout down */
-    double *delta = hk_malloc((size_t)(nb + 1) * s->k * sizeof(double));
-    memcpy(delta, dout, (size_t)nb * s->k * sizeof(double));
-    for (int l = s->depth + 1; l >= 2; l--) {
-        const int w = net->w[l];
-        const double c = 1.0 / sqrt(n);
-        /* dW_l += delta^T a_{l-1} / sqrt(n) */
-        hk_gemm_rm('T', 'N', w, n, nb, c, delta, w, sv->a[l - 1], n, 1.0, grad[l - 1], n);
-        /* delta_{l-1} = (delta W_l / sqrt(n)) * s'(y_{l-1}) */
-        double *prev = hk_malloc((size_t)(nb + 1) * n * sizeof(double));
-        hk_gemm_rm('N', 'N', nb, n, w, c, delta, w, net->W[l], n, 0, prev, n);
-        for (long i = 0; i < (long)nb * n; i++) prev[i] *= relu_d(sv->y[l - 1][i]);
-        free(delta);
-        delta = prev;
-    }
-    /* layer 1: z's columns per sample, x's columns per distinct x */
-    const double c1 = 1.0 / sqrt(d);
-    hk_gemm_rm('T', 'N', n, s->dz, nb, c1, delta, n, sv->zb, s->dz, 1.0, grad[0] + s->dx, d);
-    double *dq = hk_calloc((size_t)(sv->nx + 1) * n, sizeof(double));
-    for (int i = 0; i < nb; i++)
-        for (int j = 0; j < n; j++) dq[(size_t)sv->slot[i] * n + j] += delta[(size_t)i * n + j];
-    hk_gemm_rm('T', 'N', n, s->dx, sv->nx, c1, dq, n, sv->xq, s->dx, 1.0, grad[0], d);
-    free(dq);
-    free(delta);
+    mlp_backprop_f64(net, net->W, saved, dout, (double **)grad);
+}
+
+static void *mlp_forward32(const void *netp, const struct hk_hn_batch *b, double *out)
+{
+    const struct hk_mlp *net = netp;
+    return mlp_pass_f32(net, net->W32, b, out);
+}
+
+static void mlp_backward32(const void *netp, const struct hk_hn_batch *b, void *saved, const double *dout,
+                           void **grad)
+{
+    (void)b;
+    const struct hk_mlp *net = netp;
+    mlp_backprop_f32(net, net->W32, saved, dout, (float **)grad);
 }
 
 void hk_mlp_outputs(const struct hk_mlp *net, const struct hk_hn_batch *b, double *out)
 {
-    mlp_release(mlp_forward(net, b, out));
+    mlp_release_f64(mlp_forward(net, b, out));
 }
 
 void hk_model_of_mlp(struct hk_model *m, struct hk_mlp *net)
@@ -211,5 +215,23 @@ void hk_model_of_mlp(struct hk_model *m, struct hk_mlp *net)
     }
     m->forward = mlp_forward;
     m->backward = mlp_backward;
-    m->release = mlp_release;
+    m->release = mlp_release_f64;
+}
+
+int hk_model_of_mlp32(struct hk_model *m, struct hk_mlp *net)
+{
+    hk_model_of_mlp(m, net);
+    for (int l = 1; l <= net->s.depth + 1; l++) {
+        long count = (long)net->w[l] * net->w[l - 1];
+        if (!net->W32[l] && !(net->W32[l] = malloc((size_t)count * sizeof(float))))
+            return hk_fail("cannot allocate the MLP's layer %d in float32 (%ld floats)", l, count);
+        for (long i = 0; i < count; i++) net->W32[l][i] = (float)net->W[l][i];
+        m->params32[l - 1] = net->W32[l];
+        m->params[l - 1] = NULL;
+    }
+    m->f32 = 1;
+    m->forward = mlp_forward32;
+    m->backward = mlp_backward32;
+    m->release = mlp_release_f32;
+    return 0;
 }

@@ -128,7 +128,7 @@ static void print_summary(const struct hk_experiment *exp, const struct hk_sweep
         for (int s = 0; s < 2; s++)
             for (int a = 0; a < counts[s]; a++) {
                 int k = sets[s][a].param;
-                if (k == seed_param || cfg->specs[k].resource) continue;
+                if (k == seed_param || cfg->specs[k].resource == 1) continue;
                 char val[HK_VALUE_TEXT];
                 hk_value_display(&p->values[k], val, sizeof val);
                 used += snprintf(keys[i] + used, sizeof keys[i] - (size_t)used, "%s%s=%s", used ? " " : "",
@@ -458,7 +458,9 @@ void hk_runner_list_kinds(const char *kind)
             printf("  %-20s %-8s default %-10s %s%s\n", s->key,
                    s->type == HK_T_INT ? "int" : s->type == HK_T_REAL ? "real" : s->type == HK_T_BOOL ? "bool"
                    : s->type == HK_T_LIST ? "list" : s->type == HK_T_REALS ? "reals" : "string",
-                   s->default_value, s->help, s->resource ? " (not part of the point id)" : "");
+                   s->default_value, s->help,
+                   s->resource == 1 ? " (not part of the point id)"
+                   : s->resource == HK_ID_UNLESS_DEFAULT ? " (part of the point id when not the default)" : "");
         }
     }
 }

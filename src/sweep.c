@@ -13,9 +13,10 @@ static void compute_id(struct hk_point *p)
     uint64_t h = hk_fnv1a(cfg->experiment, strlen(cfg->experiment), HK_FNV_OFFSET);
     char buf[HK_VALUE_TEXT + 80];
     for (int i = 0; i < cfg->nspecs; i++) {
-        if (cfg->specs[i].resource) continue;
+        if (cfg->specs[i].resource == 1) continue;
         char val[HK_VALUE_TEXT];
         hk_value_format(&p->values[i], val, sizeof val);
+        if (cfg->specs[i].resource == HK_ID_UNLESS_DEFAULT && !strcmp(val, cfg->specs[i].default_value)) continue;
         int len = snprintf(buf, sizeof buf, ";%s=%s", cfg->specs[i].key, val);
         h = hk_fnv1a(buf, (size_t)len, h);
     }

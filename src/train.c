@@ -58,15 +58,45 @@ void hk_train_log_free(struct hk_train_log *log)
     memset(log, 0, sizeof *log);
 }
 
-/* The parameters as one vector (for the best epoch's copy), or back. */
-static void params_copy(struct hk_model *m, double *flat, int to_flat)
+/* Bytes of one parameter, and parameter array a, in the model's precision. */
+static size_t param_bytes(const struct hk_model *m) { return m->f32 ? sizeof(float) : sizeof(double); }
+static void *param_array(const struct hk_model *m, int a) { return m->f32 ? (void *)m->params32[a] : (void *)m->params[a]; }
+
+/* A buffer for all the parameters at once (the best epoch's copy). */
+static void *params_buffer(const struct hk_model *m) { return hk_malloc((size_t)m->nparams * param_bytes(m) + 1); }
+
+/* The parameters as one vector, or back. */
+static void params_copy(struct hk_model *m, void *flat, int to_flat)
 {
-    size_t off = 0;
+    char *at = flat;
     for (int a = 0; a < m->narrays; a++) {
-        size_t bytes = (size_t)m->counts[a] * sizeof(double);
-        if (to_flat) memcpy(flat + off, m->params[a], bytes);
-        else memcpy(m->params[a], flat + off, bytes);
-        off += (size_t)m->counts[a];
+        size_t bytes = (size_t)m->counts[a] * param_bytes(m);
+        if (to_flat) memcpy(at, param_array(m, a), bytes);
+        else memcpy(param_array(m, a), at, bytes);
+        at += bytes;
+    }
+}
+
+/* SGD with momentum on every array: v = momentum v + g; w -= lr v, in the
+ * model's precision. */
+static void momentum_step(struct hk_model *m, void **g, void **v, double lr, double momentum)
+{
+    for (int a = 0; a < m->narrays; a++) {
+        const long n = m->counts[a];
+        if (m->f32) {
+            float *p = m->params32[a], *va = v[a], *ga = g[a];
+            const float mo = (float)momentum, rate = (float)lr;
+            for (long i = 0; i < n; i++) {
+                va[i] = mo * va[i] + ga[i];
+                p[i] -= rate * va[i];
+            }
+        } else {
+            double *p = m->params[a], *va = v[a], *ga = g[a];
+            for (long i = 0; i < n; i++) {
+                va[i] = momentum * va[i] + ga[i];
+                p[i] -= lr * va[i];
+            }
+        }
     }
 }
 
@@ -93,10 +123,12 @@ long hk_train_model(struct hk_model *m, const struct hk_inputs *in, const double
     const int N = in->n, k = m->k;
     const int batch = o->full_batch ? N : (o->batch_size < N ? o->batch_size : N);
     const double momentum = o->full_batch ? 0 : o->momentum;
-    double *g[HK_MODEL_MAX_ARRAYS], *v[HK_MODEL_MAX_ARRAYS];
+    void *g[HK_MODEL_MAX_ARRAYS], *v[HK_MODEL_MAX_ARRAYS];
+    const size_t pb = param_bytes(m);
+    const MPI_Datatype ptype = m->f32 ? MPI_FLOAT : MPI_DOUBLE;
     for (int a = 0; a < m->narrays; a++) {
-        g[a] = hk_calloc((size_t)m->counts[a], sizeof(double));
-        v[a] = hk_calloc((size_t)m->counts[a], sizeof(double));
+        g[a] = hk_calloc((size_t)m->counts[a], pb);
+        v[a] = hk_calloc((size_t)m->counts[a], pb);
     }
     int *order = hk_malloc((size_t)N * sizeof(int)), *slice = hk_malloc((size_t)batch * sizeof(int));
     int *lab = hk_malloc((size_t)batch * sizeof(int));
@@ -126,7 +158,8 @@ long hk_train_model(struct hk_model *m, const struct hk_inputs *in, const double
     struct hk_train_log lg = {.diverged_at = -1, .train_loss = hk_malloc((size_t)(o->epochs + 1) * sizeof(double)),
                               .val_loss = hk_malloc((size_t)(o->epochs + 1) * sizeof(double))};
     for (int e = 0; e <= o->epochs; e++) lg.train_loss[e] = lg.val_loss[e] = NAN;
-    double loss0, best = INFINITY, *best_params = NULL;
+    double loss0, best = INFINITY;
+    void *best_params = NULL;
     const double halve = labels ? 1.0 : 2.0; /* the minibatch loss is halved MSE: log it whole */
     if (log) {
         hk_model_evaluate(m, in, y, labels, h0, team, &loss0, NULL, NULL);
@@ -135,7 +168,7 @@ long hk_train_model(struct hk_model *m, const struct hk_inputs *in, const double
     if (o->val) {
         hk_model_evaluate(m, o->val, o->val_y, o->val_labels, o->val_offset, team, &lg.val_loss[0], NULL, NULL);
         best = lg.val_loss[0];
-        best_params = hk_malloc((size_t)m->nparams * sizeof(double));
+        best_params = params_buffer(m);
         params_copy(m, best_params, 1);
     }
     if (on_epoch) on_epoch(0, m, ctx);
@@ -160,7 +193,7 @@ long hk_train_model(struct hk_model *m, const struct hk_inputs *in, const double
             int bsize = N - b0 < batch ? N - b0 : batch;
             int lo = (int)((long)bsize * trank / tsize), hi = (int)((long)bsize * (trank + 1) / tsize), cnt = hi - lo;
             for (int i = 0; i < cnt; i++) slice[i] = order[b0 + lo + i];
-            for (int a = 0; a < m->narrays; a++) memset(g[a], 0, (size_t)m->counts[a] * sizeof(double));
+            for (int a = 0; a < m->narrays; a++) memset(g[a], 0, (size_t)m->counts[a] * pb);
             double loss = 0;
             if (cnt > 0) {
                 struct hk_hn_batch hb = {.in = in, .samples = slice, .nb = cnt};
@@ -186,7 +219,7 @@ long hk_train_model(struct hk_model *m, const struct hk_inputs *in, const double
             }
             if (tsize > 1) {
                 for (int a = 0; a < m->narrays; a++)
-                    MPI_Allreduce(MPI_IN_PLACE, g[a], (int)m->counts[a], MPI_DOUBLE, MPI_SUM, team);
+                    MPI_Allreduce(MPI_IN_PLACE, g[a], (int)m->counts[a], ptype, MPI_SUM, team);
                 MPI_Allreduce(MPI_IN_PLACE, &loss, 1, MPI_DOUBLE, MPI_SUM, team);
             }
             if (!isfinite(loss) || loss > 1e12) {
@@ -194,14 +227,7 @@ long hk_train_model(struct hk_model *m, const struct hk_inputs *in, const double
                 break;
             }
             epoch_loss += loss * halve * bsize / N;
-            /* SGD with momentum: v = momentum v + g; w -= lr v */
-            for (int a = 0; a < m->narrays; a++) {
-                double *p = m->params[a], *va = v[a], *ga = g[a];
-                for (long i = 0; i < m->counts[a]; i++) {
-                    va[i] = momentum * va[i] + ga[i];
-                    p[i] -= o->lr * va[i];
-                }
-            }
+            momentum_step(m, g, v, o->lr, momentum);
         }
         if (diverged_at >= 0) break;
         lg.epochs_run = e + 1;
@@ -246,7 +272,8 @@ long hk_train_select(struct hk_model *m, const struct hk_inputs *in, const doubl
                      hk_train_epoch_fn on_epoch, void *ctx, long *steps, struct hk_train_log *log, double *val_by_lr,
                      int *chosen)
 {
-    double *init = hk_malloc((size_t)m->nparams * sizeof(double)), *best_params = NULL, best = INFINITY;
+    void *init = params_buffer(m), *best_params = NULL;
+    double best = INFINITY;
     for (int r = 0; r < nlr; r++) val_by_lr[r] = NAN;
     params_copy(m, init, 1);
     struct hk_train_log best_log = {0};
@@ -272,7 +299,7 @@ long hk_train_select(struct hk_model *m, const struct hk_inputs *in, const doubl
             hk_train_log_free(&best_log);
             best_log = lg;
             best_steps = st;
-            if (!best_params) best_params = hk_malloc((size_t)m->nparams * sizeof(double));
+            if (!best_params) best_params = params_buffer(m);
             params_copy(m, best_params, 1);
             /* with validation, a run that diverged after a good epoch ended there */
             rc = o->val && div >= 0 && lg.best_epoch > 0 ? -1 : div;

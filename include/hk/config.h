@@ -18,9 +18,12 @@ struct hk_param_spec {
     const char *choices;       /* "a|b|c" for STRING and each LIST item; NULL = any */
     const char *help;
     int resource;              /* 1: how to run (team size, block size), not what to compute:
-                                  left out of the point id */
+                                  left out of the point id; HK_ID_UNLESS_DEFAULT: in the id only
+                                  when set to another value than its default, so that adding the
+                                  parameter left the ids of earlier results as they were */
 };
 
+#define HK_ID_UNLESS_DEFAULT 2
 #define HK_VALUE_TEXT 160
 #define HK_MAX_REALS 16            /* numbers in a REALS parameter */
 struct hk_value {

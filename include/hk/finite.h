@@ -17,6 +17,7 @@ struct hk_finite_spec {
     struct hk_mlp_shape mlp;      /* the MLP's */
     long init_seed;
     int centered;                 /* train h(w) - h(w0) */
+    int f32;                      /* precision: float32 (the network rounded from its double init), else float64 */
     struct hk_train_opts o;       /* epochs, batch, momentum, patience, shuffle seed; lr without validation */
     const double *lrs;            /* with validation: the learning rates tried */
     int nlr;

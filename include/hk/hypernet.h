@@ -31,6 +31,7 @@ struct hk_hypernet {
     double *W[HK_MAX_DEPTH + 2];     /* W[1..nf] */
     double *A;
     long nparams;
+    float *W32[HK_MAX_DEPTH + 2], *A32; /* the float32 copy that precision: float32 trains, or NULL */
 };
 
 /* A batch: distinct x shared by samples, as the kernels see inputs. */
@@ -40,18 +41,22 @@ struct hk_hn_batch {
     int nb;
 };
 
-/* Activations of a forward pass, kept for backward. */
-struct hk_hn_cache {
-    int nx, nb;
-    int *xs;              /* distinct x of the batch (indices into in->x) */
-    int *slot;            /* per sample: its x's position in xs */
-    int *order;           /* samples sorted by slot, and group starts */
-    int *group_start;
-    double *y[HK_MAX_DEPTH + 2], *a[HK_MAX_DEPTH + 2];   /* f: nx x fw[l]; a[0] = gathered x */
-    double *V;            /* nx x P: g's weights for each distinct x */
-    double *gpre[HK_MAX_DEPTH + 1], *gin[HK_MAX_DEPTH + 1]; /* g, per sample in sorted order */
-    double *out;          /* nb x k, in batch order */
-};
+/* Activations of a forward pass, kept for backward (in double, and in
+ * float for precision: float32). */
+#define HK_HN_CACHE_STRUCT(NAME, REAL)                                                                          \
+    struct NAME {                                                                                               \
+        int nx, nb;                                                                                             \
+        int *xs;              /* distinct x of the batch (indices into in->x) */                                \
+        int *slot;            /* per sample: its x's position in xs */                                          \
+        int *order;           /* samples sorted by slot, and group starts */                                    \
+        int *group_start;                                                                                       \
+        REAL *y[HK_MAX_DEPTH + 2], *a[HK_MAX_DEPTH + 2];   /* f: nx x fw[l]; a[0] = gathered x */               \
+        REAL *V;              /* nx x P: g's weights for each distinct x */                                     \
+        REAL *gpre[HK_MAX_DEPTH + 1], *gin[HK_MAX_DEPTH + 1]; /* g, per sample in sorted order */               \
+        REAL *out;            /* nb x k, in batch order */                                                      \
+    }
+HK_HN_CACHE_STRUCT(hk_hn_cache, double);
+HK_HN_CACHE_STRUCT(hk_hn_cache32, float);
 
 struct hk_hn_grad {
     double *W[HK_MAX_DEPTH + 2];
@@ -72,6 +77,15 @@ void hk_hn_cache_free(struct hk_hn_cache *c);
 /* Gradient of sum_b dout[b] . out[b] with respect to W and A (accumulated into g). */
 void hk_hn_backward(const struct hk_hypernet *net, const struct hk_hn_batch *b, const struct hk_hn_cache *c,
                     const double *dout, struct hk_hn_grad *g);
+/* precision: float32. hk_hn_make_f32 rounds the network's weights into
+ * W32 and A32 (allocated once, freed by hk_hn_free); the float passes use
+ * those and leave the double weights alone. dout is in double. */
+int hk_hn_make_f32(struct hk_hypernet *net);
+void hk_hn_forward32(const struct hk_hypernet *net, const struct hk_hn_batch *b, struct hk_hn_cache32 *c);
+void hk_hn_cache32_free(struct hk_hn_cache32 *c);
+void hk_hn_backward32(const struct hk_hypernet *net, const struct hk_hn_cache32 *c, const double *dout, float **dW,
+                      float *dA);
+
 void hk_hn_grad_alloc(const struct hk_hypernet *net, struct hk_hn_grad *g);
 void hk_hn_grad_zero(const struct hk_hypernet *net, struct hk_hn_grad *g);
 void hk_hn_grad_free(struct hk_hn_grad *g);

@@ -22,19 +22,25 @@ struct hk_model {
     long nparams;
     int chunk;              /* points per forward pass when evaluating (memory bound) */
     int narrays;            /* the parameters, as arrays the trainer steps and sums */
+    int f32;                /* 1: the parameters are float (params32; precision: float32), else double (params) */
     double *params[HK_MODEL_MAX_ARRAYS];
+    float *params32[HK_MODEL_MAX_ARRAYS];
     long counts[HK_MODEL_MAX_ARRAYS];
     void *net;
     /* outputs of a batch (nb x k, batch order) into out; returns what
      * backward needs, freed by release */
     void *(*forward)(const void *net, const struct hk_hn_batch *b, double *out);
-    /* grad[a] += d(sum_b dout[b] . out[b]) / d params[a] */
-    void (*backward)(const void *net, const struct hk_hn_batch *b, void *saved, const double *dout, double **grad);
+    /* grad[a] += d(sum_b dout[b] . out[b]) / d params[a] (arrays of the parameters' type) */
+    void (*backward)(const void *net, const struct hk_hn_batch *b, void *saved, const double *dout, void **grad);
     void (*release)(void *saved);
 };
 
 /* The model of an initialised hypernetwork (which it does not own). */
 void hk_model_of_hypernet(struct hk_model *m, struct hk_hypernet *net);
+/* The same trained in float32: the network's weights rounded into its W32
+ * and A32, which the model then trains (the double weights stay as they
+ * were); inputs, outputs and losses stay double. 0, or -1 (no memory). */
+int hk_model_of_hypernet32(struct hk_model *m, struct hk_hypernet *net);
 
 struct hk_mlp_shape {
     int dx, dz;
@@ -45,6 +51,7 @@ struct hk_mlp {
     struct hk_mlp_shape s;
     int w[HK_MLP_MAX_DEPTH + 2];        /* widths: w[0] = dx + dz, w[1..depth] = n, w[depth + 1] = k */
     double *W[HK_MLP_MAX_DEPTH + 2];    /* W[l]: w[l] x w[l-1], row-major, l = 1..depth + 1 */
+    float *W32[HK_MLP_MAX_DEPTH + 2];   /* the float32 copy hk_model_of_mlp32 trains, or NULL */
     long nparams;
 };
 long hk_mlp_param_count(const struct hk_mlp_shape *s);
@@ -54,5 +61,7 @@ void hk_mlp_free(struct hk_mlp *net);
 /* Outputs of a batch (nb x k, batch order), without keeping activations. */
 void hk_mlp_outputs(const struct hk_mlp *net, const struct hk_hn_batch *b, double *out);
 void hk_model_of_mlp(struct hk_model *m, struct hk_mlp *net);
+/* The same in float32, as hk_model_of_hypernet32. */
+int hk_model_of_mlp32(struct hk_model *m, struct hk_mlp *net);
 
 #endif

@@ -192,3 +192,34 @@ def test_uncertainty_maps_and_calibration(tmp_path):
     err = np.abs(arrays["examples_truth"] - arrays["examples_Kh"])[hidden]
     assert m["calibration_1sd_Kh"] == pytest.approx(np.mean(err <= sd[hidden]), abs=1e-12)
     assert m["calibration_2sd_Kh"] == pytest.approx(np.mean(err <= 2 * sd[hidden]), abs=1e-12)
+
+
+def plan_ids(tmp_path, text, name):
+    cfg = tmp_path / f"{name}.yaml"
+    cfg.write_text(text)
+    proc = hk("plan", cfg)
+    assert proc.returncode == 0, proc.stderr
+    ids = [line.split()[1] for line in proc.stdout.splitlines() if line[:1].isdigit()]
+    assert ids, proc.stdout
+    return ids
+
+
+def test_precision_float32_follows_float64_and_keeps_the_ids(tmp_path):
+    # precision enters the point id only when set to float32: earlier results
+    # (computed in float64 before the parameter existed) keep their ids
+    base = PIXELS.format(kind="image-completion", U=30, chunk=100000, methods="hypernet, mlp", uncertainty="false",
+                         extra="")
+    as64 = base.replace("  validation_images: 0\n", "  validation_images: 0\n  precision: float64\n")
+    as32 = base.replace("  validation_images: 0\n", "  validation_images: 0\n  precision: float32\n")
+    assert plan_ids(tmp_path, base, "base") == plan_ids(tmp_path, as64, "as64")
+    assert plan_ids(tmp_path, as32, "as32") != plan_ids(tmp_path, base, "base")
+    # the same networks (one initialisation, rounded), data, shuffles and lr: the
+    # float32 fit ends within 1e-3 of float64's test error, where the two methods
+    # (a change that matters) differ by far more
+    m64, _ = run(tmp_path, base, "f64")
+    m32, _ = run(tmp_path, as32, "f32")
+    for method in ("hypernet", "mlp"):
+        a, b = m64[f"mse_hidden_{method}"], m32[f"mse_hidden_{method}"]
+        assert np.isfinite(a) and np.isfinite(b) and abs(b - a) <= 1e-3 * a, (method, a, b)
+        assert m32[f"steps_{method}"] == m64[f"steps_{method}"]
+    assert abs(m64["mse_hidden_hypernet"] - m64["mse_hidden_mlp"]) > 1e-2 * m64["mse_hidden_mlp"]
