@@ -304,6 +304,31 @@ def _pixel_keys(res, rows):
                                            "width_g") if _varies(res, rows, k)]
 
 
+def _paired(res, rows, keys, methods, out, stem, kind):
+    """Each method's hidden-pixel MSE relative to Th's, paired by seed: within a seed every
+    method sees the same images, so the spread of the difference is far smaller than that
+    of either MSE, which the seeds' test images dominate."""
+    if "Th" not in methods:
+        return []
+    others = [m for m in methods if m != "Th"]
+    groups = {}
+    for i in rows:
+        groups.setdefault(tuple(res.params[k][i] for k in keys), []).append(i)
+    th = res.metrics["mse_hidden_Th"]
+    table = []
+    for key in sorted(groups):
+        cells = []
+        for m in others:
+            d = np.array([(res.metrics[f"mse_hidden_{m}"][i] - th[i]) / th[i] for i in groups[key]])
+            d = d[np.isfinite(d)]
+            cells.append(f"{100 * d.mean():+.3g} % ± {100 * d.std(ddof=1) if len(d) > 1 else 0:.2g} "
+                         f"({int(np.sum(d > 0))} of {len(d)})" if len(d) else "")
+        table.append([str(int(v)) for v in key] + [str(len(groups[key]))] + cells)
+    header = keys + ["seeds"] + [f"{res.label(m)} vs Th" for m in others]
+    return [write_table(out, f"{stem}_paired", f"{kind}: hidden-pixel MSE of each method relative to Th's, paired by "
+                        "seed (same images): mean ± std over seeds, and in how many seeds Th was lower", header, table)]
+
+
 def pixels(res, out, kind):
     rows = res.rows(kind)
     if not rows:
@@ -322,6 +347,7 @@ def pixels(res, out, kind):
                          [_fmt(*stats[m].get(key, (np.nan, 0, 0))) for m in methods])
         arts.append(write_table(out, f"{stem}_mse_{part}", f"{kind}: MSE on the {what} of held-out images "
                                 f"(mean ± std over seeds)", header, table))
+    arts += _paired(res, rows, keys, methods, out, stem, kind)
     arts += _fits(res, rows, keys, [m for m in methods if m != "mean_image"], out, stem, kind)
     fig, ax = plt.subplots(figsize=(6.5, 4.2))
     for m in methods:

@@ -245,6 +245,20 @@ def test_image_tables_equal_the_file(merged, report):
         if name in ("hypernet", "mlp"):
             assert r[6] == f"{int(np.sum(c[f'still_improving_{name}'][sel]))} of 2"
             assert float(r[7]) == pytest.approx(np.mean(c[f"parameters_{name}"][sel]), rel=1e-3)
+    # each method against Th, paired by seed: recomputed here from the per-point MSEs
+    header, rows = read_csv(out / "completion_paired.csv")
+    c = columns(merged / "completion" / "results.h5")
+    assert header == ["train_images", "seeds", "hyper-GP Kh vs Th", "hypernetwork vs Th", "finite MLP vs Th",
+                      "mean image vs Th"], header
+    assert len(rows) == 2
+    for r in rows:
+        sel = c["train_images"] == float(r[0])
+        for j, meth in enumerate(["Kh", "hypernet", "mlp", "mean_image"]):
+            d = (c[f"mse_hidden_{meth}"][sel] - c["mse_hidden_Th"][sel]) / c["mse_hidden_Th"][sel]
+            mean, rest = r[2 + j].split(" % ± ")
+            assert float(mean) == pytest.approx(100 * d.mean(), rel=5.1e-3, abs=1e-9), (meth, r[2 + j], d)
+            assert float(rest.split(" ")[0]) == pytest.approx(100 * d.std(ddof=1), rel=0.05, abs=1e-9)
+            assert rest.endswith(f"({int(np.sum(d > 0))} of 2)")
     header, rows = read_csv(out / "rotation_accuracy.csv")
     assert header[:2] == ["width_g", "seeds"] and len(rows) == 2
     c = columns(merged / "rotation" / "results.h5")
