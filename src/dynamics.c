@@ -92,6 +92,33 @@ static int create_all(const struct hk_grid *g, int nb, int count, struct hk_dmat
     return hk_fail("out of memory for the distributed matrices of the dynamics");
 }
 
+/* The hyper-GP posterior, for Kh = Kh(U, U) in K (consumed: it becomes the
+ * factor of Kh + ridge I), Q = Kh(U, U*) (N x M), X an N x M workspace laid
+ * out as Q, and Kh(u*, u*) in diag: mean Q^T (Kh + rI)^-1 y (M x k) and
+ * variance diag - colsum(Q o (Kh + rI)^-1 Q), into out. 0, or 1 with a
+ * message when Kh + ridge I is not positive definite. */
+static int gp_posterior(struct hk_dmatrix *K, const struct hk_dmatrix *Q, struct hk_dmatrix *X, struct hk_dmatrix *Yd,
+                        struct hk_dmatrix *F, const double *Y, double ridge, const double *diag, double *term,
+                        struct hk_dynamics_out *out)
+{
+    hk_dist_add_diagonal(K, ridge);
+    int info = hk_dist_cholesky(K);
+    if (!hk_all_ok(K->g->comm, info == 0))
+        return hk_fail("Kh + %g I is not positive definite (pdpotrf info %d); raise the ridge (--ridge)", ridge, info), 1;
+    const int M = Q->n;
+    out->mean_kh = hk_malloc((size_t)M * Yd->n * sizeof(double));
+    out->var_kh = hk_malloc((size_t)M * sizeof(double));
+    hk_dist_columns_set(Yd, Y);
+    hk_dist_cholesky_solve(K, Yd);                               /* (Kh + rI)^-1 y */
+    hk_dist_gemm_op("T", "N", 1, Q, Yd, 0, F);
+    hk_dist_columns_allgather(F, out->mean_kh);
+    memcpy(X->a, Q->a, (size_t)Q->lld * (Q->nloc > 0 ? Q->nloc : 1) * sizeof(double));
+    hk_dist_cholesky_solve(K, X);                                /* (Kh + rI)^-1 Kh(U, U*) */
+    sums_of_products(Q, X, 0, term);
+    for (int i = 0; i < M; i++) out->var_kh[i] = diag[i] - term[i];
+    return 0;
+}
+
 int hk_dynamics_predict(const struct hk_depths *d, const struct hk_inputs *train, const double *Y, int k,
                         const struct hk_inputs *test, const struct hk_grid *grid,
                         const struct hk_dynamics_opts *o, struct hk_dynamics_out *out)
@@ -209,8 +236,7 @@ int hk_dynamics_predict(const struct hk_depths *d, const struct hk_inputs *train
         if (rc == 0) {
             int fill = hk_dist_fill_kernel(&Kh, HK_KH, d, train, 0, train, 0, 0) ||
                        hk_dist_fill_kernel(&Ts, HK_KH, d, test, 0, train, 0, 0) ||
-                       hk_dist_fill_kernel(&Q, HK_KH, d, train, 0, test, 0, 0) ||
-                       hk_dist_fill_kernel(&X, HK_KH, d, train, 0, test, 0, 0);
+                       hk_dist_fill_kernel(&Q, HK_KH, d, train, 0, test, 0, 0);
             rc = hk_all_ok(grid->comm, fill == 0) ? 0 : -1;
         }
         if (rc == 0) {
@@ -220,24 +246,7 @@ int hk_dynamics_predict(const struct hk_depths *d, const struct hk_inputs *train
             sums_of_products(&G, &E, 1, out->var_ensemble);
             sums_of_products(&E, &Ts, 1, term);
             for (int i = 0; i < M; i++) out->var_ensemble[i] += diag[i] - 2 * term[i];
-            /* the hyper-GP posterior: Kh + ridge I = L L^T */
-            hk_dist_add_diagonal(&Kh, o->ridge);
-            int info = hk_dist_cholesky(&Kh);
-            if (!hk_all_ok(grid->comm, info == 0)) {
-                rc = 1;
-                hk_fail("Kh + %g I is not positive definite (pdpotrf info %d); raise --ridge", o->ridge, info);
-            }
-        }
-        if (rc == 0) {
-            out->mean_kh = hk_malloc((size_t)M * k * sizeof(double));
-            out->var_kh = hk_malloc((size_t)M * sizeof(double));
-            hk_dist_columns_set(&Yd, Y);
-            hk_dist_cholesky_solve(&Kh, &Yd);                  /* (Kh + rI)^-1 y */
-            hk_dist_gemm(&Ts, &Yd, &F);
-            hk_dist_columns_allgather(&F, out->mean_kh);
-            hk_dist_cholesky_solve(&Kh, &X);                   /* (Kh + rI)^-1 Kh(U, U*) */
-            sums_of_products(&Q, &X, 0, term);
-            for (int i = 0; i < M; i++) out->var_kh[i] = diag[i] - term[i];
+            rc = gp_posterior(&Kh, &Q, &X, &Yd, &F, Y, o->ridge, diag, term, out);
         }
         free(diag), free(term);
         for (int i = 0; i < 5; i++) hk_dmatrix_destroy(third[i]);
@@ -304,25 +313,7 @@ int hk_dynamics_uncertainty(const struct hk_depths *d, const struct hk_inputs *t
         sums_of_products(&G, &X, 0, out->var_ensemble);
         sums_of_products(&X, &Q, 0, term);
         for (int i = 0; i < M; i++) out->var_ensemble[i] += diag[i] - 2 * term[i];
-        /* the hyper-GP posterior: Kh + ridge I = L L^T */
-        hk_dist_add_diagonal(&L, ridge);
-        int info = hk_dist_cholesky(&L);
-        if (!hk_all_ok(grid->comm, info == 0)) {
-            rc = 1;
-            hk_fail("Kh + %g I is not positive definite (pdpotrf info %d); raise the ridge", ridge, info);
-        }
-    }
-    if (rc == 0) {
-        out->mean_kh = hk_malloc((size_t)M * k * sizeof(double));
-        out->var_kh = hk_malloc((size_t)M * sizeof(double));
-        hk_dist_columns_set(&Yd, Y);
-        hk_dist_cholesky_solve(&L, &Yd);                         /* (Kh + rI)^-1 y */
-        hk_dist_gemm_op("T", "N", 1, &Q, &Yd, 0, &F);
-        hk_dist_columns_allgather(&F, out->mean_kh);
-        memcpy(G.a, Q.a, (size_t)Q.lld * (Q.nloc > 0 ? Q.nloc : 1) * sizeof(double));
-        hk_dist_cholesky_solve(&L, &G);                          /* (Kh + rI)^-1 Kh(U, U*) */
-        sums_of_products(&Q, &G, 0, term);
-        for (int i = 0; i < M; i++) out->var_kh[i] = diag[i] - term[i];
+        rc = gp_posterior(&L, &Q, &G, &Yd, &F, Y, ridge, diag, term, out);   /* G is free again */
     }
     free(diag), free(term);
     for (int i = 0; i < 6; i++) hk_dmatrix_destroy(all[i]);
