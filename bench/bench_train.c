@@ -52,8 +52,12 @@ int main(int argc, char **argv)
     for (int rep = -1; rep < 3; rep++) { /* a warm-up epoch, then best of 3 */
         long done = 0;
         double t0 = hk_now();
-        hk_train_model(&m, &data.in, NULL, labels, &o, MPI_COMM_SELF, NULL, NULL, &done, NULL);
+        long rc = hk_train_model(&m, &data.in, NULL, labels, &o, MPI_COMM_SELF, NULL, NULL, &done, NULL);
         double t = hk_now() - t0;
+        if (rc != -1 || done != steps) { /* a diverged or short epoch would time less work */
+            fprintf(stderr, "bench_train: the epoch ended after %ld of %d steps (status %ld)\n", done, steps, rc);
+            return 1;
+        }
         if (rep >= 0 && t < best) best = t;
     }
     hk_model_evaluate(&m, &data.in, NULL, labels, NULL, MPI_COMM_SELF, &loss, NULL, NULL);

@@ -3,8 +3,10 @@
  * lives, optionally written to a snapshot, factored with pdpotrf (raising a
  * jitter by decades if needed) and solved with pdpotrs for k right-hand
  * sides at once; test predictions go through pdgemm one block of test rows
- * at a time, so no rank holds more than its share of a test_chunk x N
- * matrix. */
+ * at a time, so a rank holds its share of one test_chunk x N matrix besides
+ * the Gram matrix. A ridge search (hk_krr_select) also keeps a copy of the
+ * Gram matrix and the validation rows K(val, train), so that the kernel is
+ * evaluated once for all its ridges. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -444,6 +444,35 @@ static void test_float32(int is_mlp)
           curve_wrong, test_wrong / rms);
     printf("%s float32 vs float64: gradient %.2g, loss curve %.2g, outputs %.2g of rms (lr + 2 %%: %.2g, %.2g)\n",
            name, worst_grad, curve32, test32 / rms, curve_wrong, test_wrong / rms);
+    /* the lr search with early stopping in float32 (what the paper-scale configs run): the same
+     * choice and best epoch as float64, and a validation loss within 1e-4 */
+    struct precision_pair q64, q32;
+    pair_init(&q64, is_mlp, 0);
+    pair_init(&q32, is_mlp, 1);
+    const double lrs[3] = {0.002, 0.02, 0.2};
+    struct hk_train_opts so = {.epochs = 15, .batch_size = 10, .momentum = 0.9, .shuffle_seed = 3, .val = &te.in,
+                               .val_y = te.y, .patience = 3};
+    struct hk_train_log lg64, lg32;
+    double by64[3], by32[3], v64, v32;
+    int ch64, ch32;
+    long st;
+    hk_train_select(&q64.m, &tr.in, tr.y, NULL, &so, lrs, 3, MPI_COMM_SELF, NULL, NULL, &st, &lg64, by64, &ch64);
+    hk_train_select(&q32.m, &tr.in, tr.y, NULL, &so, lrs, 3, MPI_COMM_SELF, NULL, NULL, &st, &lg32, by32, &ch32);
+    hk_model_evaluate(&q64.m, &te.in, te.y, NULL, NULL, MPI_COMM_SELF, &v64, NULL, NULL);
+    hk_model_evaluate(&q32.m, &te.in, te.y, NULL, NULL, MPI_COMM_SELF, &v32, NULL, NULL);
+    CHECK(ch64 == ch32 && lg64.best_epoch == lg32.best_epoch, "%s lr search: float64 chose lr %d epoch %d, float32 %d, %d",
+          name, ch64, lg64.best_epoch, ch32, lg32.best_epoch);
+    double worst_by = 0;
+    for (int r = 0; r < 3; r++) worst_by = worst_of(worst_by, fabs(by32[r] - by64[r]) / by64[r]);
+    CHECK(worst_by <= 1e-4, "%s lr search: validation losses differ by up to %g", name, worst_by);
+    /* the network kept is the best epoch's, in either precision */
+    CHECK(fabs(v32 - by32[ch32]) <= 1e-6 * by32[ch32] && fabs(v64 - by64[ch64]) <= 1e-12 * by64[ch64],
+          "%s lr search: kept network's validation loss %g (float32), %g (float64) vs the best %g, %g", name, v32, v64,
+          by32[ch32], by64[ch64]);
+    hk_train_log_free(&lg64);
+    hk_train_log_free(&lg32);
+    pair_free(&q64, is_mlp);
+    pair_free(&q32, is_mlp);
     pair_free(&d64, is_mlp);
     pair_free(&d32, is_mlp);
     pair_free(&other, is_mlp);

@@ -199,7 +199,8 @@ def plan_ids(tmp_path, text, name):
     cfg.write_text(text)
     proc = hk("plan", cfg)
     assert proc.returncode == 0, proc.stderr
-    ids = [line.split()[1] for line in proc.stdout.splitlines() if line[:1].isdigit()]
+    rows = [line.split() for line in proc.stdout.splitlines() if line[:1].isdigit()]
+    ids = [r[1] for r in rows if len(r) > 1 and len(r[1]) == 16 and all(c in "0123456789abcdef" for c in r[1])]
     assert ids, proc.stdout
     return ids
 
@@ -212,6 +213,8 @@ def test_precision_float32_follows_float64_and_keeps_the_ids(tmp_path):
     as64 = base.replace("  validation_images: 0\n", "  validation_images: 0\n  precision: float64\n")
     as32 = base.replace("  validation_images: 0\n", "  validation_images: 0\n  precision: float32\n")
     assert plan_ids(tmp_path, base, "base") == plan_ids(tmp_path, as64, "as64")
+    # the id this config had before the parameter existed (hksweep at 562528a)
+    assert plan_ids(tmp_path, base, "base") == ["ed50e9bcb8bcbab9"]
     assert plan_ids(tmp_path, as32, "as32") != plan_ids(tmp_path, base, "base")
     # the same networks (one initialisation, rounded), data, shuffles and lr: the
     # float32 fit ends within 1e-3 of float64's test error, where the two methods
@@ -221,5 +224,6 @@ def test_precision_float32_follows_float64_and_keeps_the_ids(tmp_path):
     for method in ("hypernet", "mlp"):
         a, b = m64[f"mse_hidden_{method}"], m32[f"mse_hidden_{method}"]
         assert np.isfinite(a) and np.isfinite(b) and abs(b - a) <= 1e-3 * a, (method, a, b)
+        assert a != b, (method, a)    # float32 did run: its rounding shows
         assert m32[f"steps_{method}"] == m64[f"steps_{method}"]
     assert abs(m64["mse_hidden_hypernet"] - m64["mse_hidden_mlp"]) > 1e-2 * m64["mse_hidden_mlp"]

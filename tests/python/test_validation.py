@@ -120,3 +120,17 @@ def test_rotation_runs_the_mlp_and_chooses_on_validation(tmp_path):
     acc = arrays["accuracy_test_per_epoch_mlp"]
     assert acc.shape == (6,) and acc[int(m["epochs_best_mlp"])] == m["accuracy_test_mlp"]
     assert m["accuracy_test_mlp"] > m["accuracy_chance"], m
+
+
+def test_validation_rows_in_several_blocks_give_the_same_choices(tmp_path):
+    # the ridge search fills K(val, train) once, test_chunk rows a block: 1,000
+    # validation pixels in blocks of 97 (11 blocks, the last one short) must give
+    # the validation errors of one block
+    one, a1 = run(tmp_path, config(methods="Th, Kh"), "one")
+    many, a2 = run(tmp_path, config(methods="Th, Kh").replace("  uncertainty: false\n",
+                                                                 "  uncertainty: false\n  test_chunk: 97\n"), "many")
+    for k in ("Th", "Kh"):
+        v1, v2 = a1[f"mse_val_by_ridge_{k}"], a2[f"mse_val_by_ridge_{k}"]
+        assert v1.shape == (4,) and np.all(np.isfinite(v1)) and np.allclose(v2, v1, rtol=1e-10, atol=0), (k, v1, v2)
+        assert many[f"ridge_{k}"] == one[f"ridge_{k}"]
+        assert abs(many[f"mse_hidden_{k}"] - one[f"mse_hidden_{k}"]) <= 1e-10 * one[f"mse_hidden_{k}"]
