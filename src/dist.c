@@ -54,6 +54,9 @@ long hk_local_elements_max(int m, int n, int nb, int nprow, int npcol)
     return (long)local_count(m, nb, 0, nprow) * local_count(n, nb, 0, npcol); /* process 0 gets the most */
 }
 
+/* Elements of a rank's local part as allocated (at least one). */
+static size_t local_elements(const struct hk_dmatrix *A) { return (size_t)A->lld * (A->nloc > 0 ? A->nloc : 1); }
+
 int hk_dmatrix_create(struct hk_dmatrix *A, const struct hk_grid *g, int m, int n, int nb)
 {
     memset(A, 0, sizeof *A);
@@ -67,7 +70,7 @@ int hk_dmatrix_create(struct hk_dmatrix *A, const struct hk_grid *g, int m, int 
     int zero = 0, info;
     descinit_(A->desc, &m, &n, &nb, &nb, &zero, &zero, &g->ctxt, &A->lld, &info);
     if (info != 0) return hk_fail("descinit failed (info %d) for a %dx%d matrix, block %d", info, m, n, nb);
-    size_t elems = (size_t)A->lld * (A->nloc > 0 ? A->nloc : 1);
+    size_t elems = local_elements(A);
     A->a = malloc(elems * sizeof(double));
     if (!A->a)
         return hk_fail("cannot allocate the local part of a %dx%d matrix: %.2f GB on this rank", m, n,
@@ -78,6 +81,12 @@ int hk_dmatrix_create(struct hk_dmatrix *A, const struct hk_grid *g, int m, int 
     for (int i = 0; i < A->mloc; i++) A->grows[i] = local_to_global(i, nb, g->myrow, g->nprow);
     for (int j = 0; j < A->nloc; j++) A->gcols[j] = local_to_global(j, nb, g->mycol, g->npcol);
     return 0;
+}
+
+
+void hk_dmatrix_copy(struct hk_dmatrix *dst, const struct hk_dmatrix *src)
+{
+    memcpy(dst->a, src->a, local_elements(src) * sizeof(double));
 }
 
 void hk_dmatrix_destroy(struct hk_dmatrix *A)

@@ -112,7 +112,7 @@ static int gp_posterior(struct hk_dmatrix *K, const struct hk_dmatrix *Q, struct
     hk_dist_cholesky_solve(K, Yd);                               /* (Kh + rI)^-1 y */
     hk_dist_gemm_op("T", "N", 1, Q, Yd, 0, F);
     hk_dist_columns_allgather(F, out->mean_kh);
-    memcpy(X->a, Q->a, (size_t)Q->lld * (Q->nloc > 0 ? Q->nloc : 1) * sizeof(double));
+    hk_dmatrix_copy(X, Q);
     hk_dist_cholesky_solve(K, X);                                /* (Kh + rI)^-1 Kh(U, U*) */
     sums_of_products(Q, X, 0, term);
     for (int i = 0; i < M; i++) out->var_kh[i] = diag[i] - term[i];

@@ -121,14 +121,12 @@ int hk_hn_make_f32(struct hk_hypernet *net)
 {
     for (int l = 1; l <= net->nf; l++) {
         long count = (long)net->fw[l] * net->fw[l - 1];
-        if (!net->W32[l] && !(net->W32[l] = malloc((size_t)count * sizeof(float))))
+        if (hk_round_to_float(&net->W32[l], net->W[l], count))
             return hk_fail("cannot allocate W%d in float32 (%ld floats)", l, count);
-        for (long i = 0; i < count; i++) net->W32[l][i] = (float)net->W[l][i];
     }
     const long count = net->P * net->fw[net->nf];
-    if (!net->A32 && !(net->A32 = malloc((size_t)count * sizeof(float))))
+    if (hk_round_to_float(&net->A32, net->A, count))
         return hk_fail("cannot allocate the output layer A in float32: %ld floats", count);
-    for (long i = 0; i < count; i++) net->A32[i] = (float)net->A[i];
     return 0;
 }
 

@@ -18,18 +18,13 @@
 #include "hk/store.h"
 #include "hk/util.h"
 
-static size_t local_bytes(const struct hk_dmatrix *A)
-{
-    return (size_t)A->lld * (A->nloc > 0 ? A->nloc : 1) * sizeof(double);
-}
-
 /* Fills K's lower triangle, or (kept) copies it from the Gram matrix a ridge
  * search filled once: the same values, without evaluating the kernel again. */
 static int gram_fill(struct hk_dmatrix *K, enum hk_kernel kind, const struct hk_depths *d,
                      const struct hk_inputs *train, int lower_only, const struct hk_dmatrix *kept)
 {
     if (kept) {
-        memcpy(K->a, kept->a, local_bytes(K));
+        hk_dmatrix_copy(K, kept);
         return 0;
     }
     return hk_dist_fill_kernel(K, kind, d, train, 0, train, 0, lower_only);

@@ -223,9 +223,8 @@ int hk_model_of_mlp32(struct hk_model *m, struct hk_mlp *net)
     hk_model_of_mlp(m, net);
     for (int l = 1; l <= net->s.depth + 1; l++) {
         long count = (long)net->w[l] * net->w[l - 1];
-        if (!net->W32[l] && !(net->W32[l] = malloc((size_t)count * sizeof(float))))
+        if (hk_round_to_float(&net->W32[l], net->W[l], count))
             return hk_fail("cannot allocate the MLP's layer %d in float32 (%ld floats)", l, count);
-        for (long i = 0; i < count; i++) net->W32[l][i] = (float)net->W[l][i];
         m->params32[l - 1] = net->W32[l];
         m->params[l - 1] = NULL;
     }

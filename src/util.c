@@ -80,6 +80,13 @@ void *hk_calloc(size_t count, size_t size)
     return p;
 }
 
+int hk_round_to_float(float **dst, const double *src, long count)
+{
+    if (!*dst && !(*dst = malloc((size_t)(count > 0 ? count : 1) * sizeof(float)))) return -1;
+    for (long i = 0; i < count; i++) (*dst)[i] = (float)src[i];
+    return 0;
+}
+
 void *hk_realloc(void *p, size_t bytes)
 {
     void *q = over_limit(bytes) ? NULL : realloc(p, bytes ? bytes : 1);

@@ -32,6 +32,8 @@ struct hk_dmatrix {
 
 int hk_dmatrix_create(struct hk_dmatrix *A, const struct hk_grid *g, int m, int n, int nb);
 void hk_dmatrix_destroy(struct hk_dmatrix *A);
+/* Copies src's local part into dst, a matrix of the same shape, block and grid. */
+void hk_dmatrix_copy(struct hk_dmatrix *dst, const struct hk_dmatrix *src);
 /* Largest local size any rank of a grid gets, for memory predictions. */
 long hk_local_elements_max(int m, int n, int nb, int nprow, int npcol);
 

@@ -34,6 +34,9 @@ void hk_oom_push(struct hk_oom_guard *g);
 void hk_oom_pop(struct hk_oom_guard *g);
 void *hk_malloc(size_t bytes);
 void *hk_calloc(size_t count, size_t size);
+/* Rounds count doubles into *dst, allocating it (without the OOM guard's
+ * exit: 0, or -1 when memory is gone) unless it is already there. */
+int hk_round_to_float(float **dst, const double *src, long count);
 void *hk_realloc(void *p, size_t bytes);   /* on failure p stays valid (and the guard is taken) */
 void *hk_try_malloc(size_t bytes);
 char *hk_strdup(const char *s);
