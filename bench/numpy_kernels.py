@@ -6,9 +6,13 @@ entries). Used by numpy_gram.py and numpy_predict.py."""
 import numpy as np
 
 
-def relu_dual(kxx, kyy, kxy):
-    norm = np.sqrt(kxx * kyy)
-    c = np.clip(kxy / norm, -1.0, 1.0)
+def relu_dual(sa, sb, kxy):
+    """V and Vd of the scaled ReLU, each side's variance given as its square
+    root (sa a column, sb a row), taken once per point rather than per pair,
+    as hksweep does: a product in place of a square root and a division."""
+    norm = sa * sb
+    c = kxy * ((1 / sa) * (1 / sb))
+    np.clip(c, -1.0, 1.0, out=c)
     t = np.arccos(c)
     v = norm * (np.sqrt(1 - c * c) + (np.pi - t) * c) / np.pi
     return v, (np.pi - t) / np.pi
@@ -20,8 +24,9 @@ def f_kernels(xa, xb, depth_f):
     da, db = np.einsum("ij,ij->i", xa, xa) / dx, np.einsum("ij,ij->i", xb, xb) / dx
     s = xa @ xb.T / dx
     t = s.copy()
+    sa, sb = np.sqrt(da)[:, None], np.sqrt(db)[None, :]
     for _ in range(depth_f):
-        v, vd = relu_dual(da[:, None], db[None, :], s)
+        v, vd = relu_dual(sa, sb, s)
         t = v + t * vd
         s = v
     return s, t, da, db   # V(k, k, k) = k: the diagonals stay
@@ -40,7 +45,7 @@ def hyper_kernels(ia, za, ib, zb, f, depth_g):
     k = sf * z0
     acc = z0
     for _ in range(1, depth_g):
-        v, vd = relu_dual(kda[:, None], kdb[None, :], k)
+        v, vd = relu_dual(np.sqrt(kda)[:, None], np.sqrt(kdb)[None, :], k)
         acc = acc * sf * vd + v
         k = sf * v
         kda, kdb = sfa * kda, sfb * kdb

@@ -5,6 +5,7 @@
 #include "hk/blas.h"
 #include "hk/util.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -111,39 +112,54 @@ static inline double acos_branchless(double c)
 #define HK_VECTOR_CLONES
 #endif
 
-/* The dual map without branches, for vectorised loops: the same values as
- * relu_dual (exact at c = 1, zero for a zero-variance side). */
-static inline void dual_map(double kxx, double kyy, double kxy, double *v, double *vd)
+/* The dual map without branches, for vectorised loops: the same map as
+ * relu_dual, with each side's variance given as its standard deviation sd and
+ * 1/sd (0 for a zero-variance side), computed once per point rather than per
+ * pair: a multiply in place of a square root and a division per entry.
+ * Rounding in the reciprocals puts c a few ulp off 1 where the two sides are
+ * the same input; within 4 eps of 1 it is taken as 1, so that Vd stays 1
+ * there (arccos has infinite slope at 1). A point paired with itself gets its
+ * diagonal exactly in hk_kernel_eval. */
+static inline void dual_map(double sx, double isx, double sy, double isy, double kxy, double *v, double *vd)
 {
-    double norm = sqrt(kxx * kyy);
-    double c = kxy / (norm > 0 ? norm : 1);
-    c = c > 1 ? 1 : c;
+    double norm = sx * sy;
+    double c = kxy * (isx * isy);
+    c = c > 1 - 4 * DBL_EPSILON ? 1 : c;
     c = c < -1 ? -1 : c;
     double t = acos_branchless(c);
     double rest = (M_PI - t) * (1.0 / M_PI);
     double value = norm * (sqrt(1 - c * c) + (M_PI - t) * c) * (1.0 / M_PI);
-    value = c >= 1 ? norm : value; /* the diagonal stays exact */
+    value = c >= 1 ? norm : value;
     rest = c >= 1 ? 1 : rest;
     *v = norm > 0 ? value : 0;
     *vd = norm > 0 ? rest : 0;
+}
+
+/* A variance's standard deviation and its reciprocal, as dual_map takes them. */
+static inline void sd_and_inverse(double k, double *sd, double *isd)
+{
+    double r = sqrt(k);
+    *sd = r;
+    *isd = r > 0 ? 1 / r : 0;
 }
 
 /* The array forms of an activation's dual map, cloned for the vector units:
  * NAME_layer and NAME_hyper_layer (see struct hk_activation). */
 #define HK_DUAL_LAYERS(NAME, DUAL)                                                                                \
     HK_VECTOR_CLONES                                                                                              \
-    static void NAME##_layer(int n, const double *restrict kxx, double kyy, const double *restrict kxy,        \
-                             double *restrict v, double *restrict vd)                                            \
+    static void NAME##_layer(int n, const double *restrict sx, const double *restrict isx, double sy, double isy, \
+                             const double *restrict kxy, double *restrict v, double *restrict vd)                \
     {                                                                                                             \
-        for (int i = 0; i < n; i++) DUAL(kxx[i], kyy, kxy[i], &v[i], &vd[i]);                                    \
+        for (int i = 0; i < n; i++) DUAL(sx[i], isx[i], sy, isy, kxy[i], &v[i], &vd[i]);                         \
     }                                                                                                             \
     HK_VECTOR_CLONES                                                                                              \
-    static void NAME##_hyper_layer(int n, const double *restrict kxx, double kyy, const double *restrict sf,   \
-                                   double *restrict k, double *restrict acc)                                    \
+    static void NAME##_hyper_layer(int n, const double *restrict sx, const double *restrict isx, double sy,      \
+                                   double isy, const double *restrict sf, double *restrict k,                    \
+                                   double *restrict acc)                                                          \
     {                                                                                                             \
         for (int i = 0; i < n; i++) {                                                                             \
             double v, vd;                                                                                         \
-            DUAL(kxx[i], kyy, k[i], &v, &vd);                                                                     \
+            DUAL(sx[i], isx[i], sy, isy, k[i], &v, &vd);                                                          \
             acc[i] = acc[i] * sf[i] * vd + v;                                                                     \
             k[i] = sf[i] * v;                                                                                     \
         }                                                                                                         \
@@ -169,17 +185,21 @@ struct side {
     const struct hk_inputs *in;
     const int *pts;
     int n;
-    double *xnorm;  /* per distinct x: x.x/dx */
+    double *xnorm;  /* per distinct x: x.x/dx, and its sd and 1/sd (dual_map's form) */
+    double *xsd, *xisd;
     double *sfd;    /* per point: Sf(x,x), Tf(x,x), z.z/dz, MLP input kernel diagonal */
     double *tfd;
     double *zz;
-    double *mlpd;
-    double *kd;     /* K_l(u,u) for l = 1..H-1, layer-major: kd[(l-1) n + i] */
+    double *mlpd, *mlpsd, *mlpisd;
+    double *kd;     /* K_l(u,u) for l = 1..H-1, layer-major: kd[(l-1) n + i]; and its sd, 1/sd */
+    double *kdsd, *kdisd;
+    double *diag;   /* per point: the exact diagonal K(u,u) of the kernel evaluated */
     int *slot;      /* per point in the current tile: index of its distinct x */
     int *mark;      /* per distinct x: slot in the current tile, or -1 */
     int *ux;        /* the current tile's distinct x */
     double *xg;     /* their vectors gathered, ux count × dx */
-    double *uxnorm; /* their x.x/dx */
+    double *uxnorm; /* their x.x/dx, and its sd and 1/sd */
+    double *uxsd, *uxisd;
     double *zg;     /* the tile's z gathered, tile × dz */
 };
 
@@ -191,7 +211,7 @@ static double dot(const double *a, const double *b, int n)
 }
 
 static void side_init(struct side *s, const struct hk_inputs *in, const int *pts, int n, int tile,
-                      const struct hk_depths *d, const struct hk_activation *act)
+                      const struct hk_depths *d, const struct hk_activation *act, enum hk_kernel kind)
 {
     int H = d->depth_g;
     memset(s, 0, sizeof *s);
@@ -203,11 +223,19 @@ static void side_init(struct side *s, const struct hk_inputs *in, const int *pts
     s->xnorm = hk_malloc((size_t)in->nx * sizeof(double));
     for (int x = 0; x < in->nx; x++)
         s->xnorm[x] = dot(in->x + (size_t)x * in->dx, in->x + (size_t)x * in->dx, in->dx) * (1.0 / in->dx);
+    s->xsd = hk_malloc((size_t)in->nx * sizeof(double));
+    s->xisd = hk_malloc((size_t)in->nx * sizeof(double));
+    for (int x = 0; x < in->nx; x++) sd_and_inverse(s->xnorm[x], &s->xsd[x], &s->xisd[x]);
     s->sfd = hk_malloc((size_t)n * sizeof(double));
     s->tfd = hk_malloc((size_t)n * sizeof(double));
     s->zz = hk_malloc((size_t)n * sizeof(double));
     s->mlpd = hk_malloc((size_t)n * sizeof(double));
+    s->mlpsd = hk_malloc((size_t)n * sizeof(double));
+    s->mlpisd = hk_malloc((size_t)n * sizeof(double));
     s->kd = hk_malloc((size_t)n * (H > 1 ? H - 1 : 1) * sizeof(double));
+    s->kdsd = hk_malloc((size_t)n * (H > 1 ? H - 1 : 1) * sizeof(double));
+    s->kdisd = hk_malloc((size_t)n * (H > 1 ? H - 1 : 1) * sizeof(double));
+    s->diag = hk_malloc((size_t)n * sizeof(double));
     const double inv_dxz = 1.0 / (in->dx + in->dz);
     for (int i = 0; i < n; i++) {
         int p = pts[i];
@@ -216,12 +244,29 @@ static void side_init(struct side *s, const struct hk_inputs *in, const int *pts
         const double *z = in->z + (size_t)p * in->dz;
         s->zz[i] = dot(z, z, in->dz) * (1.0 / in->dz);
         s->mlpd[i] = (sxx * in->dx + s->zz[i] * in->dz) * inv_dxz;
-        double k = s->sfd[i] * s->zz[i];
+        sd_and_inverse(s->mlpd[i], &s->mlpsd[i], &s->mlpisd[i]);
+        double k = s->sfd[i] * s->zz[i], acc = s->zz[i];
         for (int l = 1; l < H; l++) {
-            s->kd[(size_t)(l - 1) * n + i] = k;
+            size_t at = (size_t)(l - 1) * n + i;
+            s->kd[at] = k;
+            sd_and_inverse(k, &s->kdsd[at], &s->kdisd[at]);
             double v, vd;
             act->dual(k, k, k, &v, &vd);
+            acc = acc * s->sfd[i] * vd + v;
             k = s->sfd[i] * v;
+        }
+        /* the diagonal by the scalar maps, exact where V(k, k, k) = k */
+        double mlp_s, mlp_t;
+        switch (kind) {
+        case HK_SF: s->diag[i] = s->sfd[i]; break;
+        case HK_TF: s->diag[i] = s->tfd[i]; break;
+        case HK_KH: s->diag[i] = k; break;
+        case HK_TH: s->diag[i] = s->tfd[i] * acc; break;
+        case HK_TMLP:
+            net_kernels(act, d->depth_f + H, s->mlpd[i], s->mlpd[i], s->mlpd[i], &mlp_s, &mlp_t);
+            s->diag[i] = mlp_t;
+            break;
+        default: s->diag[i] = NAN; break;
         }
     }
     s->slot = hk_malloc((size_t)tile * sizeof(int));
@@ -230,13 +275,17 @@ static void side_init(struct side *s, const struct hk_inputs *in, const int *pts
     s->ux = hk_malloc((size_t)tile * sizeof(int));
     s->xg = hk_malloc((size_t)tile * in->dx * sizeof(double));
     s->uxnorm = hk_malloc((size_t)tile * sizeof(double));
+    s->uxsd = hk_malloc((size_t)tile * sizeof(double));
+    s->uxisd = hk_malloc((size_t)tile * sizeof(double));
     s->zg = hk_malloc((size_t)tile * in->dz * sizeof(double));
 }
 
 static void side_free(struct side *s)
 {
-    free(s->xnorm); free(s->sfd); free(s->tfd); free(s->zz); free(s->mlpd); free(s->kd);
-    free(s->slot); free(s->mark); free(s->ux); free(s->xg); free(s->uxnorm); free(s->zg);
+    free(s->xnorm); free(s->xsd); free(s->xisd); free(s->sfd); free(s->tfd); free(s->zz);
+    free(s->mlpd); free(s->mlpsd); free(s->mlpisd); free(s->kd); free(s->kdsd); free(s->kdisd); free(s->diag);
+    free(s->slot); free(s->mark); free(s->ux); free(s->xg); free(s->uxnorm); free(s->uxsd); free(s->uxisd);
+    free(s->zg);
 }
 
 /* Finds the distinct x among points [i0, i1) and gathers them and the
@@ -251,6 +300,8 @@ static int side_tile(struct side *s, int i0, int i1)
             s->mark[x] = nu;
             s->ux[nu] = x;
             s->uxnorm[nu] = s->xnorm[x];
+            s->uxsd[nu] = s->xsd[x];
+            s->uxisd[nu] = s->xisd[x];
             memcpy(s->xg + (size_t)nu * in->dx, in->x + (size_t)x * in->dx, (size_t)in->dx * sizeof(double));
             nu++;
         }
@@ -274,12 +325,13 @@ struct column {
     const int *slot;                /* per row: its distinct x's slot in the tile's x tables */
     const double *s0, *sf, *tf;     /* the column's x against the tile's distinct x: x.x'/dx, Sf, Tf */
     const double *z0;               /* per row: z.z'/dz (a point with itself: its diagonal) */
-    const double *row_kd;           /* K_l(u,u) of the rows: row_kd[(l-1) row_stride + i] */
+    const double *row_kdsd, *row_kdisd; /* K_l(u,u) of the rows as sd, 1/sd: row_kdsd[(l-1) row_stride + i] */
     long row_stride;
-    const double *col_kd;           /* of the column point: col_kd[(l-1) col_stride] */
+    const double *col_kdsd, *col_kdisd; /* of the column point: col_kdsd[(l-1) col_stride] */
     long col_stride;
-    const double *row_mlpd;         /* plain-MLP input kernel diagonals of the rows, and of the column */
-    double col_mlpd;
+    const double *row_mlpd;         /* plain-MLP input kernel diagonals of the rows (and sd, 1/sd), and of the column */
+    const double *row_mlpsd, *row_mlpisd;
+    double col_mlpsd, col_mlpisd;
     const int *rows;                /* global point of each row, to spot a point paired with itself */
     int col_point, same_inputs;
     int L, H, dx, dz;
@@ -308,9 +360,11 @@ static void column_hyper(const struct column *c, double *out)
         w->k[i] = w->sf[i] * c->z0[i];
         w->acc[i] = c->z0[i];
     }
-    for (int l = 1; l < c->H; l++)
-        c->act->hyper_layer(m, c->row_kd + (size_t)(l - 1) * c->row_stride, c->col_kd[(size_t)(l - 1) * c->col_stride],
-                            w->sf, w->k, w->acc);
+    for (int l = 1; l < c->H; l++) {
+        size_t row_at = (size_t)(l - 1) * c->row_stride, col_at = (size_t)(l - 1) * c->col_stride;
+        c->act->hyper_layer(m, c->row_kdsd + row_at, c->row_kdisd + row_at, c->col_kdsd[col_at],
+                            c->col_kdisd[col_at], w->sf, w->k, w->acc);
+    }
     if (c->kernel == HK_KH) for (int i = 0; i < m; i++) out[i] = w->k[i];
     else for (int i = 0; i < m; i++) out[i] = w->tf[i] * w->acc[i];
 }
@@ -328,7 +382,7 @@ static void column_mlp(const struct column *c, double *out)
         w->acc[i] = w->k[i];
     }
     for (int l = 0; l < c->L + c->H; l++) {
-        c->act->layer(m, c->row_mlpd, c->col_mlpd, w->k, w->v, w->vd);
+        c->act->layer(m, c->row_mlpsd, c->row_mlpisd, c->col_mlpsd, c->col_mlpisd, w->k, w->v, w->vd);
         for (int i = 0; i < m; i++) {
             w->acc[i] = w->v[i] + w->acc[i] * w->vd[i];
             w->k[i] = w->v[i];
@@ -374,9 +428,10 @@ double hk_kernel_workspace_bytes(enum hk_kernel kind, const struct hk_depths *d,
 {
     (void)kind;
     const double H1 = d->depth_g > 1 ? d->depth_g - 1 : 1;
-    /* per side: x norms and marks per distinct x; 4 + (H-1) diagonals per point; a tile's slots, x and z */
-    double rows = nx_rows * 12.0 + nrows * 8.0 * (4 + H1) + TILE_ROWS * (8.0 + 8.0 * dx + 8.0 + 8.0 * dz);
-    double cols = nx_cols * 12.0 + ncols * 8.0 * (4 + H1) + TILE_COLS * (8.0 + 8.0 * dx + 8.0 + 8.0 * dz);
+    /* per side: x norms (with sd, 1/sd) and marks per distinct x; 7 + 3 (H-1) diagonals, sds and 1/sds per
+     * point; a tile's slots, x, their norms and z */
+    double rows = nx_rows * 28.0 + nrows * 8.0 * (7 + 3 * H1) + TILE_ROWS * (8.0 + 8.0 * dx + 24.0 + 8.0 * dz);
+    double cols = nx_cols * 28.0 + ncols * 8.0 * (7 + 3 * H1) + TILE_COLS * (8.0 + 8.0 * dx + 24.0 + 8.0 * dz);
     /* four tile tables (x.x', Sf, Tf, z.z') and seven lanes */
     return rows + cols + 4.0 * 8 * TILE_ROWS * TILE_COLS + 7.0 * 8 * TILE_ROWS;
 }
@@ -403,8 +458,8 @@ int hk_kernel_eval(enum hk_kernel kind, const struct hk_depths *d, const struct 
     const int L = d->depth_f, dx = a->dx, dz = a->dz;
     const int same_inputs = (a == b);
     struct side R, C;
-    side_init(&R, a, rows, nrows, TILE_ROWS, d, act);
-    side_init(&C, b, cols, ncols, TILE_COLS, d, act);
+    side_init(&R, a, rows, nrows, TILE_ROWS, d, act, kind);
+    side_init(&C, b, cols, ncols, TILE_COLS, d, act, kind);
     const size_t tile = (size_t)TILE_ROWS * TILE_COLS;
     double *s0 = hk_malloc(tile * sizeof(double)), *sf = hk_malloc(tile * sizeof(double));
     double *tf = hk_malloc(tile * sizeof(double)), *z0 = hk_malloc(tile * sizeof(double));
@@ -438,12 +493,15 @@ int hk_kernel_eval(enum hk_kernel kind, const struct hk_depths *d, const struct 
                     memcpy(sfq, sq, (size_t)ur * sizeof(double));
                     memcpy(tfq, sq, (size_t)ur * sizeof(double));
                     for (int l = 0; l < L; l++) {
-                        act->layer(ur, R.uxnorm, C.uxnorm[q], sfq, w.v, w.vd);
+                        act->layer(ur, R.uxsd, R.uxisd, C.uxsd[q], C.uxisd[q], sfq, w.v, w.vd);
                         for (int p = 0; p < ur; p++) {
                             tfq[p] = w.v[p] + tfq[p] * w.vd[p];
                             sfq[p] = w.v[p];
                         }
                     }
+                    for (int p = 0; p < ur; p++) /* x = x': the scalar maps, exact on the diagonal */
+                        if (same_inputs && R.ux[p] == C.ux[q])
+                            net_kernels(act, L, R.uxnorm[p], R.uxnorm[p], R.uxnorm[p], &sfq[p], &tfq[p]);
                 }
             if (needs_z) /* the z dot products of the tile, one DGEMM */
                 dgemm_("T", "N", &nri, &ncj, &dz, &inv_dz, R.zg, &dz, C.zg, &dz, &zero, z0, &nri);
@@ -472,13 +530,22 @@ int hk_kernel_eval(enum hk_kernel kind, const struct hk_depths *d, const struct 
                         for (int i = 0; i < m; i++)
                             if (rows[start + i] == cj) w.z0[i] = R.zz[start + i];
                 }
-                c.row_kd = R.kd + start;
-                c.col_kd = C.kd + j;
+                c.row_kdsd = R.kdsd + start;
+                c.row_kdisd = R.kdisd + start;
+                c.col_kdsd = C.kdsd + j;
+                c.col_kdisd = C.kdisd + j;
                 c.row_mlpd = R.mlpd + start;
-                c.col_mlpd = C.mlpd[j];
+                c.row_mlpsd = R.mlpsd + start;
+                c.row_mlpisd = R.mlpisd + start;
+                c.col_mlpsd = C.mlpsd[j];
+                c.col_mlpisd = C.mlpisd[j];
                 c.rows = rows + start;
                 c.col_point = cj;
-                K->column(&c, out + (size_t)j * ld + start);
+                double *col_out = out + (size_t)j * ld + start;
+                K->column(&c, col_out);
+                if (same_inputs) /* a point with itself: its diagonal, exact */
+                    for (int i = 0; i < m; i++)
+                        if (rows[start + i] == cj) col_out[i] = R.diag[start + i];
             }
         }
     }

@@ -234,6 +234,61 @@ static void test_normal_sampler(void)
     free(a);
 }
 
+/* The vectorised maps take each variance as its sd and 1/sd, whose rounding
+ * puts c a few ulp off 1 for a pair of identical inputs, where arccos has
+ * infinite slope (1 ulp of c moves Vd by 1e-8). Two points with the same x and
+ * z must still get the diagonal's value to rounding, and a point paired with
+ * itself its diagonal exactly, bit for bit equal to the scalar maps. */
+static void test_duplicate_points(void)
+{
+    enum { NX = 6, DX = 5, DZ = 3, ORIG = 60, N = 2 * ORIG };
+    double x[NX * DX], z[N * DZ];
+    int xid[N];
+    struct hk_rng rng;
+    hk_rng_seed(&rng, 7, 1);
+    for (int i = 0; i < NX * DX; i++) x[i] = 2 * hk_rng_uniform(&rng) - 0.5;
+    for (int i = 0; i < ORIG; i++) {
+        xid[i] = xid[ORIG + i] = i % NX;
+        for (int k = 0; k < DZ; k++) z[i * DZ + k] = z[(ORIG + i) * DZ + k] = 3 * hk_rng_uniform(&rng) - 1;
+    }
+    struct hk_inputs in = {.n = N, .nx = NX, .dx = DX, .x = x, .dz = DZ, .z = z, .xid = xid};
+    int idx[N];
+    for (int i = 0; i < N; i++) idx[i] = i;
+    double *K = malloc((size_t)N * N * sizeof(double));
+    for (int k = 0; k < HK_NKERNELS; k++)
+        for (int L = 1; L <= 3; L++) {
+            struct hk_depths d = {L, 4, 0};
+            hk_kernel_eval(k, &d, &in, idx, N, &in, idx, N, 0, K, N);
+            double worst_copy = 0;
+            int inexact = 0;
+            for (int i = 0; i < ORIG; i++) {
+                /* the scalar maps, point by point (diagonals: V(k, k, k) = k exactly) */
+                const double *xi = x + xid[i] * DX, *zi = z + i * DZ;
+                double s = 0, zz = 0;
+                for (int q = 0; q < DX; q++) s += xi[q] * xi[q];
+                for (int q = 0; q < DZ; q++) zz += zi[q] * zi[q];
+                s *= 1.0 / DX;
+                zz *= 1.0 / DZ;
+                double sf, tf, kd[3], kh, th, s_mlp, t_mlp;
+                hk_relu_net_kernels(L, s, s, s, &sf, &tf);
+                kd[0] = sf * zz;
+                for (int l = 1; l < 3; l++) kd[l] = sf * kd[l - 1];
+                hk_hyper_pair(4, sf, tf, zz, kd, kd, &kh, &th);
+                double mlp_in = (s * DX + zz * DZ) * (1.0 / (DX + DZ));
+                hk_relu_net_kernels(L + 4, mlp_in, mlp_in, mlp_in, &s_mlp, &t_mlp);
+                double want = k == HK_SF ? sf : k == HK_TF ? tf : k == HK_KH ? kh : k == HK_TH ? th : t_mlp;
+                double self = K[i + (size_t)i * N], copy = K[i + (size_t)(ORIG + i) * N];
+                if (!(self == want) || !(K[(ORIG + i) + (size_t)(ORIG + i) * N] == want)) inexact++;
+                worst_copy = worst_of(worst_copy, fabs(copy - want) / fabs(want));
+            }
+            CHECK(inexact == 0, "%s L=%d: %d points paired with themselves differ from the scalar diagonal",
+                  hk_kernel_name(k), L, inexact);
+            CHECK(worst_copy <= 1e-14, "%s L=%d: a point and its copy differ from the diagonal by %g (relative)",
+                  hk_kernel_name(k), L, worst_copy);
+        }
+    free(K);
+}
+
 int main(void)
 {
     /* the comparison helper itself: a NaN error anywhere must fail the check */
@@ -245,5 +300,6 @@ int main(void)
     test_symmetric_psd();
     test_tiles_against_pairs();
     test_dedup();
+    test_duplicate_points();
     return check_summary("test_kernels");
 }

@@ -77,11 +77,15 @@ struct hk_depths {
 struct hk_activation {
     const char *name;
     void (*dual)(double kxx, double kyy, double kxy, double *v, double *vd);
-    /* v[i], vd[i] = V, Vd of (kxx[i], kyy, kxy[i]) */
-    void (*layer)(int n, const double *kxx, double kyy, const double *kxy, double *v, double *vd);
+    /* The array forms take each variance as its standard deviation s and 1/s
+     * (0 for a zero variance), computed once per point, not per pair.
+     * v[i], vd[i] = V, Vd of (kxx[i] = sx[i]^2, kyy = sy^2, kxy[i]) */
+    void (*layer)(int n, const double *sx, const double *isx, double sy, double isy, const double *kxy, double *v,
+                  double *vd);
     /* one layer of g fused with the Horner step of the hyperkernel:
-     * acc[i] = acc[i] sf[i] Vd(K) + V(K), k[i] = sf[i] V(K), K = (kxx[i], kyy, k[i]) */
-    void (*hyper_layer)(int n, const double *kxx, double kyy, const double *sf, double *k, double *acc);
+     * acc[i] = acc[i] sf[i] Vd(K) + V(K), k[i] = sf[i] V(K), K = (sx[i]^2, sy^2, k[i]) */
+    void (*hyper_layer)(int n, const double *sx, const double *isx, double sy, double isy, const double *sf,
+                        double *k, double *acc);
 };
 const struct hk_activation *hk_activation(int index);   /* NULL if out of range */
 int hk_activation_count(void);
