@@ -216,7 +216,7 @@ static void run_test_hooks(struct run_ctx *ctx)
 static int point_fits(const struct run_ctx *ctx, const struct hk_point *p, MPI_Comm team, int tsize,
                       struct hk_result *r)
 {
-    struct hk_rates none = {0, 0};
+    struct hk_rates none = {0, 0, 0};
     struct hk_estimate e;
     ctx->exp->estimate(p, tsize, &none, &e);
     double budget = hk_memory_budget_bytes(ctx->ranks_on_node);
@@ -490,8 +490,8 @@ int hk_runner_plan(const struct hk_plan_options *o)
     printf("config %s: experiment %s, %d points, planned for %d rank%s%s\n", path, cfg.experiment, sweep.npoints, ranks,
            ranks == 1 ? "" : "s", nshards > 1 ? "" : "");
     if (nshards > 1) printf("shard %d/%d\n", shard, nshards);
-    printf("rates measured now: DGEMM %.1f GFLOP/s per rank (BLAS core %s), kernels %.2f GFLOP/s per rank\n",
-           rates.dgemm_gflops, blas.core, rates.kernel_gflops);
+    printf("rates measured now: DGEMM %.1f GFLOP/s per rank (BLAS core %s), kernels %.2f GFLOP/s per rank, "
+           "memory %.1f GB/s\n", rates.dgemm_gflops, blas.core, rates.kernel_gflops, rates.memory_gbs);
     const char *warn = hk_blas_warning(&blas);
     if (warn) printf("%s\n", warn);
     printf("%-6s %-16s %4s %11s %9s %10s %9s  %s\n", "index", "id", "team", "mem/rank", "GFLOP", "entries", "time", "parameters");

@@ -306,7 +306,7 @@ static void estimate(const struct hk_point *p, int team_size, const struct hk_ra
     e->gflop = (prm.steps * per_step + 4 * N * N * N + 2 * N * P * s.n * 2) / 1e9;
     e->kernel_entries = N * N + M * N;
     e->seconds = hk_estimate_seconds(rates, team_size, 60 * (N * N + M * N) / 1e9, 4 * N * N * N / 1e9,
-                                     prm.steps * per_step / 1e9);
+                                     prm.steps * per_step / 1e9, hk_train_step_gbytes(prm.steps, params, 8, team_size));
 }
 
 static int check(const struct hk_point *p)

@@ -141,7 +141,7 @@ static void estimate(const struct hk_point *p, int team_size, const struct hk_ra
     e->kernel_entries = nk * (gram_entries + M * N);
     e->gflop = nk * (N * N * N / 3 + 2 * N * N + 2 * M * N) / 1e9;
     double kernel_flop = entry_cost * (gram_entries + M * N) / 1e9;
-    e->seconds = hk_estimate_seconds(rates, team_size, kernel_flop, e->gflop, 0);
+    e->seconds = hk_estimate_seconds(rates, team_size, kernel_flop, e->gflop, 0, 0);
 }
 
 HK_EXPERIMENT(hyperkernel_regression, "hyperkernel-regression",

@@ -166,7 +166,9 @@ static void estimate(const struct hk_point *p, int team_size, const struct hk_ra
     e->gflop = epochs * per_epoch / 1e9;
     e->kernel_entries = 0;
     /* float32: SGEMM at about twice DGEMM's rate, as the image kinds count it */
-    e->seconds = hk_estimate_seconds(rates, team_size, 0, 0, e->gflop / (!strcmp(prm.precision, "float32") ? 2 : 1));
+    const int f32 = !strcmp(prm.precision, "float32");
+    e->seconds = hk_estimate_seconds(rates, team_size, 0, 0, e->gflop / (f32 ? 2 : 1),
+                                     hk_train_step_gbytes(epochs * ceil(N / batch), params, f32 ? 4 : 8, team_size));
 }
 
 HK_EXPERIMENT(hypernet_training, "hypernet-training",

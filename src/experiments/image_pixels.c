@@ -403,7 +403,9 @@ static void estimate_pixels(const struct pixel_point *pp, int team_size, const s
     }
     /* the x-pair kernels of f cost ~2 dx per pair of distinct images */
     kflop += 2.0 * dx * (U * U + T * U) / 1e9;
-    double hn_mem = 0, hn_flop = 0;
+    double hn_mem = 0, hn_flop = 0, step_gb = 0;
+    const int word = !strcmp(prm->precision, "float32") ? 4 : 8;
+    const double steps = runs * prm->epochs * ceil(N / fmin((double)prm->batch_size, N));
     if (hk_list_has(prm->methods, "hypernet")) {
         struct hk_hn_shape s = shape_of(prm, dx, dz);
         double params = (double)hk_hn_param_count(&s);
@@ -416,6 +418,7 @@ static void estimate_pixels(const struct pixel_point *pp, int team_size, const s
                                                                    : fmin(batch, U);
         hn_flop = runs * (prm->epochs * (batches * per_batch_x * 6 * P * s.n + 6 * N * P + 2 * (V + Mv) * P) +
                           2 * (U + T + V) * P * s.n + 2 * M * P) / 1e9;
+        step_gb += hk_train_step_gbytes(steps, params, word, team_size);
     }
     if (hk_list_has(prm->methods, "mlp")) {
         struct hk_mlp_shape s = mlp_shape_of(prm, dx, dz);
@@ -429,13 +432,14 @@ static void estimate_pixels(const struct pixel_point *pp, int team_size, const s
                                                                    : fmin(batch, U);
         hn_flop += runs * (prm->epochs * (batches * per_batch_x * 6 * x_part + N * 6 * rest + 2 * Mv * rest +
                                           2 * V * x_part) + 2 * (N + M) * rest + 2 * (U + T) * x_part) / 1e9;
+        step_gb += hk_train_step_gbytes(steps, params, word, team_size);
     }
     e->mem_bytes_per_rank = 8 * (data + fmax(kernel_mem, hn_mem));
     e->kernel_entries = entries;
     e->gflop = la + hn_flop;
     /* float32 training: SGEMM at about twice DGEMM's rate (2.1-2.3x measured on the completion model) */
     const double train_rate = !strcmp(prm->precision, "float32") ? 2 : 1;
-    e->seconds = hk_estimate_seconds(rates, team_size, kflop, la, hn_flop / train_rate);
+    e->seconds = hk_estimate_seconds(rates, team_size, kflop, la, hn_flop / train_rate, step_gb);
 }
 
 static void estimate_completion(const struct hk_point *p, int team_size, const struct hk_rates *rates,

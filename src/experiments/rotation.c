@@ -282,10 +282,12 @@ static void estimate(const struct hk_point *p, int team_size, const struct hk_ra
     const double N = prm.train_images * S, M = prm.test_images * S;
     const double dx = s.dx, dz = s.dz;
     double data = (N + M) * (dx + dz + 2) + 2.0 * HK_IMG_PIXELS * (N + M) / S / 2;
-    double hn_mem = 0, hn_flop = 0, tmp[HK_MAX_REALS];
+    double hn_mem = 0, hn_flop = 0, step_gb = 0, tmp[HK_MAX_REALS];
     const double V = (double)prm.validation_images * S;
     const double fits = V > 0 ? hk_list_reals(prm.ridge_grid, tmp) : 1, runs = V > 0 ? hk_list_reals(prm.lr_grid, tmp) : 1;
     data += V * (dx + dz + 2);
+    const int word = !strcmp(prm.precision, "float32") ? 4 : 8;
+    const double steps = runs * prm.epochs * ceil(N / fmin((double)prm.batch_size, N));
     if (hk_list_has(prm.methods, "hypernet")) {
         double params = (double)hk_hn_param_count(&s);
         int last = s.bottleneck > 0 ? s.bottleneck : s.n;
@@ -297,6 +299,7 @@ static void estimate(const struct hk_point *p, int team_size, const struct hk_ra
          * also evaluates the training, test and validation sets */
         double per_sample = 6 * (P * last + params - P * last) + 6 * P;
         hn_flop = runs * prm.epochs * (N * per_sample + (N + M + V) * per_sample / 3) / 1e9;
+        step_gb += hk_train_step_gbytes(steps, params, word, team_size);
     }
     if (hk_list_has(prm.methods, "mlp")) {
         struct hk_mlp_shape ms = mlp_shape_of(&prm);
@@ -304,6 +307,7 @@ static void estimate(const struct hk_point *p, int team_size, const struct hk_ra
         double chunk = fmin(2048, fmax(16, 4e6 / ((double)ms.n * ms.depth)));
         hn_mem = fmax(hn_mem, (V > 0 ? 5 : 3) * params + 4 * fmax(batch, chunk) * ms.n * ms.depth);
         hn_flop += runs * prm.epochs * (6 * N * params + 2 * (N + M + V) * params) / 1e9;
+        step_gb += hk_train_step_gbytes(steps, params, word, team_size);
     }
     int nb = prm.common.block_size, nprow, npcol;
     hk_grid_shape(team_size, prm.common.grid_rows, &nprow, &npcol);
@@ -331,7 +335,7 @@ static void estimate(const struct hk_point *p, int team_size, const struct hk_ra
     e->gflop = hn_flop + la;
     /* float32 training: SGEMM at about twice DGEMM's rate (2.1-2.3x measured on the completion model) */
     const double train_rate = !strcmp(prm.precision, "float32") ? 2 : 1;
-    e->seconds = hk_estimate_seconds(rates, team_size, kflop, la, hn_flop / train_rate);
+    e->seconds = hk_estimate_seconds(rates, team_size, kflop, la, hn_flop / train_rate, step_gb);
 }
 
 HK_EXPERIMENT(rotation, "rotation",
