@@ -244,13 +244,18 @@ static void estimate(const struct hk_point *p, int team_size, const struct hk_ra
     double P = (params - (double)s.n * s.dx - (double)(s.L - 1) * s.n * s.n) / s.n;
     /* a network and its gradient, the generated weights and the NTK's chunk of per-sample gradients */
     e->mem_bytes_per_rank = 8 * ((steps > 0 ? 2 : 1) * params + 2 * N * P + fmin(N, 16e6 / P) * P + 8 * N * N * inits);
-    /* per initialisation: two NTKs (~4 N P n) and steps x forward+backward (~6 N P n) */
-    double per_init = (8 + 6 * steps) * N * P * s.n;
+    /* per initialisation: two NTKs (~4 N P n) and steps x forward+backward (~6 N P n), and the same
+     * through f's hidden layers (W_l, n^2 each at n = 4096) */
+    double hidden = params - P * s.n;
+    double per_init = (8 + 6 * steps) * N * P * s.n + (4 + 6 * steps) * N * hidden;
     e->gflop = inits * per_init / 1e9;
     e->kernel_entries = 2 * N * N;
     double per_rank_inits = ceil(inits / team_size);
-    /* drawing the weights: about 5 ns per normal */
-    e->seconds = per_rank_inits * (params * 5e-9 + (rates->dgemm_gflops > 0 ? per_init / 1e9 / (0.5 * rates->dgemm_gflops) : 0));
+    /* drawing the weights: about 5 ns per normal; each gradient step also passes over every parameter
+     * (zeroing, the gradient, the update), whatever the flops: each rank trains its own initialisations */
+    double step_gb = hk_train_step_gbytes(steps, params, 8, 1);
+    e->seconds = per_rank_inits * (params * 5e-9 + (rates->dgemm_gflops > 0 ? per_init / 1e9 / (0.5 * rates->dgemm_gflops) : 0) +
+                                   (rates->memory_gbs > 0 ? step_gb / rates->memory_gbs : 0));
 }
 
 HK_EXPERIMENT(kernel_convergence, "kernel-convergence",
