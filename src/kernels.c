@@ -117,15 +117,16 @@ static inline double acos_branchless(double c)
  * 1/sd (0 for a zero-variance side), computed once per point rather than per
  * pair: a multiply in place of a square root and a division per entry.
  * Rounding in the reciprocals puts c a few ulp off 1 where the two sides are
- * the same input; within 4 eps of 1 it is taken as 1, so that Vd stays 1
- * there (arccos has infinite slope at 1). A point paired with itself gets its
- * diagonal exactly in hk_kernel_eval. */
+ * the same input (off -1 for opposite inputs); within 4 eps of 1 (of -1) it
+ * is taken as 1 (-1), so that Vd stays 1 (0) there: arccos has infinite slope
+ * at +-1, where one ulp of c moves Vd by 1e-8. A point paired with itself gets
+ * its diagonal exactly in hk_kernel_eval. */
 static inline void dual_map(double sx, double isx, double sy, double isy, double kxy, double *v, double *vd)
 {
     double norm = sx * sy;
     double c = kxy * (isx * isy);
     c = c > 1 - 4 * DBL_EPSILON ? 1 : c;
-    c = c < -1 ? -1 : c;
+    c = c < -1 + 4 * DBL_EPSILON ? -1 : c;
     double t = acos_branchless(c);
     double rest = (M_PI - t) * (1.0 / M_PI);
     double value = norm * (sqrt(1 - c * c) + (M_PI - t) * c) * (1.0 / M_PI);

@@ -17,6 +17,11 @@ def run_small(tmp_path, name="small", text=None, out=None):
     return cfg, out
 
 
+def record_warnings(proc):
+    """stderr without the BLAS core's warning, which a machine without OPENBLAS_CORETYPE also prints"""
+    return "\n".join(l for l in proc.stderr.splitlines() if "OpenBLAS runs its generic" not in l)
+
+
 def records(out):
     return sorted((out / "points").glob("*.h5"))
 
@@ -35,7 +40,7 @@ def test_resume_recomputes_a_damaged_record(tmp_path):
         del f.attrs["status"]
     proc = hk("run", cfg, "--out", out, "--resume", ranks=1, check=True)
     assert "3 to run, 5 already finished" in proc.stdout, proc.stdout
-    assert proc.stderr.count("warning:") == 3, proc.stderr
+    assert record_warnings(proc).count("warning:") == 3, proc.stderr
     assert "checksum" in proc.stderr and "computed again" in proc.stderr
     assert len(list((out / "points").glob(".damaged-*"))) == 3
     assert_same_results(read_results(out / "results.h5"), clean, rtol=0)
@@ -44,7 +49,7 @@ def test_resume_recomputes_a_damaged_record(tmp_path):
 def test_records_without_damage_are_all_trusted(tmp_path):
     cfg, out = run_small(tmp_path)
     proc = hk("run", cfg, "--out", out, "--resume", ranks=1, check=True)
-    assert "0 to run, 8 already finished" in proc.stdout and "warning" not in proc.stderr
+    assert "0 to run, 8 already finished" in proc.stdout and "warning" not in record_warnings(proc), proc.stderr
 
 
 def test_merge_refuses_a_damaged_record(tmp_path):
