@@ -302,7 +302,7 @@ void hk_hn_entk_outputs(const struct hk_hypernet *net, const struct hk_hn_batch 
                     for (int j = 0; j < cols; j++) cv[net->v_off[l] + (long)i * cols + j] = bl[i] * il[j] * scale;
             }
         }
-        hk_gemm_rm('N', 'N', cnt, n, (int)net->P, 1.0 / sqrt(n), cvec, (int)net->P, net->A, n, 0, dphi + (size_t)r0 * n, n);
+        backward_a_f64(cnt, net->P, n, 1.0 / sqrt(n), cvec, NULL, net->A, NULL, dphi + (size_t)r0 * n);
     }
     free(cvec);
     double *D[HK_MAX_DEPTH + 2] = {0};

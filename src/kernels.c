@@ -106,12 +106,6 @@ static inline double acos_branchless(double c)
     return c < 0 ? M_PI - res : res;
 }
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define HK_VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define HK_VECTOR_CLONES
-#endif
-
 /* The dual map without branches, for vectorised loops: the same map as
  * relu_dual, with each side's variance given as its standard deviation sd and
  * 1/sd (0 for a zero-variance side), computed once per point rather than per

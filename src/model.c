@@ -69,7 +69,7 @@ int hk_model_of_hypernet32(struct hk_model *m, struct hk_hypernet *net)
     m->params32[net->nf] = net->A32, m->params[net->nf] = NULL;
     m->f32 = 1;
     /* float halves the bytes of a chunk's generated weights */
-    m->chunk = (int)fmin(4096, fmax(16, 16e6 / (double)net->P));
+    m->chunk_x = (int)fmin(4096, fmax(16, 16e6 / (double)net->P));
     m->forward = hn_forward32;
     m->backward = hn_backward32;
     m->release = hn_release32;
@@ -83,8 +83,10 @@ void hk_model_of_hypernet(struct hk_model *m, struct hk_hypernet *net)
     m->k = net->s.k;
     m->nparams = net->nparams;
     m->net = net;
-    /* a chunk's generated weights, P per distinct x: keep them near 64 MB */
-    m->chunk = (int)fmin(2048, fmax(16, 8e6 / (double)net->P));
+    /* a chunk's generated weights, P per distinct x: keep them near 64 MB; g's activations per point
+     * (a few times its width) bound the points */
+    m->chunk_x = (int)fmin(2048, fmax(16, 8e6 / (double)net->P));
+    m->chunk = 8192;
     for (int l = 1; l <= net->nf; l++) {
         m->params[m->narrays] = net->W[l];
         m->counts[m->narrays++] = (long)net->fw[l] * net->fw[l - 1];
@@ -208,7 +210,7 @@ void hk_model_of_mlp(struct hk_model *m, struct hk_mlp *net)
     m->nparams = net->nparams;
     m->net = net;
     /* a chunk's activations, 2 x depth x n per point: keep them near 64 MB */
-    m->chunk = (int)fmin(2048, fmax(16, 4e6 / ((double)net->s.n * net->s.depth)));
+    m->chunk = m->chunk_x = (int)fmin(2048, fmax(16, 4e6 / ((double)net->s.n * net->s.depth)));
     for (int l = 1; l <= net->s.depth + 1; l++) {
         m->params[m->narrays] = net->W[l];
         m->counts[m->narrays++] = (long)net->w[l] * net->w[l - 1];

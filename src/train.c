@@ -13,6 +13,23 @@
 #include "hk/train.h"
 #include "hk/util.h"
 
+/* The end of the evaluation chunk that starts at point s0 (< hi): at most
+ * m->chunk points and m->chunk_x distinct x. seen[] (one per x) is all zero
+ * before and after. */
+static int chunk_end(const struct hk_model *m, const struct hk_inputs *in, int s0, int hi, char *seen)
+{
+    int s = s0, distinct = 0;
+    for (; s < hi && s - s0 < m->chunk; s++) {
+        const int x = in->xid[s];
+        if (seen[x]) continue;
+        if (distinct == m->chunk_x) break;
+        seen[x] = 1;
+        distinct++;
+    }
+    for (int i = s0; i < s; i++) seen[in->xid[i]] = 0;
+    return s;
+}
+
 void hk_model_evaluate(const struct hk_model *m, const struct hk_inputs *in, const double *y, const int *labels,
                        const double *offset, MPI_Comm team, double *loss, double *accuracy, double *out)
 {
@@ -24,9 +41,11 @@ void hk_model_evaluate(const struct hk_model *m, const struct hk_inputs *in, con
     int *idx = hk_malloc(step * sizeof(int)), *correct_lab = labels ? hk_malloc(step * sizeof(int)) : NULL;
     double *o = hk_malloc((size_t)step * k * sizeof(double));
     double sums[2] = {0, 0};
+    char *seen = hk_calloc((size_t)in->nx + 1, 1);
     if (out) memset(out, 0, (size_t)n * k * sizeof(double));
-    for (int s0 = lo; s0 < hi; s0 += step) {
-        int cnt = hi - s0 < step ? hi - s0 : step;
+    for (int s0 = lo, s1; s0 < hi; s0 = s1) {
+        s1 = chunk_end(m, in, s0, hi, seen);
+        const int cnt = s1 - s0;
         for (int i = 0; i < cnt; i++) idx[i] = s0 + i;
         struct hk_hn_batch b = {.in = in, .samples = idx, .nb = cnt};
         m->release(m->forward(m->net, &b, o));
@@ -49,6 +68,7 @@ void hk_model_evaluate(const struct hk_model *m, const struct hk_inputs *in, con
     free(idx);
     free(correct_lab);
     free(o);
+    free(seen);
 }
 
 void hk_train_log_free(struct hk_train_log *log)

@@ -1,6 +1,7 @@
 /* The finite hypernetwork: finite-difference gradients of every parameter
  * block, and the fast empirical NTK against the explicit Jacobian inner
  * product, on tiny networks. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -236,6 +237,52 @@ static void test_entk_explicit(int L, int H, int bottleneck)
     hk_dataset_free(&f.data);
 }
 
+/* A batch of 12 samples with 12 distinct x takes the GEMM products with A;
+ * the fixture's 3 distinct x take the one-pass loops (hypernet_passes.inc).
+ * The GEMM path's gradients against finite differences, and its outputs
+ * against each sample run alone (one x: the one-pass loops). */
+static void test_many_x_path(void)
+{
+    enum { NB = 12, DX = 4, DZ = 3 };
+    struct hk_rng rng;
+    hk_rng_seed(&rng, 17, 0);
+    double x[NB * DX], z[NB * DZ];
+    for (int i = 0; i < NB * DX; i++) x[i] = hk_rng_normal(&rng);
+    for (int i = 0; i < NB * DZ; i++) z[i] = 2 * hk_rng_uniform(&rng) - 1;
+    struct hk_dataset data;
+    hk_dataset_from_points(NB, DX, x, DZ, z, &data);
+    CHECK(data.in.nx == NB, "distinct x: %d of %d", data.in.nx, NB);
+    int samples[NB];
+    for (int i = 0; i < NB; i++) samples[i] = i;
+    struct hk_hn_batch b = {.in = &data.in, .samples = samples, .nb = NB};
+    struct hk_hn_shape s = {.dx = DX, .dz = DZ, .n = 6, .L = 2, .m = 5, .H = 3, .k = 2};
+    struct hk_hypernet net;
+    CHECK(hk_hn_init(&net, &s, 8) == 0, "init");
+    double w[NB * 2];
+    for (int i = 0; i < NB * 2; i++) w[i] = hk_rng_normal(&rng);
+    struct hk_hn_cache c;
+    hk_hn_forward(&net, &b, &c);
+    double worst = 0;
+    for (int i = 0; i < NB; i++) {
+        struct hk_hn_batch one = {.in = &data.in, .samples = &samples[i], .nb = 1};
+        struct hk_hn_cache c1;
+        hk_hn_forward(&net, &one, &c1);
+        for (int j = 0; j < 2; j++)
+            worst = worst_of(worst, fabs(c1.out[j] - c.out[i * 2 + j]) / (fabs(c.out[i * 2 + j]) + 1e-300));
+        hk_hn_cache_free(&c1);
+    }
+    CHECK(worst < 1e-13, "12 x at once (GEMM) and one at a time (one pass over A) differ by %g", worst);
+    struct hk_hn_grad g;
+    hk_hn_grad_alloc(&net, &g);
+    hk_hn_backward(&net, &b, &c, w, &g);
+    hk_hn_cache_free(&c);
+    check_block(&net, &b, w, net.W[1], g.W[1], (long)net.fw[1] * net.fw[0], "W1 (12 distinct x)");
+    check_block(&net, &b, w, net.A, g.A, net.P * net.fw[net.nf], "A (12 distinct x)");
+    hk_hn_grad_free(&g);
+    hk_hn_free(&net);
+    hk_dataset_free(&data);
+}
+
 int main(void)
 {
     test_gradients(2, 3, 2, 0, 0);
@@ -246,6 +293,7 @@ int main(void)
     test_gradients(2, 3, 1, 0, 12);  /* z through a Fourier embedding */
     test_mse_gradient();
     test_cross_entropy_gradient();
+    test_many_x_path();
     test_entk_explicit(2, 3, 0);
     test_entk_explicit(1, 1, 0);
     test_entk_explicit(3, 4, 0);

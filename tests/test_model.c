@@ -480,6 +480,36 @@ static void test_float32(int is_mlp)
     hk_dataset_free(&te);
 }
 
+/* Evaluation runs in chunks of at most chunk points and chunk_x distinct x
+ * (a test image's pixels share one pass over A): the outputs and loss must not
+ * depend on the chunking, here against every point evaluated alone. */
+static void test_evaluation_chunks(void)
+{
+    struct hk_dataset d;
+    make_points(&d, 50, 10, 3, 2, 33);   /* 10 distinct x, not contiguous */
+    struct hk_hn_shape s = {.dx = 3, .dz = 2, .n = 7, .L = 2, .m = 5, .H = 3, .k = 1};
+    struct hk_hypernet net;
+    CHECK(hk_hn_init(&net, &s, 3) == 0, "init");
+    struct hk_model m;
+    hk_model_of_hypernet(&m, &net);
+    double ref_loss, loss, ref[50], out[50];
+    m.chunk = m.chunk_x = 1;
+    hk_model_evaluate(&m, &d.in, d.y, NULL, NULL, MPI_COMM_SELF, &ref_loss, NULL, ref);
+    const int settings[3][2] = {{7, 2}, {1000, 3}, {1000, 1000}};
+    for (int t = 0; t < 3; t++) {
+        m.chunk = settings[t][0];
+        m.chunk_x = settings[t][1];
+        hk_model_evaluate(&m, &d.in, d.y, NULL, NULL, MPI_COMM_SELF, &loss, NULL, out);
+        double worst = 0;
+        for (int i = 0; i < 50; i++) worst = worst_of(worst, fabs(out[i] - ref[i]) / (fabs(ref[i]) + 1e-300));
+        CHECK(worst < 1e-13 && fabs(loss - ref_loss) <= 1e-13 * ref_loss,
+              "chunks of %d points / %d x: outputs differ by %g, loss %.17g vs %.17g", settings[t][0], settings[t][1],
+              worst, loss, ref_loss);
+    }
+    hk_hn_free(&net);
+    hk_dataset_free(&d);
+}
+
 int main(int argc, char **argv)
 {
     MPI_Init(&argc, &argv);
@@ -493,6 +523,7 @@ int main(int argc, char **argv)
         test_gradients(3, 2);
         test_ntk_monte_carlo();
         test_batches_by_x();
+        test_evaluation_chunks();
         test_float32(0);
         test_float32(1);
     }

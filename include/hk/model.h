@@ -21,6 +21,8 @@ struct hk_model {
     int k;                  /* outputs */
     long nparams;
     int chunk;              /* points per forward pass when evaluating (memory bound) */
+    int chunk_x;            /* and distinct x per pass: the hypernetwork generates P weights per x, and
+                             * each pass reads all of A, so a test image's pixels share one pass */
     int narrays;            /* the parameters, as arrays the trainer steps and sums */
     int f32;                /* 1: the parameters are float (params32; precision: float32), else double (params) */
     double *params[HK_MODEL_MAX_ARRAYS];

@@ -70,4 +70,12 @@ char *hk_read_file(const char *path, size_t *len);
 int hk_mkdir_p(const char *path);
 int hk_fsync_dir(const char *dir);
 
+/* Marks a function whose loops should vectorise for the machine it runs on:
+ * GCC compiles it for AVX-512, AVX2 and plain x86-64 and picks at load time. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define HK_VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define HK_VECTOR_CLONES
+#endif
+
 #endif
