@@ -52,10 +52,16 @@ def hyper_kernels(ia, za, ib, zb, f, depth_g):
     return tf * acc, k
 
 
-def gram(xa, za, xb, zb, depth_f, depth_g, block=256, want_kh=True):
-    """Th and Kh (rows a, columns b; Kh None unless want_kh), row blocks of `block`."""
-    ua, ia = np.unique(xa, axis=0, return_inverse=True)
-    ub, ib = np.unique(xb, axis=0, return_inverse=True)
+def distinct(x):
+    """The distinct rows of x and each row's index among them."""
+    return np.unique(x, axis=0, return_inverse=True)
+
+
+def gram(xa, za, xb, zb, depth_f, depth_g, block=256, want_kh=True, distinct_a=None, distinct_b=None):
+    """Th and Kh (rows a, columns b; Kh None unless want_kh), row blocks of
+    `block`; distinct_a, distinct_b: distinct(xa), distinct(xb) if known."""
+    ua, ia = distinct_a if distinct_a is not None else distinct(xa)
+    ub, ib = distinct_b if distinct_b is not None else distinct(xb)
     f = f_kernels(ua, ub, depth_f)
     th = np.empty((len(xa), len(xb)))
     kh = np.empty((len(xa), len(xb))) if want_kh else None

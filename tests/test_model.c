@@ -482,7 +482,24 @@ static void test_float32(int is_mlp)
 
 /* Evaluation runs in chunks of at most chunk points and chunk_x distinct x
  * (a test image's pixels share one pass over A): the outputs and loss must not
- * depend on the chunking, here against every point evaluated alone. */
+ * depend on the chunking, here against every point evaluated alone; a spy on
+ * the forward pass checks each call's points and distinct x. */
+static const struct hk_model *chunk_spied;
+static int chunk_calls, chunk_most_points, chunk_most_x;
+static void *chunk_spy(const void *net, const struct hk_hn_batch *b, double *out)
+{
+    int distinct = 0;
+    for (int i = 0; i < b->nb; i++) {
+        int fresh = 1;
+        for (int j = 0; j < i; j++) fresh &= b->in->xid[b->samples[j]] != b->in->xid[b->samples[i]];
+        distinct += fresh;
+    }
+    chunk_calls++;
+    if (b->nb > chunk_most_points) chunk_most_points = b->nb;
+    if (distinct > chunk_most_x) chunk_most_x = distinct;
+    return chunk_spied->forward(net, b, out);
+}
+
 static void test_evaluation_chunks(void)
 {
     struct hk_dataset d;
@@ -496,10 +513,20 @@ static void test_evaluation_chunks(void)
     m.chunk = m.chunk_x = 1;
     hk_model_evaluate(&m, &d.in, d.y, NULL, NULL, MPI_COMM_SELF, &ref_loss, NULL, ref);
     const int settings[3][2] = {{7, 2}, {1000, 3}, {1000, 1000}};
+    struct hk_model plain = m, spied = m;
+    chunk_spied = &plain;
+    spied.forward = chunk_spy;
     for (int t = 0; t < 3; t++) {
-        m.chunk = settings[t][0];
-        m.chunk_x = settings[t][1];
-        hk_model_evaluate(&m, &d.in, d.y, NULL, NULL, MPI_COMM_SELF, &loss, NULL, out);
+        spied.chunk = settings[t][0];
+        spied.chunk_x = settings[t][1];
+        chunk_calls = chunk_most_points = chunk_most_x = 0;
+        hk_model_evaluate(&spied, &d.in, d.y, NULL, NULL, MPI_COMM_SELF, &loss, NULL, out);
+        /* 10 x spread over 50 points: chunks fill up to either limit */
+        const int want_most_x = settings[t][1] < 10 ? settings[t][1] : 10;
+        CHECK(chunk_most_points <= settings[t][0] && chunk_most_x == want_most_x,
+              "chunks of %d points / %d x: calls held up to %d points and %d x", settings[t][0], settings[t][1],
+              chunk_most_points, chunk_most_x);
+        CHECK(t != 2 || chunk_calls == 1, "everything in one chunk: %d calls", chunk_calls);
         double worst = 0;
         for (int i = 0; i < 50; i++) worst = worst_of(worst, fabs(out[i] - ref[i]) / (fabs(ref[i]) + 1e-300));
         CHECK(worst < 1e-13 && fabs(loss - ref_loss) <= 1e-13 * ref_loss,
