@@ -237,10 +237,10 @@ static void test_entk_explicit(int L, int H, int bottleneck)
     hk_dataset_free(&f.data);
 }
 
-/* A batch of 12 samples with 12 distinct x takes the GEMM products with A;
- * the fixture's 3 distinct x take the one-pass loops (hypernet_passes.inc).
- * The GEMM path's gradients against finite differences, and its outputs
- * against each sample run alone (one x: the one-pass loops). */
+/* A batch of 12 distinct x: gradients against finite differences, and
+ * outputs against each sample run alone. (In double the products with A are
+ * always DGEMM; float's one-pass loops for few x are checked against double
+ * in test_model, whose float32 comparisons fail when they are wrong.) */
 static void test_many_x_path(void)
 {
     enum { NB = 12, DX = 4, DZ = 3 };
