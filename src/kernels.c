@@ -118,7 +118,9 @@ static inline double acos_branchless(double c)
 static inline void dual_map(double sx, double isx, double sy, double isy, double kxy, double *v, double *vd)
 {
     double norm = sx * sy;
-    double c = kxy * isx * isy; /* in this order: isx * isy alone overflows for variances below 1e-154 */
+    /* |kxy| <= sx sy, so kxy times the larger reciprocal is at most max(sx, sy) and cannot overflow, as
+     * isx * isy does for variances below 1e-154; max and min keep K(u, u') = K(u', u) bit for bit */
+    double c = (kxy * fmax(isx, isy)) * fmin(isx, isy);
     c = c > 1 - 4 * DBL_EPSILON ? 1 : c;
     c = c < -1 + 4 * DBL_EPSILON ? -1 : c;
     double t = acos_branchless(c);
