@@ -256,9 +256,12 @@ sweep:
 
 def test_plan_predicts_the_time_of_a_wide_network(tmp_path):
     # 11 M parameters and one image per step: each step's passes over the
-    # parameters (packing, gradient, momentum), not its flops, take the time;
-    # a prediction from the flops alone was 2.2x (Prescott BLAS core) to 8.8x
-    # (Cooperlake) short of the measured time, this one 0.6x to 0.9x of it
+    # parameters (gradient, momentum), not its flops, take the time. Measured
+    # (bb680b4): this model 0.36x (Prescott BLAS core) to 0.45x (Cooperlake)
+    # of the time taken, an upper bound since A fits this CPU's cache; the
+    # flops alone 1.2x and 5x. So with a tuned core the test fails a flops-only
+    # model; with the generic Prescott core (whose flops term is pessimistic)
+    # it only bounds the prediction.
     cfg = tmp_path / "wide.yaml"
     cfg.write_text(WIDE)
     plan = hk("plan", cfg, "--ranks", "1", check=True).stdout
@@ -267,4 +270,4 @@ def test_plan_predicts_the_time_of_a_wide_network(tmp_path):
     [row] = read_results(tmp_path / "o" / "results.h5").values()
     assert row["status"] == "ok", row
     measured = row["metric"]["time_total"]
-    assert 0.4 <= measured / predicted <= 1.8, f"plan predicted {predicted} s, the point took {measured} s\n{plan}"
+    assert 0.3 <= measured / predicted <= 1.8, f"plan predicted {predicted} s, the point took {measured} s\n{plan}"
