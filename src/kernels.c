@@ -184,12 +184,10 @@ struct side {
     int n;
     double *xnorm;  /* per distinct x: x.x/dx, and its sd and 1/sd (dual_map's form) */
     double *xsd, *xisd;
-    double *sfd;    /* per point: Sf(x,x), Tf(x,x), z.z/dz, MLP input kernel diagonal */
-    double *tfd;
-    double *zz;
-    double *mlpd, *mlpsd, *mlpisd;
-    double *kd;     /* K_l(u,u) for l = 1..H-1, layer-major: kd[(l-1) n + i]; and its sd, 1/sd */
-    double *kdsd, *kdisd;
+    double *mlpsd;  /* per point: the plain-MLP input kernel diagonal as sd, and 1/sd */
+    double *mlpisd;
+    double *kdsd;   /* K_l(u,u) for l = 1..H-1 as sd, and 1/sd, layer-major: kdsd[(l-1) n + i] */
+    double *kdisd;
     double *diag;   /* per point: the exact diagonal K(u,u) of the kernel evaluated */
     int *slot;      /* per point in the current tile: index of its distinct x */
     int *mark;      /* per distinct x: slot in the current tile, or -1 */
@@ -223,13 +221,8 @@ static void side_init(struct side *s, const struct hk_inputs *in, const int *pts
     s->xsd = hk_malloc((size_t)in->nx * sizeof(double));
     s->xisd = hk_malloc((size_t)in->nx * sizeof(double));
     for (int x = 0; x < in->nx; x++) sd_and_inverse(s->xnorm[x], &s->xsd[x], &s->xisd[x]);
-    s->sfd = hk_malloc((size_t)n * sizeof(double));
-    s->tfd = hk_malloc((size_t)n * sizeof(double));
-    s->zz = hk_malloc((size_t)n * sizeof(double));
-    s->mlpd = hk_malloc((size_t)n * sizeof(double));
     s->mlpsd = hk_malloc((size_t)n * sizeof(double));
     s->mlpisd = hk_malloc((size_t)n * sizeof(double));
-    s->kd = hk_malloc((size_t)n * (H > 1 ? H - 1 : 1) * sizeof(double));
     s->kdsd = hk_malloc((size_t)n * (H > 1 ? H - 1 : 1) * sizeof(double));
     s->kdisd = hk_malloc((size_t)n * (H > 1 ? H - 1 : 1) * sizeof(double));
     s->diag = hk_malloc((size_t)n * sizeof(double));
@@ -237,30 +230,30 @@ static void side_init(struct side *s, const struct hk_inputs *in, const int *pts
     for (int i = 0; i < n; i++) {
         int p = pts[i];
         double sxx = s->xnorm[in->xid[p]];
-        net_kernels(act, d->depth_f, sxx, sxx, sxx, &s->sfd[i], &s->tfd[i]);
+        double sfd, tfd; /* Sf(x,x), Tf(x,x) */
+        net_kernels(act, d->depth_f, sxx, sxx, sxx, &sfd, &tfd);
         const double *z = in->z + (size_t)p * in->dz;
-        s->zz[i] = dot(z, z, in->dz) * (1.0 / in->dz);
-        s->mlpd[i] = (sxx * in->dx + s->zz[i] * in->dz) * inv_dxz;
-        sd_and_inverse(s->mlpd[i], &s->mlpsd[i], &s->mlpisd[i]);
-        double k = s->sfd[i] * s->zz[i], acc = s->zz[i];
+        const double zz = dot(z, z, in->dz) * (1.0 / in->dz);
+        const double mlpd = (sxx * in->dx + zz * in->dz) * inv_dxz;
+        sd_and_inverse(mlpd, &s->mlpsd[i], &s->mlpisd[i]);
+        double k = sfd * zz, acc = zz;
         for (int l = 1; l < H; l++) {
             size_t at = (size_t)(l - 1) * n + i;
-            s->kd[at] = k;
             sd_and_inverse(k, &s->kdsd[at], &s->kdisd[at]);
             double v, vd;
             act->dual(k, k, k, &v, &vd);
-            acc = acc * s->sfd[i] * vd + v;
-            k = s->sfd[i] * v;
+            acc = acc * sfd * vd + v;
+            k = sfd * v;
         }
         /* the diagonal by the scalar maps, exact where V(k, k, k) = k */
         double mlp_s, mlp_t;
         switch (kind) {
-        case HK_SF: s->diag[i] = s->sfd[i]; break;
-        case HK_TF: s->diag[i] = s->tfd[i]; break;
+        case HK_SF: s->diag[i] = sfd; break;
+        case HK_TF: s->diag[i] = tfd; break;
         case HK_KH: s->diag[i] = k; break;
-        case HK_TH: s->diag[i] = s->tfd[i] * acc; break;
+        case HK_TH: s->diag[i] = tfd * acc; break;
         case HK_TMLP:
-            net_kernels(act, d->depth_f + H, s->mlpd[i], s->mlpd[i], s->mlpd[i], &mlp_s, &mlp_t);
+            net_kernels(act, d->depth_f + H, mlpd, mlpd, mlpd, &mlp_s, &mlp_t);
             s->diag[i] = mlp_t;
             break;
         default: s->diag[i] = NAN; break; /* a kernel added to the table adds its case: NaN fails every test */
@@ -279,8 +272,8 @@ static void side_init(struct side *s, const struct hk_inputs *in, const int *pts
 
 static void side_free(struct side *s)
 {
-    free(s->xnorm); free(s->xsd); free(s->xisd); free(s->sfd); free(s->tfd); free(s->zz);
-    free(s->mlpd); free(s->mlpsd); free(s->mlpisd); free(s->kd); free(s->kdsd); free(s->kdisd); free(s->diag);
+    free(s->xnorm); free(s->xsd); free(s->xisd);
+    free(s->mlpsd); free(s->mlpisd); free(s->kdsd); free(s->kdisd); free(s->diag);
     free(s->slot); free(s->mark); free(s->ux); free(s->xg); free(s->uxnorm); free(s->uxsd); free(s->uxisd);
     free(s->zg);
 }
@@ -311,7 +304,7 @@ static int side_tile(struct side *s, int i0, int i1)
 
 /* Work arrays of one tile column, TILE_ROWS long. */
 struct lanes {
-    double *sf, *tf, *z0, *k, *acc, *v, *vd;
+    double *sf, *tf, *k, *acc, *v, *vd;
 };
 
 /* One column segment of a tile: rows [start, i1) of the tile against column
@@ -321,16 +314,13 @@ struct column {
     int m;                          /* rows in the segment */
     const int *slot;                /* per row: its distinct x's slot in the tile's x tables */
     const double *s0, *sf, *tf;     /* the column's x against the tile's distinct x: x.x'/dx, Sf, Tf */
-    const double *z0;               /* per row: z.z'/dz (a point with itself: its diagonal) */
+    const double *z0;               /* per row: z.z'/dz, from the tile's table */
     const double *row_kdsd, *row_kdisd; /* K_l(u,u) of the rows as sd, 1/sd: row_kdsd[(l-1) row_stride + i] */
     long row_stride;
     const double *col_kdsd, *col_kdisd; /* of the column point: col_kdsd[(l-1) col_stride] */
     long col_stride;
-    const double *row_mlpd;         /* plain-MLP input kernel diagonals of the rows (and sd, 1/sd), and of the column */
-    const double *row_mlpsd, *row_mlpisd;
-    double col_mlpsd, col_mlpisd;
-    const int *rows;                /* global point of each row, to spot a point paired with itself */
-    int col_point, same_inputs;
+    const double *row_mlpsd, *row_mlpisd; /* plain-MLP input kernel diagonals of the rows as sd, 1/sd */
+    double col_mlpsd, col_mlpisd;   /* and of the column */
     int L, H, dx, dz;
     const struct hk_activation *act;
     struct lanes *w;
@@ -375,8 +365,7 @@ static void column_mlp(const struct column *c, double *out)
     const double inv_dxz = 1.0 / (c->dx + c->dz);
     for (int i = 0; i < m; i++) {
         double sxy = (c->s0[c->slot[i]] * c->dx + c->z0[i] * c->dz) * inv_dxz;
-        w->k[i] = (c->same_inputs && c->rows[i] == c->col_point) ? c->row_mlpd[i] : sxy;
-        w->acc[i] = w->k[i];
+        w->k[i] = w->acc[i] = sxy;
     }
     for (int l = 0; l < c->L + c->H; l++) {
         c->act->layer(m, c->row_mlpsd, c->row_mlpisd, c->col_mlpsd, c->col_mlpisd, w->k, w->v, w->vd);
@@ -425,12 +414,12 @@ double hk_kernel_workspace_bytes(enum hk_kernel kind, const struct hk_depths *d,
 {
     (void)kind;
     const double H1 = d->depth_g > 1 ? d->depth_g - 1 : 1;
-    /* per side: x norms (with sd, 1/sd) and marks per distinct x; 7 + 3 (H-1) diagonals, sds and 1/sds per
-     * point; a tile's slots, x, their norms and z */
-    double rows = nx_rows * 28.0 + nrows * 8.0 * (7 + 3 * H1) + TILE_ROWS * (8.0 + 8.0 * dx + 24.0 + 8.0 * dz);
-    double cols = nx_cols * 28.0 + ncols * 8.0 * (7 + 3 * H1) + TILE_COLS * (8.0 + 8.0 * dx + 24.0 + 8.0 * dz);
-    /* four tile tables (x.x', Sf, Tf, z.z') and seven lanes */
-    return rows + cols + 4.0 * 8 * TILE_ROWS * TILE_COLS + 7.0 * 8 * TILE_ROWS;
+    /* per side: x norms (with sd, 1/sd) and marks per distinct x; 3 + 2 (H-1) per point (the exact
+     * diagonal, the sds and 1/sds of the MLP's input kernel and of K_l); a tile's slots, x, their norms and z */
+    double rows = nx_rows * 28.0 + nrows * 8.0 * (3 + 2 * H1) + TILE_ROWS * (8.0 + 8.0 * dx + 24.0 + 8.0 * dz);
+    double cols = nx_cols * 28.0 + ncols * 8.0 * (3 + 2 * H1) + TILE_COLS * (8.0 + 8.0 * dx + 24.0 + 8.0 * dz);
+    /* four tile tables (x.x', Sf, Tf, z.z') and six lanes */
+    return rows + cols + 4.0 * 8 * TILE_ROWS * TILE_COLS + 6.0 * 8 * TILE_ROWS;
 }
 
 /* Cloned for the vector units: its gathers and per-layer updates vectorise too. */
@@ -461,12 +450,12 @@ int hk_kernel_eval(enum hk_kernel kind, const struct hk_depths *d, const struct 
     double *s0 = hk_malloc(tile * sizeof(double)), *sf = hk_malloc(tile * sizeof(double));
     double *tf = hk_malloc(tile * sizeof(double)), *z0 = hk_malloc(tile * sizeof(double));
     struct lanes w;
-    double *lane_mem = hk_malloc(7 * (size_t)TILE_ROWS * sizeof(double));
-    w.sf = lane_mem; w.tf = w.sf + TILE_ROWS; w.z0 = w.tf + TILE_ROWS; w.k = w.z0 + TILE_ROWS;
+    double *lane_mem = hk_malloc(6 * (size_t)TILE_ROWS * sizeof(double));
+    w.sf = lane_mem; w.tf = w.sf + TILE_ROWS; w.k = w.tf + TILE_ROWS;
     w.acc = w.k + TILE_ROWS; w.v = w.acc + TILE_ROWS; w.vd = w.v + TILE_ROWS;
     const double inv_dx = 1.0 / dx, inv_dz = 1.0 / dz, zero = 0;
-    struct column c = {.kernel = kind, .row_stride = nrows, .col_stride = ncols, .same_inputs = same_inputs,
-                       .L = L, .H = d->depth_g, .dx = dx, .dz = dz, .act = act, .w = &w, .z0 = w.z0};
+    struct column c = {.kernel = kind, .row_stride = nrows, .col_stride = ncols,
+                       .L = L, .H = d->depth_g, .dx = dx, .dz = dz, .act = act, .w = &w};
 
     for (int j0 = 0; j0 < ncols; j0 += TILE_COLS) {
         int j1 = j0 + TILE_COLS < ncols ? j0 + TILE_COLS : ncols, ncj = j1 - j0;
@@ -520,24 +509,15 @@ int hk_kernel_eval(enum hk_kernel kind, const struct hk_depths *d, const struct 
                 c.s0 = s0 + (size_t)ci * ur;
                 c.sf = sf + (size_t)ci * ur;
                 c.tf = tf + (size_t)ci * ur;
-                if (needs_z) {
-                    const double *z0col = z0 + (size_t)jc * nri + off;
-                    for (int i = 0; i < m; i++) w.z0[i] = z0col[i];
-                    if (same_inputs) /* a point with itself: its diagonal, bit for bit */
-                        for (int i = 0; i < m; i++)
-                            if (rows[start + i] == cj) w.z0[i] = R.zz[start + i];
-                }
+                c.z0 = needs_z ? z0 + (size_t)jc * nri + off : NULL;
                 c.row_kdsd = R.kdsd + start;
                 c.row_kdisd = R.kdisd + start;
                 c.col_kdsd = C.kdsd + j;
                 c.col_kdisd = C.kdisd + j;
-                c.row_mlpd = R.mlpd + start;
                 c.row_mlpsd = R.mlpsd + start;
                 c.row_mlpisd = R.mlpisd + start;
                 c.col_mlpsd = C.mlpsd[j];
                 c.col_mlpisd = C.mlpisd[j];
-                c.rows = rows + start;
-                c.col_point = cj;
                 double *col_out = out + (size_t)j * ld + start;
                 K->column(&c, col_out);
                 if (same_inputs) /* a point with itself: its diagonal, exact */
