@@ -405,17 +405,17 @@ static void estimate_pixels(const struct pixel_point *pp, int team_size, const s
     kflop += 2.0 * dx * (U * U + T * U) / 1e9;
     double hn_mem = 0, hn_flop = 0, step_gb = 0;
     const int word = !strcmp(prm->precision, "float32") ? 4 : 8;
-    const double steps = runs * prm->epochs * ceil(N / fmin((double)prm->batch_size, N));
+    /* minibatches of the finite networks, and the distinct x each holds */
+    const double batch = fmin((double)prm->batch_size, N), batches = ceil(N / batch);
+    const double per_batch_x = !strcmp(prm->batches, "images") ? fmin(ceil(batch / prm->coords_per_image) + 1, U)
+                                                               : fmin(batch, U);
+    const double steps = runs * prm->epochs * batches;
     if (hk_list_has(prm->methods, "hypernet")) {
         struct hk_hn_shape s = shape_of(prm, dx, dz);
         double params = (double)hk_hn_param_count(&s);
         double P = (params - (double)s.n * s.dx) / s.n;
-        double batch = fmin((double)prm->batch_size, N);
         hn_mem = (V > 0 ? 5 : 3) * params + fmin(batch, U) * P * 4 + 2048.0 * P; /* + init and best copies */
         /* per epoch: the generated weights of each minibatch's images (~6 flops per weight of A) and g */
-        double batches = ceil(N / batch);
-        const double per_batch_x = !strcmp(prm->batches, "images") ? fmin(ceil(batch / prm->coords_per_image) + 1, U)
-                                                                   : fmin(batch, U);
         hn_flop = runs * (prm->epochs * (batches * per_batch_x * 6 * P * s.n + 6 * N * P + 2 * (V + Mv) * P) +
                           2 * (U + T + V) * P * s.n + 2 * M * P) / 1e9;
         step_gb += hk_train_step_gbytes(steps, params, word, team_size);
@@ -423,13 +423,10 @@ static void estimate_pixels(const struct pixel_point *pp, int team_size, const s
     if (hk_list_has(prm->methods, "mlp")) {
         struct hk_mlp_shape s = mlp_shape_of(prm, dx, dz);
         double params = (double)hk_mlp_param_count(&s), x_part = (double)s.n * dx, rest = params - x_part;
-        double batch = fmin((double)prm->batch_size, N), chunk = fmin(2048, fmax(16, 4e6 / ((double)s.n * s.depth)));
+        double chunk = fmin(2048, fmax(16, 4e6 / ((double)s.n * s.depth)));
         hn_mem = fmax(hn_mem, (V > 0 ? 5 : 3) * params + 4 * fmax(batch, chunk) * s.n * s.depth);
         /* x's part of the first layer once per distinct x of a batch, the rest per pixel: 6 flops per weight
          * and sample to train, 2 to evaluate */
-        double batches = ceil(N / batch);
-        const double per_batch_x = !strcmp(prm->batches, "images") ? fmin(ceil(batch / prm->coords_per_image) + 1, U)
-                                                                   : fmin(batch, U);
         hn_flop += runs * (prm->epochs * (batches * per_batch_x * 6 * x_part + N * 6 * rest + 2 * Mv * rest +
                                           2 * V * x_part) + 2 * (N + M) * rest + 2 * (U + T) * x_part) / 1e9;
         step_gb += hk_train_step_gbytes(steps, params, word, team_size);

@@ -287,12 +287,11 @@ static void estimate(const struct hk_point *p, int team_size, const struct hk_ra
     const double fits = V > 0 ? hk_list_reals(prm.ridge_grid, tmp) : 1, runs = V > 0 ? hk_list_reals(prm.lr_grid, tmp) : 1;
     data += V * (dx + dz + 2);
     const int word = !strcmp(prm.precision, "float32") ? 4 : 8;
-    const double steps = runs * prm.epochs * ceil(N / fmin((double)prm.batch_size, N));
+    const double batch = fmin((double)prm.batch_size, N), steps = runs * prm.epochs * ceil(N / batch);
     if (hk_list_has(prm.methods, "hypernet")) {
         double params = (double)hk_hn_param_count(&s);
         int last = s.bottleneck > 0 ? s.bottleneck : s.n;
         double P = (params - (double)s.n * s.dx - (s.L - 1.0) * s.n * s.n - (s.bottleneck > 0 ? (double)s.n * last : 0)) / last;
-        double batch = fmin((double)prm.batch_size, N);
         double eval = fmin(2048, fmax(16, 8e6 / P));
         hn_mem = (V > 0 ? 5 : 3) * params + batch * P * 4 + eval * P * 2;
         /* every sample has its own x: ~6 flops per weight of A per sample, plus g and f; each epoch
@@ -303,7 +302,7 @@ static void estimate(const struct hk_point *p, int team_size, const struct hk_ra
     }
     if (hk_list_has(prm.methods, "mlp")) {
         struct hk_mlp_shape ms = mlp_shape_of(&prm);
-        double params = (double)hk_mlp_param_count(&ms), batch = fmin((double)prm.batch_size, N);
+        double params = (double)hk_mlp_param_count(&ms);
         double chunk = fmin(2048, fmax(16, 4e6 / ((double)ms.n * ms.depth)));
         hn_mem = fmax(hn_mem, (V > 0 ? 5 : 3) * params + 4 * fmax(batch, chunk) * ms.n * ms.depth);
         hn_flop += runs * prm.epochs * (6 * N * params + 2 * (N + M + V) * params) / 1e9;
