@@ -2,7 +2,9 @@
 every table parses, its CSV and Markdown agree, it has the columns the
 analysis writes (drawn again from the committed results.h5 with today's
 analysis, cell for cell), and its provenance names a commit of this
-repository that is an ancestor of the checkout."""
+repository that is an ancestor of the checkout. Where the point records were
+committed too (records/, for continuing a sweep elsewhere), hksweep merge
+verifies each one's checksum and they give the same results as results.h5."""
 import csv
 import json
 import os
@@ -10,6 +12,8 @@ import subprocess
 import sys
 
 import pytest
+
+from conftest import hk, read_results
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 RESULTS = os.path.join(ROOT, "docs", "results")
@@ -65,3 +69,21 @@ def test_published_tables_parse_and_name_a_commit(name, tmp_path):
         assert read_csv(tmp_path / f"{t}.csv") == read_csv(os.path.join(d, f"{t}.csv")), (name, t)
     drawn_figs = sorted(f for f in os.listdir(tmp_path) if f.endswith(".png"))
     assert drawn_figs and drawn_figs == sorted(f for f in os.listdir(d) if f.endswith(".png")), (name, drawn_figs)
+
+
+@pytest.mark.parametrize("name", [n for n in PUBLISHED if os.path.isdir(os.path.join(RESULTS, n, "records"))])
+def test_published_records_merge_to_the_published_results(name, tmp_path):
+    d = os.path.join(RESULTS, name)
+    assert json.load(open(os.path.join(d, "provenance.json")))["records"] == "records"
+    proc = hk("merge", os.path.join(d, "records"), "--out", tmp_path / "merged.h5")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    published = read_results(os.path.join(d, "results.h5"))
+    assert len(published) == len(os.listdir(os.path.join(d, "records", "points")))
+    merged = read_results(tmp_path / "merged.h5")
+    assert sorted(merged) == sorted(published)
+    same = lambda v, w: v == w or (isinstance(v, float) and v != v and w != w)   # NaN where NaN
+    for pid, row in published.items():
+        assert merged[pid]["status"] == row["status"] and merged[pid]["param"].keys() == row["param"].keys(), pid
+        assert all(same(v, row["param"][k]) for k, v in merged[pid]["param"].items()), pid
+        assert merged[pid]["metric"].keys() == row["metric"].keys() and len(row["metric"]) > 3, pid
+        assert all(same(v, row["metric"][k]) for k, v in merged[pid]["metric"].items()), pid

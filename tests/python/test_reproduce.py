@@ -2,18 +2,19 @@
 writes each report; a second call finishes nothing twice."""
 import os
 import re
+import shutil
 import subprocess
 
-from conftest import ENV, read_results
+from conftest import ENV, assert_same_results, read_results
 
 ROOT = os.path.join(os.path.dirname(__file__), "..", "..")
 
 
-def reproduce(tmp_path, configs, ranks="2"):
-    env = dict(ENV, HKSWEEP_REPRODUCE_CONFIGS=" ".join(map(str, configs)),
-               HKSWEEP_RESULTS=str(tmp_path / "results"), HKSWEEP_REPORT=str(tmp_path / "report"))
-    return subprocess.run(["bash", os.path.join(ROOT, "scripts", "reproduce"), ranks], capture_output=True, text=True,
-                          env=env, timeout=300)
+def reproduce(tmp_path, configs, ranks="2", options=(), results="results", published="published"):
+    env = dict(ENV, HKSWEEP_REPRODUCE_CONFIGS=" ".join(map(str, configs)), HKSWEEP_PUBLISHED=str(tmp_path / published),
+               HKSWEEP_RESULTS=str(tmp_path / results), HKSWEEP_REPORT=str(tmp_path / "report"))
+    return subprocess.run(["bash", os.path.join(ROOT, "scripts", "reproduce"), *options, ranks], capture_output=True,
+                          text=True, env=env, timeout=300)
 
 
 def test_reproduce_plans_runs_resumes_and_reports(tmp_path):
@@ -54,3 +55,38 @@ def test_reproduce_refuses_bad_input(tmp_path):
     zero = reproduce(tmp_path, [tmp_path / "missing.yaml"], ranks="0")
     assert zero.returncode == 2 and "RANKS must be a positive whole number, got '0'" in zero.stderr
     assert not (tmp_path / "results").exists()
+    unknown = reproduce(tmp_path, [tmp_path / "missing.yaml"], options=["--from-publised"])
+    assert unknown.returncode == 2 and "unknown option '--from-publised'" in unknown.stderr
+
+
+def test_reproduce_continues_a_sweep_published_in_part(tmp_path):
+    """--from-published seeds results/<name> with the records publish-results
+    commits (docs/results/<name>/records) and computes only the points missing
+    there; the merged results equal an uninterrupted run's."""
+    a = tmp_path / "a.yaml"
+    a.write_text("name: repro-p\nexperiment: hyperkernel-regression\n"
+                 "params: {dx: 4, distinct_x: 10, samples_per_x: 4, test_distinct_x: 4, test_samples_per_x: 4}\n"
+                 "sweep:\n  seeds: [1, 2, 3, 4]\n")
+    whole = reproduce(tmp_path, [a], results="whole")
+    assert whole.returncode == 0, whole.stdout + whole.stderr
+    done = tmp_path / "whole" / "repro-p"
+    # published in part: two of the four point records, with the run's provenance
+    records = tmp_path / "published" / "repro-p" / "records"
+    (records / "points").mkdir(parents=True)
+    kept = sorted(os.listdir(done / "points"))[:2]
+    assert len(kept) == 2
+    for fn in kept:
+        shutil.copy(done / "points" / fn, records / "points" / fn)
+    shutil.copytree(done / "runs", records / "runs")
+    cont = reproduce(tmp_path, [a], options=["--from-published"], results="cont")
+    assert cont.returncode == 0, cont.stdout + cont.stderr
+    assert "continuing from 2 published point records" in cont.stdout, cont.stdout
+    assert "2 to run, 2 already finished" in cont.stdout, cont.stdout
+    assert_same_results(read_results(done / "results.h5"), read_results(tmp_path / "cont" / "repro-p" / "results.h5"))
+    # never over points already there
+    again = reproduce(tmp_path, [a], options=["--from-published"], results="cont")
+    assert again.returncode == 0 and "already holds points: not copying" in again.stdout, again.stdout
+    assert "0 to run" in again.stdout
+    # without the option nothing is copied
+    plain = reproduce(tmp_path, [a], results="plain")
+    assert plain.returncode == 0 and "4 to run, 0 already finished" in plain.stdout, plain.stdout

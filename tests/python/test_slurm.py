@@ -5,6 +5,7 @@ under a temporary folder, and stopped by pid. Skipped, with a message, only
 where Slurm is not installed (scripts/setup installs it)."""
 import glob
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -155,22 +156,38 @@ def test_reproduce_is_one_array_over_all_configs_then_merge_and_report(slurm, tm
     b.write_text("name: repro-b\nexperiment: hyperkernel-regression\n"
                  "params: {dx: 4, distinct_x: 10, samples_per_x: 4, test_distinct_x: 4, test_samples_per_x: 4}\n"
                  "sweep:\n  seeds: [1, 2, 3]\n")
+    # repro-b was published in part (two of its three point records): --from-published continues it
+    hk("run", b, "--out", tmp_path / "direct-repro-b", ranks=1, check=True)
+    records = tmp_path / "published" / "repro-b" / "records"
+    (records / "points").mkdir(parents=True)
+    for fn in sorted(os.listdir(tmp_path / "direct-repro-b" / "points"))[:2]:
+        shutil.copy(tmp_path / "direct-repro-b" / "points" / fn, records / "points" / fn)
+    shutil.copytree(tmp_path / "direct-repro-b" / "runs", records / "runs")
     job_env = dict(env, HKSWEEP_REPRODUCE_CONFIGS=f"{a} {b}", HKSWEEP_RESULTS=str(tmp_path / "results"),
-                   HKSWEEP_REPORT=str(tmp_path / "report"))
-    proc = subprocess.run([os.path.join(ROOT, "jobs", "reproduce"), "--ranks", "1", "--shards", "2", "--",
-                           f"--output={tmp_path}/job-%j.out"], capture_output=True, text=True, env=job_env)
+                   HKSWEEP_REPORT=str(tmp_path / "report"), HKSWEEP_PUBLISHED=str(tmp_path / "published"))
+    proc = subprocess.run([os.path.join(ROOT, "jobs", "reproduce"), "--ranks", "1", "--shards", "2",
+                           "--from-published", "--", f"--output={tmp_path}/job-%j.out"],
+                          capture_output=True, text=True, env=job_env)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     out = proc.stdout
+    assert "continuing from 2 published point records" in out, out
     assert out.index("predicted in all:") < out.index("array job")
     assert "2 configs x 2 shards = 4 tasks" in out
     wait_for(lambda: queue_empty(env) and all((tmp_path / "report" / n / "index.html").exists()
                                               for n in ("repro-a", "repro-b")), 300, "the array and the merge")
-    for name, cfg in (("repro-a", a), ("repro-b", b)):
+    hk("run", a, "--out", tmp_path / "direct-repro-a", ranks=1, check=True)
+    for name, runs in (("repro-a", 2), ("repro-b", 3)):
         merged = tmp_path / "results" / name
-        assert len(glob.glob(str(merged / "runs" / "*.h5"))) == 2       # one run per shard
-        hk("run", cfg, "--out", tmp_path / f"direct-{name}", ranks=1, check=True)
+        # one run per shard, and for repro-b the published run
+        assert len(glob.glob(str(merged / "runs" / "*.h5"))) == runs, name
         assert_same_results(read_results(merged / "results.h5"),
                             read_results(tmp_path / f"direct-{name}" / "results.h5"))
+    logs = "".join(open(p).read() for p in glob.glob(str(tmp_path / "job-*.out")))
+    # the two shards of repro-b ran only the point not published
+    shards_b = re.findall(re.escape(f"{b} (hyperkernel-regression), 3 points in the sweep, ") +
+                          r"(\d+) to run, (\d+) already finished", logs)
+    assert len(shards_b) == 2 and sum(int(r) for r, _ in shards_b) == 1 and \
+        sum(int(f) for _, f in shards_b) == 2, (shards_b, logs[-3000:])
     bad = subprocess.run([os.path.join(ROOT, "jobs", "reproduce"), "--shards", "0"], capture_output=True, text=True,
                          env=job_env)
     assert bad.returncode == 2 and "--shards expects a positive integer, got '0'" in bad.stderr
