@@ -119,8 +119,11 @@ static inline void dual_map(double sx, double isx, double sy, double isy, double
 {
     double norm = sx * sy;
     /* |kxy| <= sx sy, so kxy times the larger reciprocal is at most max(sx, sy) and cannot overflow, as
-     * isx * isy does for variances below 1e-154; max and min keep K(u, u') = K(u', u) bit for bit */
-    double c = (kxy * fmax(isx, isy)) * fmin(isx, isy);
+     * isx * isy does for variances below 1e-154; max and min keep K(u, u') = K(u', u) bit for bit. Selects,
+     * not fmax and fmin, which GCC does not vectorise (their NaN rules); the scalar loop is 3x slower */
+    int x_larger = isx > isy;
+    double hi = x_larger ? isx : isy, lo = x_larger ? isy : isx;
+    double c = (kxy * hi) * lo;
     c = c > 1 - 4 * DBL_EPSILON ? 1 : c;
     c = c < -1 + 4 * DBL_EPSILON ? -1 : c;
     double t = acos_branchless(c);
@@ -304,7 +307,7 @@ static int side_tile(struct side *s, int i0, int i1)
 
 /* Work arrays of one tile column, TILE_ROWS long. */
 struct lanes {
-    double *sf, *tf, *k, *acc, *v, *vd;
+    double *k, *acc, *v, *vd;
 };
 
 /* One column segment of a tile: rows [start, i1) of the tile against column
@@ -312,8 +315,7 @@ struct lanes {
 struct column {
     enum hk_kernel kernel;
     int m;                          /* rows in the segment */
-    const int *slot;                /* per row: its distinct x's slot in the tile's x tables */
-    const double *s0, *sf, *tf;     /* the column's x against the tile's distinct x: x.x'/dx, Sf, Tf */
+    const double *s0, *sf, *tf;     /* per row: its x against the column's x: x.x'/dx, Sf, Tf */
     const double *z0;               /* per row: z.z'/dz, from the tile's table */
     const double *row_kdsd, *row_kdisd; /* K_l(u,u) of the rows as sd, 1/sd: row_kdsd[(l-1) row_stride + i] */
     long row_stride;
@@ -330,8 +332,7 @@ struct column {
 HK_VECTOR_CLONES
 static void column_f_table(const struct column *c, double *out)
 {
-    const double *table = c->kernel == HK_SF ? c->sf : c->tf;
-    for (int i = 0; i < c->m; i++) out[i] = table[c->slot[i]];
+    memcpy(out, c->kernel == HK_SF ? c->sf : c->tf, (size_t)c->m * sizeof(double));
 }
 
 /* Hyper-GP and hyperkernel: the g recursion of section 4 in Horner form,
@@ -339,42 +340,44 @@ static void column_f_table(const struct column *c, double *out)
 HK_VECTOR_CLONES
 static void column_hyper(const struct column *c, double *out)
 {
-    struct lanes *w = c->w;
+    /* restrict locals: through c and w the compiler would assume the lanes may alias the tables, and keep
+     * these loops scalar */
     const int m = c->m;
+    const double *restrict sf = c->sf, *restrict tf = c->tf, *restrict z0 = c->z0;
+    double *restrict k = c->w->k, *restrict acc = c->w->acc;
     for (int i = 0; i < m; i++) {
-        w->sf[i] = c->sf[c->slot[i]];
-        w->tf[i] = c->tf[c->slot[i]];
-        w->k[i] = w->sf[i] * c->z0[i];
-        w->acc[i] = c->z0[i];
+        k[i] = sf[i] * z0[i];
+        acc[i] = z0[i];
     }
     for (int l = 1; l < c->H; l++) {
         size_t row_at = (size_t)(l - 1) * c->row_stride, col_at = (size_t)(l - 1) * c->col_stride;
         c->act->hyper_layer(m, c->row_kdsd + row_at, c->row_kdisd + row_at, c->col_kdsd[col_at],
-                            c->col_kdisd[col_at], w->sf, w->k, w->acc);
+                            c->col_kdisd[col_at], sf, k, acc);
     }
-    if (c->kernel == HK_KH) for (int i = 0; i < m; i++) out[i] = w->k[i];
-    else for (int i = 0; i < m; i++) out[i] = w->tf[i] * w->acc[i];
+    if (c->kernel == HK_KH) for (int i = 0; i < m; i++) out[i] = k[i];
+    else for (int i = 0; i < m; i++) out[i] = tf[i] * acc[i];
 }
 
 /* Plain MLP of L + H layers on (x, z): input kernel (x.x' + z.z') / (dx + dz). */
 HK_VECTOR_CLONES
 static void column_mlp(const struct column *c, double *out)
 {
-    struct lanes *w = c->w;
     const int m = c->m;
-    const double inv_dxz = 1.0 / (c->dx + c->dz);
+    const double *restrict s0 = c->s0, *restrict z0 = c->z0;
+    double *restrict k = c->w->k, *restrict acc = c->w->acc, *restrict v = c->w->v, *restrict vd = c->w->vd;
+    const double dx = c->dx, dz = c->dz, inv_dxz = 1.0 / (c->dx + c->dz);
     for (int i = 0; i < m; i++) {
-        double sxy = (c->s0[c->slot[i]] * c->dx + c->z0[i] * c->dz) * inv_dxz;
-        w->k[i] = w->acc[i] = sxy;
+        double sxy = (s0[i] * dx + z0[i] * dz) * inv_dxz;
+        k[i] = acc[i] = sxy;
     }
     for (int l = 0; l < c->L + c->H; l++) {
-        c->act->layer(m, c->row_mlpsd, c->row_mlpisd, c->col_mlpsd, c->col_mlpisd, w->k, w->v, w->vd);
+        c->act->layer(m, c->row_mlpsd, c->row_mlpisd, c->col_mlpsd, c->col_mlpisd, k, v, vd);
         for (int i = 0; i < m; i++) {
-            w->acc[i] = w->v[i] + w->acc[i] * w->vd[i];
-            w->k[i] = w->v[i];
+            acc[i] = v[i] + acc[i] * vd[i];
+            k[i] = v[i];
         }
     }
-    for (int i = 0; i < m; i++) out[i] = w->acc[i];
+    for (int i = 0; i < m; i++) out[i] = acc[i];
 }
 
 /* The kernel table of kernels.h, with each row's column function. */
@@ -418,8 +421,8 @@ double hk_kernel_workspace_bytes(enum hk_kernel kind, const struct hk_depths *d,
      * diagonal, the sds and 1/sds of the MLP's input kernel and of K_l); a tile's slots, x, their norms and z */
     double rows = nx_rows * 28.0 + nrows * 8.0 * (3 + 2 * H1) + TILE_ROWS * (8.0 + 8.0 * dx + 24.0 + 8.0 * dz);
     double cols = nx_cols * 28.0 + ncols * 8.0 * (3 + 2 * H1) + TILE_COLS * (8.0 + 8.0 * dx + 24.0 + 8.0 * dz);
-    /* four tile tables (x.x', Sf, Tf, z.z') and six lanes */
-    return rows + cols + 4.0 * 8 * TILE_ROWS * TILE_COLS + 6.0 * 8 * TILE_ROWS;
+    /* seven tile tables (x.x', Sf, Tf per distinct x pair and per row, z.z') and four lanes */
+    return rows + cols + 7.0 * 8 * TILE_ROWS * TILE_COLS + 4.0 * 8 * TILE_ROWS;
 }
 
 /* Cloned for the vector units: its gathers and per-layer updates vectorise too. */
@@ -449,9 +452,14 @@ int hk_kernel_eval(enum hk_kernel kind, const struct hk_depths *d, const struct 
     const size_t tile = (size_t)TILE_ROWS * TILE_COLS;
     double *s0 = hk_malloc(tile * sizeof(double)), *sf = hk_malloc(tile * sizeof(double));
     double *tf = hk_malloc(tile * sizeof(double)), *z0 = hk_malloc(tile * sizeof(double));
+    /* x.x', Sf and Tf per row of the tile and distinct x of its columns: read by the columns without
+     * gathers (the rows' x repeat in runs, a column of the tile reads each of its x's table values
+     * nri times) */
+    double *rs0 = hk_malloc(tile * sizeof(double)), *rsf = hk_malloc(tile * sizeof(double));
+    double *rtf = hk_malloc(tile * sizeof(double));
     struct lanes w;
-    double *lane_mem = hk_malloc(6 * (size_t)TILE_ROWS * sizeof(double));
-    w.sf = lane_mem; w.tf = w.sf + TILE_ROWS; w.k = w.tf + TILE_ROWS;
+    double *lane_mem = hk_malloc(4 * (size_t)TILE_ROWS * sizeof(double));
+    w.k = lane_mem;
     w.acc = w.k + TILE_ROWS; w.v = w.acc + TILE_ROWS; w.vd = w.v + TILE_ROWS;
     const double inv_dx = 1.0 / dx, inv_dz = 1.0 / dz, zero = 0;
     struct column c = {.kernel = kind, .row_stride = nrows, .col_stride = ncols,
@@ -489,6 +497,19 @@ int hk_kernel_eval(enum hk_kernel kind, const struct hk_depths *d, const struct 
                         if (same_inputs && R.ux[p] == C.ux[q])
                             net_kernels(act, L, R.uxnorm[p], R.uxnorm[p], R.uxnorm[p], &sfq[p], &tfq[p]);
                 }
+            for (int q = 0; q < uc; q++) {
+                const int *restrict slot = R.slot;
+                const double *restrict a0 = s0 + (size_t)q * ur, *restrict af = sf + (size_t)q * ur,
+                                       *restrict at = tf + (size_t)q * ur;
+                double *restrict b0 = rs0 + (size_t)q * nri, *restrict bf = rsf + (size_t)q * nri,
+                                 *restrict bt = rtf + (size_t)q * nri;
+                for (int i = 0; i < nri; i++) b0[i] = a0[slot[i]];
+                if (needs_f)
+                    for (int i = 0; i < nri; i++) {
+                        bf[i] = af[slot[i]];
+                        bt[i] = at[slot[i]];
+                    }
+            }
             if (needs_z) /* the z dot products of the tile, one DGEMM */
                 dgemm_("T", "N", &nri, &ncj, &dz, &inv_dz, R.zg, &dz, C.zg, &dz, &zero, z0, &nri);
             for (int j = j0; j < j1; j++) {
@@ -505,10 +526,9 @@ int hk_kernel_eval(enum hk_kernel kind, const struct hk_depths *d, const struct 
                 const int m = i1 - start, off = start - i0;
                 if (m <= 0) continue;
                 c.m = m;
-                c.slot = R.slot + off;
-                c.s0 = s0 + (size_t)ci * ur;
-                c.sf = sf + (size_t)ci * ur;
-                c.tf = tf + (size_t)ci * ur;
+                c.s0 = rs0 + (size_t)ci * nri + off;
+                c.sf = rsf + (size_t)ci * nri + off;
+                c.tf = rtf + (size_t)ci * nri + off;
                 c.z0 = needs_z ? z0 + (size_t)jc * nri + off : NULL;
                 c.row_kdsd = R.kdsd + start;
                 c.row_kdisd = R.kdisd + start;
@@ -526,7 +546,7 @@ int hk_kernel_eval(enum hk_kernel kind, const struct hk_depths *d, const struct 
             }
         }
     }
-    free(s0); free(sf); free(tf); free(z0); free(lane_mem);
+    free(s0); free(sf); free(tf); free(z0); free(rs0); free(rsf); free(rtf); free(lane_mem);
     side_free(&R);
     side_free(&C);
     return 0;
