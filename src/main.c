@@ -292,7 +292,7 @@ int main(int argc, char **argv)
     hk_oom_push(&guard);
     if (setjmp(guard.env) == 0) status = c->fn(argc - 1, argv + 1);
     hk_oom_pop(&guard);
-    if (status && world_rank == 0 && hk_error_message()[0]) fprintf(stderr, "hksweep: %s\n", hk_error_message());
+    if (status && world_rank == 0 && hk_has_error()) fprintf(stderr, "hksweep: %s\n", hk_error_message());
     if (c->mpi) MPI_Finalize();
     return status;
 }

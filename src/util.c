@@ -28,6 +28,7 @@ int hk_fail(const char *fmt, ...)
 
 const char *hk_error_message(void) { return error_message[0] ? error_message : "unknown error"; }
 void hk_clear_error(void) { error_message[0] = 0; }
+int hk_has_error(void) { return error_message[0] != 0; }
 
 /* The innermost guarded region, and the test hook HKSWEEP_TEST_ALLOC_LIMIT:
  * a request above that many bytes fails as if memory were gone. */

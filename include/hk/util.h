@@ -16,6 +16,7 @@ enum hk_exit { HK_EXIT_OK = 0, HK_EXIT_RUNTIME = 1, HK_EXIT_USAGE = 2, HK_EXIT_I
 int hk_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 const char *hk_error_message(void);
 void hk_clear_error(void);
+int hk_has_error(void); /* whether a message is set (hk_error_message never returns an empty one) */
 
 /* Allocation. Every command and every point runs inside a guarded region
  * (struct hk_oom_guard): when memory is gone, hk_malloc, hk_calloc and

@@ -3,13 +3,14 @@ snapshots and failures, all through the real binary under mpirun."""
 import glob
 import os
 import signal
+import time
 import subprocess
 
 import h5py
 import numpy as np
 import pytest
 
-from conftest import ENV, HKSWEEP, MPIRUN, SMALL_SWEEP, assert_same_results, hk, read_results
+from conftest import ENV, HKSWEEP, MPIRUN, SMALL_SWEEP, assert_same_results, hk, popen, read_results
 
 
 @pytest.fixture(scope="module")
@@ -122,6 +123,7 @@ def test_sigterm_on_one_rank_keeps_finished_points(tmp_path):
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
     assert proc.returncode != 0
     assert "interrupted by signal 15" in proc.stderr and "--resume" in proc.stderr, proc.stderr
+    assert "unknown error" not in proc.stderr, proc.stderr
     points = glob.glob(str(out / "points" / "*.h5"))
     assert not glob.glob(str(out / "points" / ".*")), "temporary files left behind"
     for path in points:
@@ -268,3 +270,27 @@ def test_full_disk_keeps_every_stored_point(tmp_path):
         assert len(rows) == 200 and all(r["status"] == "ok" for r in rows.values())
     finally:
         subprocess.run(["umount", str(disk)])
+
+
+def test_sigusr1_to_mpirun_stops_gracefully(tmp_path):
+    """The README's way to stop an interactive run: SIGUSR1 to mpirun, which
+    Open MPI forwards to every rank (SIGTERM or Ctrl-C to mpirun make it kill
+    the ranks a few seconds later). Points in flight finish, every record is
+    whole, the message says how to resume and nothing else."""
+    cfg = tmp_path / "many.yaml"
+    cfg.write_text("name: many\nexperiment: hyperkernel-regression\n"
+                   "params: {dx: 4, distinct_x: 200, samples_per_x: 10, test_distinct_x: 4, test_samples_per_x: 4}\n"
+                   "sweep:\n  seeds: [" + ", ".join(str(i) for i in range(1, 201)) + "]\n")
+    out = tmp_path / "usr1"
+    proc = popen("run", cfg, "--out", out, ranks=2)
+    deadline = time.time() + 120
+    while not glob.glob(str(out / "points" / "*.h5")) and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGUSR1)   # to mpirun, as `kill -USR1 <mpirun pid>` would
+    stdout, stderr = proc.communicate(timeout=300)
+    assert proc.returncode != 0, stdout
+    assert "interrupted by signal 10" in stderr and "--resume" in stderr, stderr
+    assert "unknown error" not in stderr, stderr
+    points = glob.glob(str(out / "points" / "*.h5"))
+    rows = read_results(out / "results.h5")
+    assert 1 <= len(rows) == len(points) < 200 and all(r["status"] == "ok" for r in rows.values())
