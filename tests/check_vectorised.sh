@@ -12,18 +12,25 @@ lib="$1"
 dis=$(objdump -d --no-show-raw-insn "$lib")
 fails=0
 body() { awk -v f="<$1>:" '$2 == f { p = 1; next } p && /^$/ { p = 0 } p' <<<"$dis"; }
+# a clone passes with at least 10 instructions on packed registers, a packed
+# square root (the dual map's two roots) and no call (fmax, fmin, sqrt or
+# acos from libm: what a scalar loop calls)
 for fn in relu_layer relu_hyper_layer; do
-  for clone in "$fn.avx512f zmm" "$fn.avx2 ymm" "$fn.default mulpd"; do
+  for clone in "$fn.avx512f zmm sqrtpd.*zmm" "$fn.avx2 ymm sqrtpd.*ymm" "$fn.default mulpd sqrtpd"; do
     set -- $clone
-    lines=$(body "$1" | wc -l)
-    packed=$(body "$1" | grep -c "$2" || true)
-    if [ "$lines" -eq 0 ]; then
+    text=$(body "$1")
+    lines=$(grep -c . <<<"$text" || true)
+    packed=$(grep -c "$2" <<<"$text" || true)
+    roots=$(grep -c "$3" <<<"$text" || true)
+    calls=$(grep -c "call" <<<"$text" || true)
+    if [ -z "$text" ]; then
       echo "check_vectorised: $1 is not in $lib" >&2; fails=1
-    elif [ "$packed" -lt 10 ]; then
-      echo "check_vectorised: $1 is scalar ($packed instructions on $2 in $lines): the loop no longer vectorises" >&2
+    elif [ "$packed" -lt 10 ] || [ "$roots" -lt 1 ] || [ "$calls" -gt 0 ]; then
+      echo "check_vectorised: $1 is scalar ($packed of $lines instructions on $2, $roots packed square roots," \
+           "$calls calls): the loop no longer vectorises" >&2
       fails=1
     else
-      echo "$1: $packed of $lines instructions on $2"
+      echo "$1: $packed of $lines instructions on $2, $roots packed square roots, no calls"
     fi
   done
 done

@@ -57,6 +57,9 @@ def test_reproduce_refuses_bad_input(tmp_path):
     assert not (tmp_path / "results").exists()
     unknown = reproduce(tmp_path, [tmp_path / "missing.yaml"], options=["--from-publised"])
     assert unknown.returncode == 2 and "unknown option '--from-publised'" in unknown.stderr
+    late = subprocess.run(["bash", os.path.join(ROOT, "scripts", "reproduce"), "2", "--from-published"],
+                          capture_output=True, text=True, env=ENV, timeout=60)
+    assert late.returncode == 2 and "unexpected argument '--from-published' after RANKS" in late.stderr, late.stderr
 
 
 def test_reproduce_continues_a_sweep_published_in_part(tmp_path):
@@ -86,7 +89,7 @@ def test_reproduce_continues_a_sweep_published_in_part(tmp_path):
     # never over points already there
     again = reproduce(tmp_path, [a], options=["--from-published"], results="cont")
     assert again.returncode == 0 and "already holds points: not copying" in again.stdout, again.stdout
-    assert "0 to run" in again.stdout
+    assert "4 points, 0 to run, 4 already finished" in again.stdout, again.stdout
     # without the option nothing is copied
     plain = reproduce(tmp_path, [a], results="plain")
     assert plain.returncode == 0 and "4 to run, 0 already finished" in plain.stdout, plain.stdout

@@ -283,14 +283,19 @@ def test_sigusr1_to_mpirun_stops_gracefully(tmp_path):
                    "sweep:\n  seeds: [" + ", ".join(str(i) for i in range(1, 201)) + "]\n")
     out = tmp_path / "usr1"
     proc = popen("run", cfg, "--out", out, ranks=2)
-    deadline = time.time() + 120
-    while not glob.glob(str(out / "points" / "*.h5")) and time.time() < deadline and proc.poll() is None:
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGUSR1)   # to mpirun, as `kill -USR1 <mpirun pid>` would
-    stdout, stderr = proc.communicate(timeout=300)
+    try:
+        deadline = time.time() + 120
+        while not glob.glob(str(out / "points" / "*.h5")) and time.time() < deadline and proc.poll() is None:
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGUSR1)   # to mpirun, as `kill -USR1 <mpirun pid>` would
+        stdout, stderr = proc.communicate(timeout=300)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
     assert proc.returncode != 0, stdout
     assert "interrupted by signal 10" in stderr and "--resume" in stderr, stderr
     assert "unknown error" not in stderr, stderr
     points = glob.glob(str(out / "points" / "*.h5"))
+    assert not glob.glob(str(out / "points" / ".*")), "temporary files left behind: a point was cut off"
     rows = read_results(out / "results.h5")
     assert 1 <= len(rows) == len(points) < 200 and all(r["status"] == "ok" for r in rows.values())
