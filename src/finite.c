@@ -72,6 +72,12 @@ int hk_finite_train(const struct hk_finite_spec *s, const struct hk_finite_set *
         fit->lr = o.lr;
         by_lr[0] = fit->log.train_loss[fit->log.best_epoch];
     }
+    if (rc == -2) { /* stopped by a signal: the point is abandoned (run again on --resume), nothing recorded; a
+                     * stop before the first run ended leaves no log to record from */
+        r->status = HK_ABANDONED;
+        snprintf(r->reason, sizeof r->reason, "stopped by a signal while training the %s", s->method);
+        return 0;
+    }
     /* the network kept, on the test and the training set (accuracy: labels only, else NaN) */
     hk_model_evaluate(m, test->in, test->y, test->labels, fit->h0_test, team, &fit->test_loss, &fit->test_accuracy,
                       test_out);
@@ -92,10 +98,7 @@ int hk_finite_train(const struct hk_finite_spec *s, const struct hk_finite_set *
             record_array(r, "loss_val_by_lr", name, nlr, by_lr);
         }
     }
-    if (rc == -2) {
-        r->status = HK_ABANDONED;
-        snprintf(r->reason, sizeof r->reason, "stopped by a signal while training the %s", name);
-    } else if (rc >= 0) {
+    if (rc >= 0) {
         r->status = HK_DIVERGED;
         snprintf(r->reason, sizeof r->reason, "%s diverged at step %ld (loss not finite) at every learning rate tried; "
                  "lower lr", name, rc);

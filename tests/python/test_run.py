@@ -299,3 +299,28 @@ def test_sigusr1_to_mpirun_stops_gracefully(tmp_path):
     assert not glob.glob(str(out / "points" / ".*")), "temporary files left behind: a point was cut off"
     rows = read_results(out / "results.h5")
     assert 1 <= len(rows) == len(points) < 200 and all(r["status"] == "ok" for r in rows.values())
+
+
+def test_signal_during_the_first_training_run_abandons_the_point(tmp_path):
+    """A signal while a finite network trains its first (here only) learning
+    rate abandons the point cleanly: the run used to crash (segmentation
+    fault) recording the empty log of a run that never finished, and lost a
+    40-minute point that way. One rank, as a point per rank runs."""
+    cfg = tmp_path / "train.yaml"
+    cfg.write_text("name: stoptrain\nexperiment: image-completion\n"
+                   "params: {data: synthetic, train_images: 16, coords_per_image: 20, test_images: 4, width_f: 64,\n"
+                   "         width_g: 16, epochs: 6000, patience: 0, lr_grid: [0.01], methods: [hypernet],\n"
+                   "         uncertainty: false, validation_images: 4}\n"
+                   "sweep:\n  seeds: [1]\n")
+    proc = popen("run", cfg, "--out", tmp_path / "out", ranks=1)
+    try:
+        time.sleep(5)   # set-up takes about 1 s; 6000 epochs about 50
+        assert proc.poll() is None, "the point ended before the signal: make it longer"
+        proc.send_signal(signal.SIGUSR1)
+        stdout, stderr = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert "Segmentation fault" not in stdout + stderr, stderr
+    assert "abandoned" in stdout and "interrupted by signal 10" in stderr, stdout + stderr
+    assert "1 not run" in stderr, stderr
