@@ -349,20 +349,24 @@ def pixels(res, out, kind):
                                 f"(mean ± std over seeds)", header, table))
     arts += _paired(res, rows, keys, methods, out, stem, kind)
     arts += _fits(res, rows, keys, [m for m in methods if m != "mean_image"], out, stem, kind)
+    # against U; in a width sweep (one U, several widths of f) against f's width instead
+    by_width = not _varies(res, rows, "train_images") and _varies(res, rows, "width_f")
+    xkey, xlabel = ("width_f", "width of f, n (g's width m grows with it)") if by_width else \
+        ("train_images", "training images U")
     fig, ax = plt.subplots(figsize=(6.5, 4.2))
     for m in methods:
-        by_u = res.group(rows, ["train_images"], f"mse_hidden_{m}")
-        u = np.array(sorted(by_u))[:, 0]
-        y = np.array([by_u[(k,)][0] for k in u])
-        e = np.array([by_u[(k,)][1] for k in u])
+        by_x = res.group(rows, [xkey], f"mse_hidden_{m}")
+        u = np.array(sorted(by_x))[:, 0]
+        y = np.array([by_x[(k,)][0] for k in u])
+        e = np.array([by_x[(k,)][1] for k in u])
         style = dict(linestyle="--", color="k") if m == "mean_image" else {}
         ax.errorbar(u, y, yerr=e, marker="o", capsize=3, label=res.label(m), **style)
     ax.set_xscale("log")
-    ax.set_xlabel("training images U")
+    ax.set_xlabel(xlabel)
     ax.set_ylabel("MSE on hidden pixels")
     ax.legend(fontsize=8)
-    arts.append({"kind": "figure", "title": f"{kind}: hidden-pixel MSE against U (± 1 std over seeds)",
-                 "files": _save(fig, out, f"{stem}_mse")})
+    arts.append({"kind": "figure", "title": f"{kind}: hidden-pixel MSE against {'n' if by_width else 'U'} "
+                 "(± 1 std over seeds)", "files": _save(fig, out, f"{stem}_mse")})
     # example images from the point with the most training images (first seed)
     with_examples = [i for i in rows if res.ids[i] in res.array_ids and
                      "examples_truth" in res.array_names(res.ids[i])]

@@ -14,6 +14,7 @@ import sys
 import pytest
 
 from conftest import hk, read_results
+from test_analysis import figure_content
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 RESULTS = os.path.join(ROOT, "docs", "results")
@@ -69,6 +70,25 @@ def test_published_tables_parse_and_name_a_commit(name, tmp_path):
         assert read_csv(tmp_path / f"{t}.csv") == read_csv(os.path.join(d, f"{t}.csv")), (name, t)
     drawn_figs = sorted(f for f in os.listdir(tmp_path) if f.endswith(".png"))
     assert drawn_figs and drawn_figs == sorted(f for f in os.listdir(d) if f.endswith(".png")), (name, drawn_figs)
+    # the image kinds' MSE figure draws each method as a line across what the sweep varies (U, or the
+    # width in a width sweep), not a single point per method
+    for fig in (f[:-4] for f in drawn_figs if f.endswith("_mse.png")):
+        assert len(figure_content(tmp_path, fig)) == 1, (name, fig)     # one panel, not blank
+        assert polylines(tmp_path / f"{fig}.svg", points=3) >= 3, (name, fig)
+
+
+def polylines(svg, points):
+    """How many drawn lines (matplotlib's line2d groups) pass through at least
+    `points` points: a method's curve across three widths or U values does, a
+    legend sample (two points) or an error bar does not."""
+    import xml.etree.ElementTree as ET
+    ns = "{http://www.w3.org/2000/svg}"
+    count = 0
+    for g in ET.parse(svg).getroot().iter(ns + "g"):
+        path = g.find(ns + "path")
+        if g.get("id", "").startswith("line2d_") and path is not None and path.get("d", "").count("L") >= points - 1:
+            count += 1
+    return count
 
 
 @pytest.mark.parametrize("name", PUBLISHED)
