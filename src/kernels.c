@@ -5,7 +5,6 @@
 #include "hk/blas.h"
 #include "hk/util.h"
 
-#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +12,7 @@
 /* Tile sizes bound the x-pair tables to 2 x TILE_ROWS x TILE_COLS doubles
  * (4 MiB), whatever the size of the block being evaluated. */
 enum { TILE_ROWS = 256, TILE_COLS = 256 };
+_Static_assert(TILE_ROWS % HK_LANES == 0, "the lanes hold whole chunks of the dual map");
 
 static inline void relu_dual(double kxx, double kyy, double kxy, double *v, double *vd)
 {
@@ -79,61 +79,10 @@ void hk_hyper_pair(int depth_g, double sf, double tf, double z0, const double *k
     *th = tf * acc;
 }
 
-/* ---- vectorised layer map -------------------------------------------------
- * The evaluator spends its time in the dual map of each layer, so that map
- * runs over contiguous arrays in a loop the compiler vectorises (clones for
- * AVX-512, AVX2 and plain x86-64, picked at load time). arccos is a
- * branch-free minimax form, accurate to one ulp (relative), so it vectorises
- * too: acos(a) = pi/2 - asin(a) for a <= 1/2, 2 asin(sqrt((1-a)/2)) above,
- * with asin(s) = s + s w P(4w), w = s^2 in [0, 1/4]. The coefficients were
- * fitted to the Taylor series of asin on Chebyshev nodes. */
-static const double asin_poly[13] = {
-    0.16666666666666693,   0.018749999999983877,  0.002790178572027094,  0.0004747178716718561,
-    8.7391344993013531e-05, 1.6945474060181072e-05, 3.4116639674678711e-06, 6.9905094433779148e-07,
-    1.5985622050122656e-07, 1.8503637359068011e-08, 1.8057749774791596e-08, -4.0755504169018544e-09,
-    1.8000188530822325e-09};
-
-static inline double acos_branchless(double c)
-{
-    double a = fabs(c);
-    int big = a > 0.5;
-    double w = big ? (1 - a) * 0.5 : a * a;
-    double s = big ? sqrt(w) : a;
-    double u = 4 * w, p = asin_poly[12];
-    for (int k = 11; k >= 0; k--) p = p * u + asin_poly[k];
-    double r = s + s * w * p;
-    double res = big ? 2 * r : M_PI_2 - r;
-    return c < 0 ? M_PI - res : res;
-}
-
-/* The dual map without branches, for vectorised loops: the same map as
- * relu_dual, with each side's variance given as its standard deviation sd and
- * 1/sd (0 for a zero-variance side), computed once per point rather than per
- * pair: a multiply in place of a square root and a division per entry.
- * Rounding in the reciprocals puts c a few ulp off 1 where the two sides are
- * the same input (off -1 for opposite inputs); within 4 eps of 1 (of -1) it
- * is taken as 1 (-1), so that Vd stays 1 (0) there: arccos has infinite slope
- * at +-1, where one ulp of c moves Vd by 1e-8. A point paired with itself gets
- * its diagonal exactly in hk_kernel_eval. */
-static inline void dual_map(double sx, double isx, double sy, double isy, double kxy, double *v, double *vd)
-{
-    double norm = sx * sy;
-    /* |kxy| <= sx sy, so kxy times the larger reciprocal is at most max(sx, sy) and cannot overflow, as
-     * isx * isy does for variances below 1e-154; max and min keep K(u, u') = K(u', u) bit for bit. Selects,
-     * not fmax and fmin, which GCC does not vectorise (their NaN rules); the scalar loop is 3x slower */
-    int x_larger = isx > isy;
-    double hi = x_larger ? isx : isy, lo = x_larger ? isy : isx;
-    double c = (kxy * hi) * lo;
-    c = c > 1 - 4 * DBL_EPSILON ? 1 : c;
-    c = c < -1 + 4 * DBL_EPSILON ? -1 : c;
-    double t = acos_branchless(c);
-    double rest = (M_PI - t) * (1.0 / M_PI);
-    double value = norm * (sqrt(1 - c * c) + (M_PI - t) * c) * (1.0 / M_PI);
-    value = c >= 1 ? norm : value;
-    rest = c >= 1 ? 1 : rest;
-    *v = norm > 0 ? value : 0;
-    *vd = norm > 0 ? rest : 0;
-}
+/* The array forms of the dual map (the loops where the time goes) are in
+ * kernels_dual.c, compiled with FMA contraction and walked in whole chunks of
+ * HK_LANES: every table they read here is padded to hk_lanes_round of its
+ * length and zeroed, so the chunks past a segment's end read finite values. */
 
 /* A variance's standard deviation and its reciprocal, as dual_map takes them. */
 static inline void sd_and_inverse(double k, double *sd, double *isd)
@@ -143,33 +92,9 @@ static inline void sd_and_inverse(double k, double *sd, double *isd)
     *isd = r > 0 ? 1 / r : 0;
 }
 
-/* The array forms of an activation's dual map, cloned for the vector units:
- * NAME_layer and NAME_hyper_layer (see struct hk_activation). */
-#define HK_DUAL_LAYERS(NAME, DUAL)                                                                                \
-    HK_VECTOR_CLONES                                                                                              \
-    static void NAME##_layer(int n, const double *restrict sx, const double *restrict isx, double sy, double isy, \
-                             const double *restrict kxy, double *restrict v, double *restrict vd)                \
-    {                                                                                                             \
-        for (int i = 0; i < n; i++) DUAL(sx[i], isx[i], sy, isy, kxy[i], &v[i], &vd[i]);                         \
-    }                                                                                                             \
-    HK_VECTOR_CLONES                                                                                              \
-    static void NAME##_hyper_layer(int n, const double *restrict sx, const double *restrict isx, double sy,      \
-                                   double isy, const double *restrict sf, double *restrict k,                    \
-                                   double *restrict acc)                                                          \
-    {                                                                                                             \
-        for (int i = 0; i < n; i++) {                                                                             \
-            double v, vd;                                                                                         \
-            DUAL(sx[i], isx[i], sy, isy, k[i], &v, &vd);                                                          \
-            acc[i] = acc[i] * sf[i] * vd + v;                                                                     \
-            k[i] = sf[i] * v;                                                                                     \
-        }                                                                                                         \
-    }
-
-HK_DUAL_LAYERS(relu, dual_map)
-
 /* The activation table. Entry 0 is the default of every kernel. */
 static const struct hk_activation activations[] = {
-    {"relu", relu_dual, relu_layer, relu_hyper_layer},
+    {"relu", relu_dual, hk_relu_layer, hk_relu_hyper_layer},
 };
 
 const struct hk_activation *hk_activation(int index)
@@ -224,10 +149,11 @@ static void side_init(struct side *s, const struct hk_inputs *in, const int *pts
     s->xsd = hk_malloc((size_t)in->nx * sizeof(double));
     s->xisd = hk_malloc((size_t)in->nx * sizeof(double));
     for (int x = 0; x < in->nx; x++) sd_and_inverse(s->xnorm[x], &s->xsd[x], &s->xisd[x]);
-    s->mlpsd = hk_malloc((size_t)n * sizeof(double));
-    s->mlpisd = hk_malloc((size_t)n * sizeof(double));
-    s->kdsd = hk_malloc((size_t)n * (H > 1 ? H - 1 : 1) * sizeof(double));
-    s->kdisd = hk_malloc((size_t)n * (H > 1 ? H - 1 : 1) * sizeof(double));
+    /* read by the array forms in whole chunks: a chunk's worth of zeros past the end */
+    s->mlpsd = hk_calloc((size_t)n + HK_LANES, sizeof(double));
+    s->mlpisd = hk_calloc((size_t)n + HK_LANES, sizeof(double));
+    s->kdsd = hk_calloc((size_t)n * (H > 1 ? H - 1 : 1) + HK_LANES, sizeof(double));
+    s->kdisd = hk_calloc((size_t)n * (H > 1 ? H - 1 : 1) + HK_LANES, sizeof(double));
     s->diag = hk_malloc((size_t)n * sizeof(double));
     const double inv_dxz = 1.0 / (in->dx + in->dz);
     for (int i = 0; i < n; i++) {
@@ -268,8 +194,8 @@ static void side_init(struct side *s, const struct hk_inputs *in, const int *pts
     s->ux = hk_malloc((size_t)tile * sizeof(int));
     s->xg = hk_malloc((size_t)tile * in->dx * sizeof(double));
     s->uxnorm = hk_malloc((size_t)tile * sizeof(double));
-    s->uxsd = hk_malloc((size_t)tile * sizeof(double));
-    s->uxisd = hk_malloc((size_t)tile * sizeof(double));
+    s->uxsd = hk_calloc((size_t)hk_lanes_round(tile), sizeof(double));
+    s->uxisd = hk_calloc((size_t)hk_lanes_round(tile), sizeof(double));
     s->zg = hk_malloc((size_t)tile * in->dz * sizeof(double));
 }
 
@@ -449,16 +375,18 @@ int hk_kernel_eval(enum hk_kernel kind, const struct hk_depths *d, const struct 
     struct side R, C;
     side_init(&R, a, rows, nrows, TILE_ROWS, d, act, kind);
     side_init(&C, b, cols, ncols, TILE_COLS, d, act, kind);
-    const size_t tile = (size_t)TILE_ROWS * TILE_COLS;
-    double *s0 = hk_malloc(tile * sizeof(double)), *sf = hk_malloc(tile * sizeof(double));
-    double *tf = hk_malloc(tile * sizeof(double)), *z0 = hk_malloc(tile * sizeof(double));
+    /* every table and lane a chunk longer than it needs, zeroed: the array forms of the dual map read and
+     * write whole chunks of HK_LANES past a column's end (TILE_ROWS is a multiple of HK_LANES) */
+    const size_t tile = (size_t)TILE_ROWS * TILE_COLS + HK_LANES;
+    double *s0 = hk_calloc(tile, sizeof(double)), *sf = hk_calloc(tile, sizeof(double));
+    double *tf = hk_calloc(tile, sizeof(double)), *z0 = hk_calloc(tile, sizeof(double));
     /* x.x', Sf and Tf per row of the tile and distinct x of its columns: read by the columns without
      * gathers (the rows' x repeat in runs, a column of the tile reads each of its x's table values
      * nri times) */
-    double *rs0 = hk_malloc(tile * sizeof(double)), *rsf = hk_malloc(tile * sizeof(double));
-    double *rtf = hk_malloc(tile * sizeof(double));
+    double *rs0 = hk_calloc(tile, sizeof(double)), *rsf = hk_calloc(tile, sizeof(double));
+    double *rtf = hk_calloc(tile, sizeof(double));
     struct lanes w;
-    double *lane_mem = hk_malloc(4 * (size_t)TILE_ROWS * sizeof(double));
+    double *lane_mem = hk_calloc(4 * (size_t)TILE_ROWS, sizeof(double));
     w.k = lane_mem;
     w.acc = w.k + TILE_ROWS; w.v = w.acc + TILE_ROWS; w.vd = w.v + TILE_ROWS;
     const double inv_dx = 1.0 / dx, inv_dz = 1.0 / dz, zero = 0;

@@ -79,7 +79,10 @@ struct hk_activation {
     void (*dual)(double kxx, double kyy, double kxy, double *v, double *vd);
     /* The array forms take each variance as its standard deviation s and 1/s
      * (0 for a zero variance), computed once per point, not per pair.
-     * v[i], vd[i] = V, Vd of (kxx[i] = sx[i]^2, kyy = sy^2, kxy[i]) */
+     * v[i], vd[i] = V, Vd of (kxx[i] = sx[i]^2, kyy = sy^2, kxy[i]). They
+     * work in whole chunks of HK_LANES: every array must be readable (and the
+     * outputs writable) up to hk_lanes_round(n), the elements past n holding
+     * any finite values (they are computed and ignored). */
     void (*layer)(int n, const double *sx, const double *isx, double sy, double isy, const double *kxy, double *v,
                   double *vd);
     /* one layer of g fused with the Horner step of the hyperkernel:
@@ -87,6 +90,15 @@ struct hk_activation {
     void (*hyper_layer)(int n, const double *sx, const double *isx, double sy, double isy, const double *sf,
                         double *k, double *acc);
 };
+/* The chunk of the array forms: a whole vector of AVX-512, two of AVX2,
+ * four of SSE2, so no element is ever left to a scalar remainder loop. */
+enum { HK_LANES = 8 };
+static inline int hk_lanes_round(int n) { return (n + HK_LANES - 1) / HK_LANES * HK_LANES; }
+/* The scalar ReLU's array forms (kernels_dual.c), entries of the table. */
+void hk_relu_layer(int n, const double *sx, const double *isx, double sy, double isy, const double *kxy, double *v,
+                   double *vd);
+void hk_relu_hyper_layer(int n, const double *sx, const double *isx, double sy, double isy, const double *sf,
+                         double *k, double *acc);
 const struct hk_activation *hk_activation(int index);   /* NULL if out of range */
 int hk_activation_count(void);
 
