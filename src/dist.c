@@ -154,9 +154,173 @@ int hk_dist_columns_allgather(const struct hk_dmatrix *v, double *values)
     return MPI_Allreduce(MPI_IN_PLACE, values, (int)total, MPI_DOUBLE, MPI_SUM, v->g->comm) == MPI_SUCCESS ? 0 : -1;
 }
 
+/* ---- Cholesky on a 1 x Q grid ----------------------------------------------
+ * pdpotrf updates the trailing matrix after every panel of nb columns: each
+ * step streams the whole trailing matrix through memory for 2 nb flops per
+ * entry, and two ranks sharing a memory bus wait on it (82 % of a threaded
+ * dpotrf here). With one process row every rank holds whole columns, and the
+ * factorisation can delay its updates: the G panels of an outer block are
+ * factored one after another (each owner first applies the outer block's
+ * earlier panels to its own panel, factors it, and broadcasts it), then every
+ * rank applies the outer block's G nb columns to its trailing columns at once,
+ * in a few large GEMMs (a staircase split in halves), a G-th of the memory
+ * traffic. Same arithmetic as a blocked right-looking Cholesky; the strict
+ * upper triangle is not touched, as with pdpotrf. */
+
+/* One rank's view of the factorisation. */
+struct chol {
+    struct hk_dmatrix *A;
+    int N, nb, Q, me;
+    int K;          /* first row of the current outer block */
+    double *W;      /* the outer block's panels, rows K..N-1 (ld ldw), column block j = panel K/nb + j */
+    int ldw;
+    double *Wc;     /* the rows of W at this rank's trailing columns, gathered (ld ldc) */
+    int ldc, lb0;   /* Wc row 0 is local block lb0 */
+    int width;      /* columns of W in use (the outer block's width) */
+};
+
+static int chol_gb(const struct chol *c, int lb) { return lb * c->Q + c->me; }
+static int chol_bw(const struct chol *c, int gb) { return c->N - gb * c->nb < c->nb ? c->N - gb * c->nb : c->nb; }
+
+/* Local columns [a, e) (local blocks), rows from each block's diagonal down to
+ * bound (exclusive): C -= W Wc^T over the outer block's width. */
+static void chol_stair(const struct chol *c, int a, int e, int bound)
+{
+    const double mone = -1, one = 1;
+    const int lld = c->A->lld, k = c->width;
+    if (e - a == 1) {
+        int gb = chol_gb(c, a), r = gb * c->nb, bj = chol_bw(c, gb);
+        double *C = c->A->a + r + (size_t)a * c->nb * lld;
+        const double *Wr = c->W + (r - c->K);
+        dsyrk_("L", "N", &bj, &k, &mone, Wr, &c->ldw, &one, C, &lld);
+        int below = bound - r - bj;
+        if (below > 0)
+            dgemm_("N", "T", &below, &bj, &k, &mone, Wr + bj, &c->ldw, Wr, &c->ldw, &one, C + bj, &lld);
+        return;
+    }
+    int mid = (a + e) / 2, r = chol_gb(c, mid) * c->nb, rows = bound - r, cols = (mid - a) * c->nb;
+    if (rows > 0)
+        dgemm_("N", "T", &rows, &cols, &k, &mone, c->W + (r - c->K), &c->ldw, c->Wc + (size_t)(a - c->lb0) * c->nb,
+               &c->ldc, &one, c->A->a + r + (size_t)a * c->nb * lld, &lld);
+    chol_stair(c, a, mid, r);
+    chol_stair(c, mid, e, bound);
+}
+
+static int cholesky_1xq(struct hk_dmatrix *A, int group)
+{
+    const struct hk_grid *g = A->g;
+    struct chol c = {.A = A, .N = A->n, .nb = A->nb, .Q = g->npcol, .me = g->mycol};
+    const int N = c.N, nb = c.nb, lld = A->lld, nblk = (N + nb - 1) / nb, nlb = (A->nloc + nb - 1) / nb;
+    const double mone = -1, one = 1;
+    int *rank_of_col = hk_malloc((size_t)c.Q * sizeof(int)), info = 0;
+    MPI_Allgather(&c.me, 1, MPI_INT, rank_of_col, 1, MPI_INT, g->comm);
+    {   /* rank_of_col[q]: the rank whose column is q */
+        int *tmp = hk_malloc((size_t)c.Q * sizeof(int));
+        for (int r = 0; r < c.Q; r++) tmp[rank_of_col[r]] = r;
+        memcpy(rank_of_col, tmp, (size_t)c.Q * sizeof(int));
+        free(tmp);
+    }
+    const int wcols = group * nb;
+    c.W = hk_try_malloc((size_t)N * wcols * sizeof(double));
+    c.Wc = hk_try_malloc(((size_t)A->nloc + 1) * wcols * sizeof(double));
+    int ok = c.W && c.Wc, all_ok = 0;
+    MPI_Allreduce(&ok, &all_ok, 1, MPI_INT, MPI_MIN, g->comm);
+    if (!all_ok) {
+        free(c.W), free(c.Wc), free(rank_of_col);
+        return -1;
+    }
+    for (int kb = 0; kb < nblk && !info; kb += group) {
+        const int kend = kb + group < nblk ? kb + group : nblk;
+        c.K = kb * nb;
+        c.ldw = N - c.K;
+        c.width = 0;
+        for (int k = kb; k < kend; k++) {
+            const int r0 = k * nb, b = chol_bw(&c, k), owner = k % c.Q, j = k - kb;
+            double *Wj = c.W + (size_t)j * nb * c.ldw;
+            int kinfo = 0;
+            if (owner == c.me) {
+                double *P = A->a + r0 + (size_t)(k / c.Q) * nb * lld;
+                int below = N - r0 - b;
+                dpotrf_("L", &b, P, &lld, &kinfo);
+                if (kinfo == 0 && below > 0) dtrsm_("R", "L", "T", "N", &below, &b, &one, P, &lld, P + b, &lld);
+                if (kinfo == 0)
+                    for (int q = 0; q < b; q++) /* the panel below its diagonal block, into W */
+                        memcpy(Wj + (size_t)q * c.ldw + (r0 + b - c.K), P + b + (size_t)q * lld,
+                               (size_t)below * sizeof(double));
+                else kinfo += r0;
+            }
+            MPI_Bcast(&kinfo, 1, MPI_INT, rank_of_col[owner], g->comm);
+            if (kinfo) { info = kinfo; break; }
+            /* the panel's columns of W from its first row below the diagonal block */
+            int from = r0 + b - c.K, len = c.ldw - from;
+            if (len > 0 && c.Q > 1) {
+                MPI_Datatype col;
+                MPI_Type_vector(b, len, c.ldw, MPI_DOUBLE, &col);
+                MPI_Type_commit(&col);
+                MPI_Bcast(Wj + from, 1, col, rank_of_col[owner], g->comm);
+                MPI_Type_free(&col);
+            }
+            /* this panel applied at once to this rank's later panels of the outer block, so that
+             * their owners only factor them */
+            for (int lb = k / c.Q + (c.me <= owner ? 1 : 0); lb < nlb && chol_gb(&c, lb) < kend; lb++) {
+                int gb = chol_gb(&c, lb), r = gb * nb, bj = chol_bw(&c, gb), rest = N - r - bj;
+                double *C = A->a + r + (size_t)lb * nb * lld;
+                const double *Wr = Wj + (r - c.K);
+                dsyrk_("L", "N", &bj, &b, &mone, Wr, &c.ldw, &one, C, &lld);
+                if (rest > 0) dgemm_("N", "T", &rest, &bj, &b, &mone, Wr + bj, &c.ldw, Wr, &c.ldw, &one, C + bj, &lld);
+            }
+            c.width += b;
+        }
+        if (info) break;
+        /* the outer block's panels applied to this rank's columns right of it */
+        const int next = kend * nb;
+        int lb0 = 0;
+        while (lb0 < nlb && chol_gb(&c, lb0) < kend) lb0++;
+        if (lb0 >= nlb || next >= N) continue;
+        c.lb0 = lb0;
+        c.ldc = A->nloc - lb0 * nb;
+        for (int lb = lb0; lb < nlb; lb++) { /* Wc: W's rows at these columns */
+            int gb = chol_gb(&c, lb), bj = chol_bw(&c, gb);
+            for (int q = 0; q < c.width; q++)
+                memcpy(c.Wc + (size_t)q * c.ldc + (size_t)(lb - lb0) * nb, c.W + (size_t)q * c.ldw + (gb * nb - c.K),
+                       (size_t)bj * sizeof(double));
+        }
+        chol_stair(&c, lb0, nlb, N);
+    }
+    free(c.W), free(c.Wc), free(rank_of_col);
+    return info;
+}
+
+/* Outer block of cholesky_1xq in panels: HKSWEEP_CHOLESKY_GROUP (1 to 16, default 2); 0 when the ScaLAPACK
+ * routine is asked for (HKSWEEP_CHOLESKY=pdpotrf) or the grid has more than one process row. */
+static int cholesky_group(int nprow)
+{
+    const char *which = getenv("HKSWEEP_CHOLESKY"), *grp = getenv("HKSWEEP_CHOLESKY_GROUP");
+    if (nprow != 1 || (which && !strcmp(which, "pdpotrf"))) return 0;
+    int group = grp ? atoi(grp) : 2;
+    return group >= 1 && group <= 16 ? group : 2;
+}
+
+int hk_dist_cholesky_group(const struct hk_grid *g) { return cholesky_group(g->nprow); }
+
+double hk_dist_cholesky_workspace(int n, int nb, int nprow, int npcol)
+{
+    int group = cholesky_group(nprow);
+    if (!group) return 0;
+    /* W: n rows of the outer block's panels; Wc: as many rows as a rank's columns */
+    return (double)group * nb * (n + (double)hk_local_elements_max(1, n, nb, 1, npcol) + 1);
+}
+
 int hk_dist_cholesky(struct hk_dmatrix *A)
 {
-    int one = 1, info = 0;
+    int one = 1, info = 0, group = hk_dist_cholesky_group(A->g);
+    /* every rank must take the same path: the smallest group asked for (0: ScaLAPACK) */
+    MPI_Allreduce(MPI_IN_PLACE, &group, 1, MPI_INT, MPI_MIN, A->g->comm);
+    if (group > 0 && A->m == A->n && A->mb == A->nb && A->mloc == A->m) {
+        info = cholesky_1xq(A, group);
+        if (info >= 0) return info;
+        /* no memory for the panels: ScaLAPACK's routine needs none */
+    }
     pdpotrf_("L", &A->n, A->a, &one, &one, A->desc, &info);
     return info;
 }

@@ -206,6 +206,64 @@ static void one_case(int nprow, int nb, int distinct_x, int per_x, enum hk_kerne
     hk_dataset_free(&te);
 }
 
+/* The Cholesky factor itself, by hksweep's 1 x Q factorisation (outer blocks
+ * of `group` panels) or by pdpotrf, against serial LAPACK dpotrf of the same
+ * matrix: a random SPD matrix (and one that is not positive definite from
+ * row `bad`), N not a multiple of the block. The strict upper triangle must be
+ * left as it was, and a failure reported as dpotrf reports it. */
+static void cholesky_case(int nprow, int nb, int N, const char *method, int group, int bad)
+{
+    char what[128];
+    snprintf(what, sizeof what, "cholesky %s group %d, grid nprow %d, nb %d, N %d%s", method, group, nprow, nb, N,
+             bad >= 0 ? ", not positive definite" : "");
+    setenv("HKSWEEP_CHOLESKY", method, 1);
+    char gs[16];
+    snprintf(gs, sizeof gs, "%d", group);
+    setenv("HKSWEEP_CHOLESKY_GROUP", gs, 1);
+    struct hk_grid g;
+    hk_grid_create(&g, MPI_COMM_WORLD, nprow);
+    /* A = B B^T / N + I with B uniform in [-1, 1): the same on every rank (a fixed generator) */
+    double *full = malloc((size_t)N * N * sizeof(double)), *b = malloc((size_t)N * N * sizeof(double));
+    struct hk_rng rng;
+    hk_rng_seed(&rng, 11, 3);
+    for (size_t i = 0; i < (size_t)N * N; i++) b[i] = 2 * hk_rng_uniform(&rng) - 1;
+    for (int j = 0; j < N; j++)
+        for (int i = 0; i < N; i++) {
+            double sum = 0;
+            for (int k = 0; k < N; k++) sum += b[i + (size_t)k * N] * b[j + (size_t)k * N];
+            full[i + (size_t)j * N] = sum / N + (i == j);
+        }
+    if (bad >= 0) full[bad + (size_t)bad * N] = -1; /* the leading minor of order bad + 1 is not positive definite */
+    struct hk_dmatrix A;
+    hk_dmatrix_create(&A, &g, N, N, nb);
+    hk_dist_columns_set(&A, full);
+    int info = hk_dist_cholesky(&A), ref_info = 0;
+    double *L = malloc((size_t)N * N * sizeof(double));
+    hk_dist_columns_allgather(&A, L);
+    double *ref = malloc((size_t)N * N * sizeof(double));
+    memcpy(ref, full, (size_t)N * N * sizeof(double));
+    dpotrf_("L", &N, ref, &N, &ref_info);
+    CHECK(info == ref_info, "%s: info %d, serial dpotrf says %d", what, info, ref_info);
+    if (bad < 0) {
+        double worst = 0;
+        int upper_kept = 1;
+        for (int j = 0; j < N; j++)
+            for (int i = 0; i < N; i++) {
+                size_t at = i + (size_t)j * N;
+                if (i >= j) worst = worst_of(worst, fabs(L[at] - ref[at]) / fabs(ref[j + (size_t)j * N]));
+                else if (!(L[at] == full[at])) upper_kept = 0;
+            }
+        CHECK(worst <= 1e-12, "%s: factor differs from serial dpotrf by %g (relative to its column's diagonal)",
+              what, worst);
+        CHECK(upper_kept, "%s: the strict upper triangle was written", what);
+    }
+    hk_dmatrix_destroy(&A);
+    hk_grid_destroy(&g);
+    free(full); free(b); free(L); free(ref);
+    unsetenv("HKSWEEP_CHOLESKY");
+    unsetenv("HKSWEEP_CHOLESKY_GROUP");
+}
+
 int main(int argc, char **argv)
 {
     int provided, size;
@@ -224,6 +282,19 @@ int main(int argc, char **argv)
             one_case(nprow, blocks[b], 3, 12, HK_KH, tmpdir);   /* N = 36, fewer than one block of 64 */
         }
         one_case(nprow, 32, 40, 5, HK_TMLP, tmpdir);            /* N = 200 */
+    }
+    /* the factor by both methods, on one process row (hksweep's own) and on the most square grid */
+    for (int nprow = 1; nprow <= size; nprow++) {
+        if (size % nprow || (nprow > 1 && nprow * nprow > size)) continue;
+        static const int groups[] = {1, 2, 3, 5};
+        for (int k = 0; k < 4; k++) {
+            cholesky_case(nprow, 16, 203, "own", groups[k], -1);
+            cholesky_case(nprow, 16, 203, "own", groups[k], 150);
+        }
+        cholesky_case(nprow, 7, 64, "own", 2, -1);  /* fewer panels than one outer block per rank */
+        cholesky_case(nprow, 64, 40, "own", 2, 0);  /* one block, the first entry negative */
+        cholesky_case(nprow, 16, 203, "pdpotrf", 2, -1);
+        cholesky_case(nprow, 16, 203, "pdpotrf", 2, 150);
     }
     if (rank == 0) rmdir(tmpdir);
     int failures = check_failures;

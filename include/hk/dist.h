@@ -53,7 +53,14 @@ int hk_dist_columns_allgather(const struct hk_dmatrix *v, double *values);
 
 /* Cholesky factorisation A = L L^T (lower) and solve A X = B in place.
  * Returns 0, or the ScaLAPACK info (> 0: not positive definite). */
+/* Lower Cholesky factor in place; 0, or the order of the leading minor that
+ * is not positive definite (as pdpotrf). On a 1 x Q grid by hksweep's own
+ * delayed-update factorisation (outer blocks of hk_dist_cholesky_group
+ * panels), else by ScaLAPACK's pdpotrf. */
 int hk_dist_cholesky(struct hk_dmatrix *A);
+int hk_dist_cholesky_group(const struct hk_grid *g);
+/* The factorisation's workspace per rank, in doubles (for memory predictions). */
+double hk_dist_cholesky_workspace(int n, int nb, int nprow, int npcol);
 int hk_dist_cholesky_solve(const struct hk_dmatrix *L, struct hk_dmatrix *B);
 
 /* Eigendecomposition of a symmetric distributed matrix with ScaLAPACK's
