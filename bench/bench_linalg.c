@@ -2,8 +2,10 @@
  * distributed path against serial LAPACK on the same matrix:
  *   bench_linalg OP N MODE [NB [NPROW]]
  * OP potrf (Cholesky, N^3/3 flops) or eigh (eigenvalues and eigenvectors);
- * MODE dist: ScaLAPACK through hksweep's dist layer on every rank (pdpotrf,
- * or hk_dist_eigh = pdsyevd), block size NB, NPROW grid rows (0: squarest);
+ * MODE dist: hksweep's dist layer on every rank (hk_dist_cholesky: its own
+ * factorisation on one process row, pdpotrf otherwise or with
+ * HKSWEEP_CHOLESKY=pdpotrf; or hk_dist_eigh = pdsyevd), block size NB, NPROW
+ * grid rows (0: squarest);
  * MODE serial: LAPACK dpotrf / dsyevd in one process, BLAS threads from
  * HKSWEEP_BLAS_THREADS. The matrix is Th of the synthetic task (N = 20 z per
  * distinct x) plus 1e-3 I, filled once and copied back before each of the
@@ -103,7 +105,7 @@ int main(int argc, char **argv)
      * `group` panels), else ScaLAPACK's */
     char method[32] = "-";
     if (!eigh && !serial) {
-        int group = hk_dist_cholesky_group(&g);
+        int group = hk_dist_cholesky_last();
         if (group) snprintf(method, sizeof method, "own-group-%d", group);
         else snprintf(method, sizeof method, "pdpotrf");
     }

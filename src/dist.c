@@ -311,6 +311,10 @@ double hk_dist_cholesky_workspace(int n, int nb, int nprow, int npcol)
     return (double)group * nb * (n + (double)hk_local_elements_max(1, n, nb, 1, npcol) + 1);
 }
 
+static int last_group = -1;
+
+int hk_dist_cholesky_last(void) { return last_group; }
+
 int hk_dist_cholesky(struct hk_dmatrix *A)
 {
     int one = 1, info = 0, group = hk_dist_cholesky_group(A->g);
@@ -318,9 +322,11 @@ int hk_dist_cholesky(struct hk_dmatrix *A)
     MPI_Allreduce(MPI_IN_PLACE, &group, 1, MPI_INT, MPI_MIN, A->g->comm);
     if (group > 0 && A->m == A->n && A->mb == A->nb && A->mloc == A->m) {
         info = cholesky_1xq(A, group);
+        last_group = group;
         if (info >= 0) return info;
         /* no memory for the panels: ScaLAPACK's routine needs none */
     }
+    last_group = 0;
     pdpotrf_("L", &A->n, A->a, &one, &one, A->desc, &info);
     return info;
 }

@@ -271,7 +271,8 @@ static void column_hyper(const struct column *c, double *out)
     const int m = c->m;
     const double *restrict sf = c->sf, *restrict tf = c->tf, *restrict z0 = c->z0;
     double *restrict k = c->w->k, *restrict acc = c->w->acc;
-    for (int i = 0; i < m; i++) {
+    /* the lanes past m too, from the tables' padding: the array forms compute them, and they stay finite */
+    for (int i = 0; i < hk_lanes_round(m); i++) {
         k[i] = sf[i] * z0[i];
         acc[i] = z0[i];
     }
@@ -292,7 +293,7 @@ static void column_mlp(const struct column *c, double *out)
     const double *restrict s0 = c->s0, *restrict z0 = c->z0;
     double *restrict k = c->w->k, *restrict acc = c->w->acc, *restrict v = c->w->v, *restrict vd = c->w->vd;
     const double dx = c->dx, dz = c->dz, inv_dxz = 1.0 / (c->dx + c->dz);
-    for (int i = 0; i < m; i++) {
+    for (int i = 0; i < hk_lanes_round(m); i++) { /* past m too, as in column_hyper */
         double sxy = (s0[i] * dx + z0[i] * dz) * inv_dxz;
         k[i] = acc[i] = sxy;
     }
@@ -348,7 +349,8 @@ double hk_kernel_workspace_bytes(enum hk_kernel kind, const struct hk_depths *d,
     double rows = nx_rows * 28.0 + nrows * 8.0 * (3 + 2 * H1) + TILE_ROWS * (8.0 + 8.0 * dx + 24.0 + 8.0 * dz);
     double cols = nx_cols * 28.0 + ncols * 8.0 * (3 + 2 * H1) + TILE_COLS * (8.0 + 8.0 * dx + 24.0 + 8.0 * dz);
     /* seven tile tables (x.x', Sf, Tf per distinct x pair and per row, z.z') and four lanes */
-    return rows + cols + 7.0 * 8 * TILE_ROWS * TILE_COLS + 4.0 * 8 * TILE_ROWS;
+    /* (and a chunk of padding after each array the dual map's array forms read) */
+    return rows + cols + 7.0 * 8 * TILE_ROWS * TILE_COLS + 4.0 * 8 * TILE_ROWS + 15.0 * 8 * HK_LANES;
 }
 
 /* Cloned for the vector units: its gathers and per-layer updates vectorise too. */

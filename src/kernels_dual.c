@@ -6,7 +6,10 @@
  * every element, wherever it sits in a rank's block, goes through the same
  * vector instructions and rounds the same way (tests/check_vectorised.sh
  * fails the tests if any scalar arithmetic appears in these loops). Callers
- * pad their arrays to a whole number of chunks (hk_lanes_round). */
+ * pad their arrays to a whole number of chunks (hk_lanes_round). The plain
+ * x86-64 clone has no FMA and rounds differently in the last bits: a job
+ * whose ranks run on processors with and without FMA (before 2013) gets
+ * entries that differ by an ulp between them. */
 #include "hk/kernels.h"
 #include "hk/util.h"
 

@@ -209,8 +209,10 @@ static void one_case(int nprow, int nb, int distinct_x, int per_x, enum hk_kerne
 /* The Cholesky factor itself, by hksweep's 1 x Q factorisation (outer blocks
  * of `group` panels) or by pdpotrf, against serial LAPACK dpotrf of the same
  * matrix: a random SPD matrix (and one that is not positive definite from
- * row `bad`), N not a multiple of the block. The strict upper triangle must be
- * left as it was, and a failure reported as dpotrf reports it. */
+ * row `bad`), N not a multiple of the block. The strict upper triangle holds
+ * NaN, which must neither be read (it would spread into the factor) nor be
+ * changed; a failure is reported as dpotrf reports it; and the method asked
+ * for is the one that ran (not a silent fallback to pdpotrf). */
 static void cholesky_case(int nprow, int nb, int N, const char *method, int group, int bad)
 {
     char what[128];
@@ -234,10 +236,15 @@ static void cholesky_case(int nprow, int nb, int N, const char *method, int grou
             full[i + (size_t)j * N] = sum / N + (i == j);
         }
     if (bad >= 0) full[bad + (size_t)bad * N] = -1; /* the leading minor of order bad + 1 is not positive definite */
+    for (int j = 0; j < N; j++)
+        for (int i = 0; i < j; i++) full[i + (size_t)j * N] = NAN;
     struct hk_dmatrix A;
     hk_dmatrix_create(&A, &g, N, N, nb);
     hk_dist_columns_set(&A, full);
     int info = hk_dist_cholesky(&A), ref_info = 0;
+    const int want_group = (!strcmp(method, "pdpotrf") || nprow > 1) ? 0 : group;
+    CHECK(hk_dist_cholesky_last() == want_group, "%s: ran with group %d (0: pdpotrf), want %d", what,
+          hk_dist_cholesky_last(), want_group);
     double *L = malloc((size_t)N * N * sizeof(double));
     hk_dist_columns_allgather(&A, L);
     double *ref = malloc((size_t)N * N * sizeof(double));
@@ -251,7 +258,7 @@ static void cholesky_case(int nprow, int nb, int N, const char *method, int grou
             for (int i = 0; i < N; i++) {
                 size_t at = i + (size_t)j * N;
                 if (i >= j) worst = worst_of(worst, fabs(L[at] - ref[at]) / fabs(ref[j + (size_t)j * N]));
-                else if (!(L[at] == full[at])) upper_kept = 0;
+                else if (memcmp(&L[at], &full[at], sizeof(double))) upper_kept = 0;
             }
         CHECK(worst <= 1e-12, "%s: factor differs from serial dpotrf by %g (relative to its column's diagonal)",
               what, worst);
@@ -292,6 +299,8 @@ int main(int argc, char **argv)
             cholesky_case(nprow, 16, 203, "own", groups[k], 150);
         }
         cholesky_case(nprow, 7, 64, "own", 2, -1);  /* fewer panels than one outer block per rank */
+        cholesky_case(nprow, 64, 100, "own", 1, -1); /* two blocks: on 4 ranks, two hold no column */
+        cholesky_case(nprow, 64, 130, "own", 2, -1);
         cholesky_case(nprow, 64, 40, "own", 2, 0);  /* one block, the first entry negative */
         cholesky_case(nprow, 16, 203, "pdpotrf", 2, -1);
         cholesky_case(nprow, 16, 203, "pdpotrf", 2, 150);
