@@ -2,10 +2,8 @@
  * distributed path against serial LAPACK on the same matrix:
  *   bench_linalg OP N MODE [NB [NPROW]]
  * OP potrf (Cholesky, N^3/3 flops) or eigh (eigenvalues and eigenvectors);
- * MODE dist: hksweep's dist layer on every rank (hk_dist_cholesky: its own
- * factorisation on one process row, pdpotrf otherwise or with
- * HKSWEEP_CHOLESKY=pdpotrf; or hk_dist_eigh = pdsyevd), block size NB, NPROW
- * grid rows (0: squarest);
+ * MODE dist: ScaLAPACK through hksweep's dist layer on every rank (pdpotrf,
+ * or hk_dist_eigh = pdsyevd), block size NB, NPROW grid rows (0: squarest);
  * MODE serial: LAPACK dpotrf / dsyevd in one process, BLAS threads from
  * HKSWEEP_BLAS_THREADS. The matrix is Th of the synthetic task (N = 20 z per
  * distinct x) plus 1e-3 I, filled once and copied back before each of the
@@ -101,18 +99,10 @@ int main(int argc, char **argv)
         if (!serial) MPI_Allreduce(MPI_IN_PLACE, &check, 1, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
     }
     const double flops = eigh ? 0 : (double)n * n * n / 3;
-    /* which factorisation hk_dist_cholesky took: hksweep's own on one process row (outer blocks of
-     * `group` panels), else ScaLAPACK's */
-    char method[32] = "-";
-    if (!eigh && !serial) {
-        int group = hk_dist_cholesky_last();
-        if (group) snprintf(method, sizeof method, "own-group-%d", group);
-        else snprintf(method, sizeof method, "pdpotrf");
-    }
     if (rank == 0)
-        printf("op=%s method=%s mode=%s ranks=%d grid=%dx%d blas_threads=%d core=%s nb=%d n=%d info=%d seconds=%.3f "
+        printf("op=%s mode=%s ranks=%d grid=%dx%d blas_threads=%d core=%s nb=%d n=%d info=%d seconds=%.3f "
                "gflops=%.2f check=%.15g lam_max=%.15g lam_mid=%.15g\n",
-               eigh ? (serial ? "dsyevd" : "pdsyevd") : (serial ? "dpotrf" : "cholesky"), method, argv[3],
+               eigh ? (serial ? "dsyevd" : "pdsyevd") : (serial ? "dpotrf" : "pdpotrf"), argv[3],
                serial ? 1 : size, g.nprow, g.npcol, blas.threads, blas.core, nb, n, info, best,
                flops / best / 1e9, check, lam_max, lam_mid);
     free(work), free(iwork), free(saved), free(w);

@@ -206,22 +206,17 @@ static void one_case(int nprow, int nb, int distinct_x, int per_x, enum hk_kerne
     hk_dataset_free(&te);
 }
 
-/* The Cholesky factor itself, by hksweep's 1 x Q factorisation (outer blocks
- * of `group` panels) or by pdpotrf, against serial LAPACK dpotrf of the same
- * matrix: a random SPD matrix (and one that is not positive definite from
- * row `bad`), N not a multiple of the block. The strict upper triangle holds
- * NaN, which must neither be read (it would spread into the factor) nor be
- * changed; a failure is reported as dpotrf reports it; and the method asked
- * for is the one that ran (not a silent fallback to pdpotrf). */
-static void cholesky_case(int nprow, int nb, int N, const char *method, int group, int bad)
+/* The Cholesky factor itself (hk_dist_cholesky) against serial LAPACK dpotrf
+ * of the same matrix: a random SPD matrix (and one that is not positive
+ * definite from row `bad`), N not a multiple of the block, ranks holding no
+ * column. The strict upper triangle holds NaN, which must neither be read (it
+ * would spread into the factor) nor be changed; a failure is reported as
+ * dpotrf reports it. */
+static void cholesky_case(int nprow, int nb, int N, int bad)
 {
     char what[128];
-    snprintf(what, sizeof what, "cholesky %s group %d, grid nprow %d, nb %d, N %d%s", method, group, nprow, nb, N,
+    snprintf(what, sizeof what, "cholesky, grid nprow %d, nb %d, N %d%s", nprow, nb, N,
              bad >= 0 ? ", not positive definite" : "");
-    setenv("HKSWEEP_CHOLESKY", method, 1);
-    char gs[16];
-    snprintf(gs, sizeof gs, "%d", group);
-    setenv("HKSWEEP_CHOLESKY_GROUP", gs, 1);
     struct hk_grid g;
     hk_grid_create(&g, MPI_COMM_WORLD, nprow);
     /* A = B B^T / N + I with B uniform in [-1, 1): the same on every rank (a fixed generator) */
@@ -242,9 +237,6 @@ static void cholesky_case(int nprow, int nb, int N, const char *method, int grou
     hk_dmatrix_create(&A, &g, N, N, nb);
     hk_dist_columns_set(&A, full);
     int info = hk_dist_cholesky(&A), ref_info = 0;
-    const int want_group = (!strcmp(method, "pdpotrf") || nprow > 1) ? 0 : group;
-    CHECK(hk_dist_cholesky_last() == want_group, "%s: ran with group %d (0: pdpotrf), want %d", what,
-          hk_dist_cholesky_last(), want_group);
     double *L = malloc((size_t)N * N * sizeof(double));
     hk_dist_columns_allgather(&A, L);
     double *ref = malloc((size_t)N * N * sizeof(double));
@@ -267,8 +259,6 @@ static void cholesky_case(int nprow, int nb, int N, const char *method, int grou
     hk_dmatrix_destroy(&A);
     hk_grid_destroy(&g);
     free(full); free(b); free(L); free(ref);
-    unsetenv("HKSWEEP_CHOLESKY");
-    unsetenv("HKSWEEP_CHOLESKY_GROUP");
 }
 
 int main(int argc, char **argv)
@@ -290,20 +280,14 @@ int main(int argc, char **argv)
         }
         one_case(nprow, 32, 40, 5, HK_TMLP, tmpdir);            /* N = 200 */
     }
-    /* the factor by both methods, on one process row (hksweep's own) and on the most square grid */
+    /* the factor itself, on every grid shape */
     for (int nprow = 1; nprow <= size; nprow++) {
-        if (size % nprow || (nprow > 1 && nprow * nprow > size)) continue;
-        static const int groups[] = {1, 2, 3, 5};
-        for (int k = 0; k < 4; k++) {
-            cholesky_case(nprow, 16, 203, "own", groups[k], -1);
-            cholesky_case(nprow, 16, 203, "own", groups[k], 150);
-        }
-        cholesky_case(nprow, 7, 64, "own", 2, -1);  /* fewer panels than one outer block per rank */
-        cholesky_case(nprow, 64, 100, "own", 1, -1); /* two blocks: on 4 ranks, two hold no column */
-        cholesky_case(nprow, 64, 130, "own", 2, -1);
-        cholesky_case(nprow, 64, 40, "own", 2, 0);  /* one block, the first entry negative */
-        cholesky_case(nprow, 16, 203, "pdpotrf", 2, -1);
-        cholesky_case(nprow, 16, 203, "pdpotrf", 2, 150);
+        if (size % nprow) continue;
+        cholesky_case(nprow, 16, 203, -1);
+        cholesky_case(nprow, 16, 203, 150);
+        cholesky_case(nprow, 7, 64, -1);
+        cholesky_case(nprow, 64, 100, -1); /* two blocks: on 4 ranks, two hold no column */
+        cholesky_case(nprow, 64, 40, 0);   /* one block, the first entry negative */
     }
     if (rank == 0) rmdir(tmpdir);
     int failures = check_failures;

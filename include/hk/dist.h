@@ -51,17 +51,9 @@ double hk_dist_trace(const struct hk_dmatrix *A);
 void hk_dist_columns_set(struct hk_dmatrix *v, const double *values);
 int hk_dist_columns_allgather(const struct hk_dmatrix *v, double *values);
 
-/* Cholesky factorisation A = L L^T (lower) in place: 0, or the order of the
- * leading minor that is not positive definite (> 0, as pdpotrf reports it).
- * On a 1 x Q grid by hksweep's own delayed-update factorisation (outer blocks
- * of hk_dist_cholesky_group panels), else by ScaLAPACK's pdpotrf; the strict
- * upper triangle is left as it was. hk_dist_cholesky_last: the group the last
- * call on this rank used (0: pdpotrf). The solve A X = B (pdpotrs) in place. */
+/* Cholesky factorisation A = L L^T (lower) and solve A X = B in place.
+ * Returns 0, or the ScaLAPACK info (> 0: not positive definite). */
 int hk_dist_cholesky(struct hk_dmatrix *A);
-int hk_dist_cholesky_group(const struct hk_grid *g);
-int hk_dist_cholesky_last(void);
-/* The factorisation's workspace per rank, in doubles (for memory predictions). */
-double hk_dist_cholesky_workspace(int n, int nb, int nprow, int npcol);
 int hk_dist_cholesky_solve(const struct hk_dmatrix *L, struct hk_dmatrix *B);
 
 /* Eigendecomposition of a symmetric distributed matrix with ScaLAPACK's

@@ -299,8 +299,7 @@ static void estimate(const struct hk_point *p, int team_size, const struct hk_ra
     /* the network and its gradient, generated weights of every x, two NTKs;
      * the kernel side: Th, Z, Th* and P (N x N twice, M x N twice) per rank */
     double net_mem = 8 * (2 * params + 2 * nx * P + 2 * N * N);
-    double kernel_mem = 8 * (2 * N * N + 2 * M * N) / team_size + hk_dist_eigh_workspace((int)N, 64, 1, team_size) +
-                        8 * hk_dist_cholesky_workspace((int)N, 64, 1, team_size);
+    double kernel_mem = 8 * (2 * N * N + 2 * M * N) / team_size + hk_dist_eigh_workspace((int)N, 64, 1, team_size);
     e->mem_bytes_per_rank = net_mem + kernel_mem;
     /* per step, forward and backward over the training set: ~6 flops per weight use */
     double per_step = 6 * nx * params + 6 * N * P;

@@ -1,7 +1,7 @@
 /* hyperkernel-regression: kernel ridge regression with the hyperkernel (and
  * optionally the hyper-GP and the plain-MLP NTK) on the synthetic hyper-sine
  * task. The training Gram matrix is assembled block-cyclically on the team's
- * grid, each rank computing only its own blocks, factored (hk_dist_cholesky) and
+ * grid, each rank computing only its own blocks, factored with pdpotrf and
  * solved with pdpotrs; test predictions go chunk by chunk through pdgemm (hk_krr, krr.c). */
 #include <math.h>
 #include <stdio.h>
@@ -121,8 +121,7 @@ static void estimate(const struct hk_point *p, int team_size, const struct hk_ra
     hk_grid_shape(team_size, prm.common.grid_rows, &nprow, &npcol);
     double N = dims.n_train, M = dims.n_test;
     if (chunk > M) chunk = (int)M;
-    double gram = (double)hk_local_elements_max((int)N, (int)N, nb, nprow, npcol) +
-                  hk_dist_cholesky_workspace((int)N, nb, nprow, npcol);
+    double gram = (double)hk_local_elements_max((int)N, (int)N, nb, nprow, npcol);
     double test = (double)hk_local_elements_max(chunk, (int)N, nb, nprow, npcol);
     double data = (double)t->distinct_x * dims.dx + N * dims.dz + (double)t->test_distinct_x * dims.dx + M * dims.dz +
                   3 * N + 2 * M;

@@ -367,8 +367,7 @@ static void estimate_pixels(const struct pixel_point *pp, int team_size, const s
     int nb = pp->common.block_size, nprow, npcol;
     hk_grid_shape(team_size, pp->common.grid_rows, &nprow, &npcol);
     double chunk = fmin((double)prm->test_chunk, M);
-    double gram = (double)hk_local_elements_max((int)N, (int)N, nb, nprow, npcol) +
-                  hk_dist_cholesky_workspace((int)N, nb, nprow, npcol);
+    double gram = (double)hk_local_elements_max((int)N, (int)N, nb, nprow, npcol);
     double tblk = (double)hk_local_elements_max((int)chunk, (int)N, nb, nprow, npcol);
     double data = (U + T) * (dx + HK_IMG_PIXELS) + (N + M) * (dz + 3) + 3 * M;
     struct hk_depths d = {prm->depth_f, prm->depth_g, 0};

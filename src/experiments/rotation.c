@@ -320,7 +320,7 @@ static void estimate(const struct hk_point *p, int team_size, const struct hk_ra
         /* a ridge search fills the Gram matrix and the validation rows once, keeps both, and refactors a
          * copy of the Gram matrix for each ridge of the grid */
         const double gram = (double)hk_local_elements_max((int)N, (int)N, nb, nprow, npcol);
-        k_mem = gram + hk_dist_cholesky_workspace((int)N, nb, nprow, npcol) + (double)hk_local_elements_max((int)chunk, (int)N, nb, nprow, npcol) +
+        k_mem = gram + (double)hk_local_elements_max((int)chunk, (int)N, nb, nprow, npcol) +
                 2 * (N + M) * HK_ROTATION_CLASSES + ws / 8 + (V > 0 ? gram + V * N / team_size : 0);
         double pairs = N * (N + 1) / 2 + V * N + M * N;
         entries += pairs;
