@@ -94,7 +94,7 @@ static inline void sd_and_inverse(double k, double *sd, double *isd)
 
 /* The activation table. Entry 0 is the default of every kernel. */
 static const struct hk_activation activations[] = {
-    {"relu", relu_dual, hk_relu_layer, hk_relu_hyper_layer},
+    {"relu", relu_dual, hk_relu_layer, hk_relu_hyper_column},
 };
 
 const struct hk_activation *hk_activation(int index)
@@ -262,27 +262,15 @@ static void column_f_table(const struct column *c, double *out)
 }
 
 /* Hyper-GP and hyperkernel: the g recursion of section 4 in Horner form,
- * acc_l = acc_{l-1} Sf Vd(K_{l-1}) + In_l. */
-HK_VECTOR_CLONES
+ * acc_l = acc_{l-1} Sf Vd(K_{l-1}) + In_l, all layers per chunk in the
+ * activation's fused column form. */
 static void column_hyper(const struct column *c, double *out)
 {
-    /* restrict locals: through c and w the compiler would assume the lanes may alias the tables, and keep
-     * these loops scalar */
-    const int m = c->m;
-    const double *restrict sf = c->sf, *restrict tf = c->tf, *restrict z0 = c->z0;
-    double *restrict k = c->w->k, *restrict acc = c->w->acc;
-    /* the lanes past m too, from the tables' padding: the array forms compute them, and they stay finite */
-    for (int i = 0; i < hk_lanes_round(m); i++) {
-        k[i] = sf[i] * z0[i];
-        acc[i] = z0[i];
-    }
-    for (int l = 1; l < c->H; l++) {
-        size_t row_at = (size_t)(l - 1) * c->row_stride, col_at = (size_t)(l - 1) * c->col_stride;
-        c->act->hyper_layer(m, c->row_kdsd + row_at, c->row_kdisd + row_at, c->col_kdsd[col_at],
-                            c->col_kdisd[col_at], sf, k, acc);
-    }
-    if (c->kernel == HK_KH) for (int i = 0; i < m; i++) out[i] = k[i];
-    else for (int i = 0; i < m; i++) out[i] = tf[i] * acc[i];
+    double tail[HK_LANES];
+    c->act->hyper_column(c->m, c->H, c->kernel == HK_KH, c->row_kdsd, c->row_kdisd, c->row_stride, c->col_kdsd,
+                         c->col_kdisd, c->col_stride, c->sf, c->tf, c->z0, c->w->k, c->w->acc, out, tail);
+    const int whole = c->m / HK_LANES * HK_LANES;
+    memcpy(out + whole, tail, (size_t)(c->m - whole) * sizeof(double));
 }
 
 /* Plain MLP of L + H layers on (x, z): input kernel (x.x' + z.z') / (dx + dz). */
@@ -293,7 +281,8 @@ static void column_mlp(const struct column *c, double *out)
     const double *restrict s0 = c->s0, *restrict z0 = c->z0;
     double *restrict k = c->w->k, *restrict acc = c->w->acc, *restrict v = c->w->v, *restrict vd = c->w->vd;
     const double dx = c->dx, dz = c->dz, inv_dxz = 1.0 / (c->dx + c->dz);
-    for (int i = 0; i < hk_lanes_round(m); i++) { /* past m too, as in column_hyper */
+    /* past m too, from the tables' padding: the array forms compute those lanes */
+    for (int i = 0; i < hk_lanes_round(m); i++) {
         double sxy = (s0[i] * dx + z0[i] * dz) * inv_dxz;
         k[i] = acc[i] = sxy;
     }

@@ -102,9 +102,70 @@ void hk_relu_layer(int n, const double *restrict sx, const double *restrict isx,
     for (int i = 0; i < n; i += HK_LANES) layer_chunk(sx + i, isx + i, sy, isy, kxy + i, v + i, vd + i);
 }
 
-HK_DUAL_CLONES
-void hk_relu_hyper_layer(int n, const double *restrict sx, const double *restrict isx, double sy, double isy,
-                         const double *restrict sf, double *restrict k, double *restrict acc)
+/* One layer of g over a column segment, chunk by chunk. The first layer
+ * starts from K_1 = Sf z.z', acc_1 = z.z' (read from the tables, not the
+ * lanes); the last stores the entry K (Kh) or Tf acc (Th) straight into the
+ * matrix. out has no padding (it is the matrix): a last chunk that does
+ * not fit goes whole into tail (HK_LANES long), for the caller to copy the
+ * entries below n; a branch there would let the compiler compute those
+ * entries with scalar instructions. first and last are constants in each call,
+ * so each combination compiles to its own loop. */
+static inline void hyper_pass(int first, int last, int kh_only, int n, const double *restrict sx,
+                              const double *restrict isx, double sy, double isy, const double *restrict sf,
+                              const double *restrict tf, const double *restrict z0, double *restrict k,
+                              double *restrict acc, double *restrict out, double *restrict tail)
 {
-    for (int i = 0; i < n; i += HK_LANES) hyper_chunk(sx + i, isx + i, sy, isy, sf + i, k + i, acc + i);
+    for (int i = 0; i < n; i += HK_LANES) {
+        double kk[HK_LANES], aa[HK_LANES];
+        for (int j = 0; j < HK_LANES; j++) {
+            kk[j] = first ? sf[i + j] * z0[i + j] : k[i + j];
+            aa[j] = first ? z0[i + j] : acc[i + j];
+        }
+        hyper_chunk(sx + i, isx + i, sy, isy, sf + i, kk, aa);
+        if (!last) {
+            for (int j = 0; j < HK_LANES; j++) {
+                k[i + j] = kk[j];
+                acc[i + j] = aa[j];
+            }
+            continue;
+        }
+        double o[HK_LANES], *dst = i + HK_LANES <= n ? out + i : tail;
+        for (int j = 0; j < HK_LANES; j++) o[j] = kh_only ? kk[j] : tf[i + j] * aa[j];
+        for (int j = 0; j < HK_LANES; j++) dst[j] = o[j];
+    }
+}
+
+/* A column segment of Kh or Th: layer by layer over the whole segment (the
+ * chunks of one layer are independent, which keeps the vector units busy
+ * while each waits on its square roots), with the start of the recursion
+ * fused into the first layer and the entry into the last, where separate
+ * loops over the lanes took 15 % of a Gram matrix's time. */
+HK_DUAL_CLONES
+void hk_relu_hyper_column(int n, int H, int kh_only, const double *restrict row_sd, const double *restrict row_isd,
+                          long row_stride, const double *restrict col_sd, const double *restrict col_isd,
+                          long col_stride, const double *restrict sf, const double *restrict tf,
+                          const double *restrict z0, double *restrict k, double *restrict acc,
+                          double *restrict out, double *restrict tail)
+{
+    if (H == 1) { /* no layer of g: K = Sf z.z', acc = z.z' */
+        const double *restrict f = kh_only ? sf : tf;
+        for (int i = 0; i < n; i += HK_LANES) {
+            double o[HK_LANES], *dst = i + HK_LANES <= n ? out + i : tail;
+            for (int j = 0; j < HK_LANES; j++) o[j] = f[i + j] * z0[i + j];
+            for (int j = 0; j < HK_LANES; j++) dst[j] = o[j];
+        }
+        return;
+    }
+    for (int l = 1; l < H; l++) {
+        size_t r = (size_t)(l - 1) * row_stride, c = (size_t)(l - 1) * col_stride;
+        const double *sx = row_sd + r, *isx = row_isd + r;
+        if (H == 2)
+            hyper_pass(1, 1, kh_only, n, sx, isx, col_sd[c], col_isd[c], sf, tf, z0, k, acc, out, tail);
+        else if (l == 1)
+            hyper_pass(1, 0, kh_only, n, sx, isx, col_sd[c], col_isd[c], sf, tf, z0, k, acc, out, tail);
+        else if (l < H - 1)
+            hyper_pass(0, 0, kh_only, n, sx, isx, col_sd[c], col_isd[c], sf, tf, z0, k, acc, out, tail);
+        else
+            hyper_pass(0, 1, kh_only, n, sx, isx, col_sd[c], col_isd[c], sf, tf, z0, k, acc, out, tail);
+    }
 }

@@ -20,7 +20,7 @@ body() { awk -v f="<$1>:" '$2 == f { p = 1; next } p && /^$/ { p = 0 } p' <<<"$d
 # square root (the dual map's two roots), FMA where the clone has it, no
 # scalar double arithmetic (a remainder loop) and no call (fmax, fmin, sqrt
 # or acos from libm: what a scalar loop calls)
-for fn in hk_relu_layer hk_relu_hyper_layer; do
+for fn in hk_relu_layer hk_relu_hyper_column; do
   for clone in "$fn.avx512f zmm sqrtpd.*zmm vfmadd" "$fn.fma ymm sqrtpd.*ymm vfmadd" "$fn.default mulpd sqrtpd none"; do
     set -- $clone
     text=$(body "$1")

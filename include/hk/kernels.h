@@ -85,10 +85,18 @@ struct hk_activation {
      * any finite values (they are computed and ignored). */
     void (*layer)(int n, const double *sx, const double *isx, double sy, double isy, const double *kxy, double *v,
                   double *vd);
-    /* one layer of g fused with the Horner step of the hyperkernel:
-     * acc[i] = acc[i] sf[i] Vd(K) + V(K), k[i] = sf[i] V(K), K = (sx[i]^2, sy^2, k[i]) */
-    void (*hyper_layer)(int n, const double *sx, const double *isx, double sy, double isy, const double *sf,
-                        double *k, double *acc);
+    /* a column segment of Kh (kh_only) or Th: the g recursion of section 4
+     * in Horner form over all H layers, K_1 = sf z0, acc_1 = z0,
+     * acc_{l+1} = acc_l sf Vd(K_l) + V(K_l), K_{l+1} = sf V(K_l) with
+     * K_l's variances (row_sd[(l-1) row_stride + i], col_sd[(l-1) col_stride])
+     * as sd and 1/sd; out[i] = K_H or tf[i] acc_H. The inputs are read, and
+     * the work lanes k and acc written, in whole chunks as above; out is
+     * written for i < n, whole chunks only: when n is not a whole number of
+     * chunks the last goes whole to tail (HK_LANES long), entries
+     * n - n % HK_LANES .. n - 1 first, for the caller to copy. */
+    void (*hyper_column)(int n, int H, int kh_only, const double *row_sd, const double *row_isd, long row_stride,
+                         const double *col_sd, const double *col_isd, long col_stride, const double *sf,
+                         const double *tf, const double *z0, double *k, double *acc, double *out, double *tail);
 };
 /* The chunk of the array forms: a whole vector of AVX-512, two of AVX2,
  * four of SSE2, so no element is ever left to a scalar remainder loop. */
@@ -97,8 +105,9 @@ static inline int hk_lanes_round(int n) { return (n + HK_LANES - 1) / HK_LANES *
 /* The scalar ReLU's array forms (kernels_dual.c), entries of the table. */
 void hk_relu_layer(int n, const double *sx, const double *isx, double sy, double isy, const double *kxy, double *v,
                    double *vd);
-void hk_relu_hyper_layer(int n, const double *sx, const double *isx, double sy, double isy, const double *sf,
-                         double *k, double *acc);
+void hk_relu_hyper_column(int n, int H, int kh_only, const double *row_sd, const double *row_isd, long row_stride,
+                          const double *col_sd, const double *col_isd, long col_stride, const double *sf,
+                          const double *tf, const double *z0, double *k, double *acc, double *out, double *tail);
 const struct hk_activation *hk_activation(int index);   /* NULL if out of range */
 int hk_activation_count(void);
 
