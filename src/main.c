@@ -281,6 +281,7 @@ int main(int argc, char **argv)
     }
     if (c->mpi) {
         int provided;
+        hk_mpi_one_node_defaults();
         MPI_Init_thread(&argc, &argv, MPI_THREAD_MULTIPLE, &provided);
         MPI_Comm_rank(MPI_COMM_WORLD, &world_rank);
         hk_signals_install();

@@ -21,6 +21,27 @@ extern const char hk_git_commit_text[];   /* generated at build time */
 const char *hk_git_commit(void) { return hk_git_commit_text; }
 const char *hk_version(void) { return "0.1.0"; }
 
+static char mpi_transports[200] = "not set by hksweep";
+
+void hk_mpi_one_node_defaults(void)
+{
+    const char *size = getenv("OMPI_COMM_WORLD_SIZE"), *local = getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
+    const char *off = getenv("HKSWEEP_MPI_ONE_NODE"), *pml = getenv("OMPI_MCA_pml"), *btl = getenv("OMPI_MCA_btl");
+    const char *why = NULL;
+    if (off && !strcmp(off, "0")) why = "HKSWEEP_MPI_ONE_NODE=0";
+    else if (pml || btl) why = "set by the user";
+    else if (size && (!local || strcmp(size, local))) why = "ranks on several nodes";
+    else if (!size && (getenv("PMIX_RANK") || getenv("PMI_RANK") || getenv("PMI_SIZE"))) why = "launched by srun";
+    if (!why) {
+        setenv("OMPI_MCA_pml", "ob1", 0);
+        setenv("OMPI_MCA_btl", "self,vader", 0);
+        snprintf(mpi_transports, sizeof mpi_transports, "pml=ob1 btl=self,vader (one node: set by hksweep)");
+        return;
+    }
+    snprintf(mpi_transports, sizeof mpi_transports, "pml=%s btl=%s (%s)", pml ? pml : "default",
+             btl ? btl : "default", why);
+}
+
 void hk_blas_limit_threads(void)
 {
     const char *env = getenv("HKSWEEP_BLAS_THREADS");
@@ -116,6 +137,7 @@ void hk_provenance_collect(struct hk_attrs *prov, const struct hk_blas_info *bla
     MPI_Get_library_version(buf, &len);
     buf[strcspn(buf, "\n")] = 0;
     hk_attrs_text(prov, "mpi_library", buf);
+    hk_attrs_text(prov, "mpi_transports", mpi_transports);
     hk_store_library_version(buf, sizeof buf);
     hk_attrs_text(prov, "hdf5_version", buf);
     hk_attrs_text(prov, "libyaml_version", yaml_get_version_string());

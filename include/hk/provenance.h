@@ -22,6 +22,15 @@ void hk_blas_probe(struct hk_blas_info *info, int measure);
 /* The warning line for a generic core, or NULL. */
 const char *hk_blas_warning(const struct hk_blas_info *info);
 
+/* Before MPI_Init: when every rank is on this node (an Open MPI mpirun whose
+ * ranks are all local, or a singleton), Open MPI's shared-memory transports
+ * only (OMPI_MCA_pml=ob1, OMPI_MCA_btl=self,vader), which skip 0.2 s of
+ * probing network transports (PSM2, OFI) in MPI_Init. Left alone when the
+ * user set either variable (mpirun --mca passes them so), under a direct
+ * srun launch, across nodes, or with HKSWEEP_MPI_ONE_NODE=0. Provenance
+ * records which (mpi_transports). */
+void hk_mpi_one_node_defaults(void);
+
 /* Fills provenance attributes common to every command. */
 void hk_provenance_collect(struct hk_attrs *prov, const struct hk_blas_info *blas, int world_size);
 const char *hk_git_commit(void);

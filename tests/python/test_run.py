@@ -56,6 +56,30 @@ def test_provenance(reference):
         assert all((r.decode() if isinstance(r, bytes) else r) == runs[0] for r in f["points/run"][...])
 
 
+def test_one_node_mpi_transports(tmp_path):
+    """Every rank on this node (mpirun, or a singleton): hksweep sets Open MPI's shared-memory transports before
+    MPI_Init, which skips 0.2 s of probing network transports, and records it; the user's --mca (which mpirun
+    passes as OMPI_MCA_*) and HKSWEEP_MPI_ONE_NODE=0 leave the choice to Open MPI."""
+    cfg = tmp_path / "one.yaml"
+    cfg.write_text("experiment: hyperkernel-regression\nparams: {distinct_x: 5, samples_per_x: 4}\n")
+    env = {k: v for k, v in ENV.items() if not k.startswith("OMPI_MCA_") and k != "HKSWEEP_MPI_ONE_NODE"}
+    mpirun = [MPIRUN, "--oversubscribe", "--allow-run-as-root", "-np", "2"]
+    cases = [("singleton", [], {}, "pml=ob1 btl=self,vader (one node: set by hksweep)"),
+             ("2 ranks", mpirun, {}, "pml=ob1 btl=self,vader (one node: set by hksweep)"),
+             ("--mca", mpirun + ["--mca", "btl", "self,vader,tcp"], {},
+              "pml=default btl=self,vader,tcp (set by the user)"),
+             ("opt out", mpirun, {"HKSWEEP_MPI_ONE_NODE": "0"}, "pml=default btl=default (HKSWEEP_MPI_ONE_NODE=0)")]
+    for name, launch, extra, want in cases:
+        out = tmp_path / name.replace(" ", "_")
+        proc = subprocess.run([*launch, HKSWEEP, "run", cfg, "--out", out, "--quiet"], capture_output=True,
+                              text=True, env=dict(env, **extra), timeout=120)
+        assert proc.returncode == 0, f"{name}: {proc.stderr}"
+        with h5py.File(out / "results.h5") as f:
+            (run,) = f["provenance"].values()
+            assert run.attrs["mpi_transports"] == want, name
+            assert run.attrs["mpi_world_size"] == (1 if name == "singleton" else 2), name
+
+
 def test_two_ranks_one_team_gives_same_results(reference, small_config, tmp_path):
     _, _, rows, _ = reference
     hk("run", small_config(team=2), "--out", tmp_path / "o2", ranks=2, check=True)
