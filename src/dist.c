@@ -182,9 +182,13 @@ static int single_rank_eigh(struct hk_dmatrix *A, double *w, struct hk_dmatrix *
 {
     int info = 0, lwork = -1, liwork = -1, iwq = 0;
     double wq = 0;
+    /* LAPACK computes its minimum workspace, 1 + 6N + 2N^2, in 32-bit integers: from N = 32,768 on it wraps,
+     * and from 46,341 on it wraps to a small positive size that dsyevd accepts and then overruns. The
+     * distributed path refuses the same sizes (its guard below). */
+    double need = 1 + 6.0 * A->n + 2.0 * A->n * (double)A->n;
+    if (need > 2e9) return hk_fail("dsyevd workspace of %.3g doubles is too large for one rank (N = %d)", need, A->n);
     dsyevd_("V", "L", &A->n, A->a, &A->lld, w, &wq, &lwork, &iwq, &liwork, &info);
     if (info != 0) return hk_fail("dsyevd workspace query failed (info %d)", info);
-    if (wq > 2e9) return hk_fail("dsyevd workspace of %.3g doubles is too large for one rank", wq);
     lwork = (int)wq + 1;
     liwork = iwq;
     double *work = hk_try_malloc((size_t)lwork * sizeof(double));

@@ -262,8 +262,9 @@ static void column_f_table(const struct column *c, double *out)
 }
 
 /* Hyper-GP and hyperkernel: the g recursion of section 4 in Horner form,
- * acc_l = acc_{l-1} Sf Vd(K_{l-1}) + In_l, all layers per chunk in the
- * activation's fused column form. */
+ * acc_l = acc_{l-1} Sf Vd(K_{l-1}) + In_l, in the activation's column form
+ * (layer by layer over the segment, its start fused into the first layer and
+ * the entry into the last). */
 static void column_hyper(const struct column *c, double *out)
 {
     double tail[HK_LANES];

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 #include <yaml.h>
@@ -23,13 +24,38 @@ const char *hk_version(void) { return "0.1.0"; }
 
 static char mpi_transports[200] = "not set by hksweep";
 
+/* Whether the user's own MCA parameter file ($HOME/.openmpi/mca-params.conf)
+ * sets pml or btl: the environment would override it. (The system file sets
+ * exclusions on Debian, "pml = ^ucx", "btl = ^uct,openib,ofi", which ob1,
+ * self and vader satisfy.) */
+static int user_file_sets_transports(void)
+{
+    const char *home = getenv("HOME");
+    if (!home) return 0;
+    char path[4096], line[512];
+    snprintf(path, sizeof path, "%s/.openmpi/mca-params.conf", home);
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;
+    int found = 0;
+    while (!found && fgets(line, sizeof line, f)) {
+        const char *p = line + strspn(line, " \t");
+        size_t n = strcspn(p, " \t=");
+        if ((n == 3 && (!strncmp(p, "pml", 3) || !strncmp(p, "btl", 3))) && strchr(p, '=')) found = 1;
+    }
+    fclose(f);
+    return found;
+}
+
 void hk_mpi_one_node_defaults(void)
 {
     const char *size = getenv("OMPI_COMM_WORLD_SIZE"), *local = getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
     const char *off = getenv("HKSWEEP_MPI_ONE_NODE"), *pml = getenv("OMPI_MCA_pml"), *btl = getenv("OMPI_MCA_btl");
     const char *why = NULL;
-    if (off && !strcmp(off, "0")) why = "HKSWEEP_MPI_ONE_NODE=0";
+    if (off && (!strcmp(off, "0") || !strcasecmp(off, "off") || !strcasecmp(off, "no") || !strcasecmp(off, "false")))
+        why = "HKSWEEP_MPI_ONE_NODE=0";
     else if (pml || btl) why = "set by the user";
+    else if (getenv("OMPI_MCA_mca_base_param_files") || user_file_sets_transports())
+        why = "the user's MCA parameter file";
     else if (size && (!local || strcmp(size, local))) why = "ranks on several nodes";
     else if (!size && (getenv("PMIX_RANK") || getenv("PMI_RANK") || getenv("PMI_SIZE"))) why = "launched by srun";
     if (!why) {

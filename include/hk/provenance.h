@@ -26,9 +26,10 @@ const char *hk_blas_warning(const struct hk_blas_info *info);
  * ranks are all local, or a singleton), Open MPI's shared-memory transports
  * only (OMPI_MCA_pml=ob1, OMPI_MCA_btl=self,vader), which skip 0.2 s of
  * probing network transports (PSM2, OFI) in MPI_Init. Left alone when the
- * user set either variable (mpirun --mca passes them so), under a direct
- * srun launch, across nodes, or with HKSWEEP_MPI_ONE_NODE=0. Provenance
- * records which (mpi_transports). */
+ * user set either variable (mpirun --mca passes them so) or either in their
+ * own MCA parameter file, under a direct srun launch, across nodes, or with
+ * HKSWEEP_MPI_ONE_NODE=0 (or off, no, false). Provenance records which
+ * (mpi_transports). */
 void hk_mpi_one_node_defaults(void);
 
 /* Fills provenance attributes common to every command. */

@@ -59,16 +59,26 @@ def test_provenance(reference):
 def test_one_node_mpi_transports(tmp_path):
     """Every rank on this node (mpirun, or a singleton): hksweep sets Open MPI's shared-memory transports before
     MPI_Init, which skips 0.2 s of probing network transports, and records it; the user's --mca (which mpirun
-    passes as OMPI_MCA_*) and HKSWEEP_MPI_ONE_NODE=0 leave the choice to Open MPI."""
+    passes as OMPI_MCA_*), the user's MCA parameter file and HKSWEEP_MPI_ONE_NODE=0 leave the choice to Open MPI."""
     cfg = tmp_path / "one.yaml"
     cfg.write_text("experiment: hyperkernel-regression\nparams: {distinct_x: 5, samples_per_x: 4}\n")
-    env = {k: v for k, v in ENV.items() if not k.startswith("OMPI_MCA_") and k != "HKSWEEP_MPI_ONE_NODE"}
+    # the launch environment of a plain shell on this machine, whatever runs the tests (srun sets PMIX_RANK)
+    env = {k: v for k, v in ENV.items()
+           if not k.startswith(("OMPI_MCA_", "PMIX_", "PMI_", "OMPI_COMM_WORLD_")) and k != "HKSWEEP_MPI_ONE_NODE"}
+    home = tmp_path / "home"
+    (home / ".openmpi").mkdir(parents=True)
+    (home / ".openmpi" / "mca-params.conf").write_text("# the user's own choice\n  btl = self,vader,tcp\n")
     mpirun = [MPIRUN, "--oversubscribe", "--allow-run-as-root", "-np", "2"]
-    cases = [("singleton", [], {}, "pml=ob1 btl=self,vader (one node: set by hksweep)"),
-             ("2 ranks", mpirun, {}, "pml=ob1 btl=self,vader (one node: set by hksweep)"),
+    # verbose selection (parameters other than pml and btl themselves): which components Open MPI loads
+    verbose = ["--mca", "pml_base_verbose", "10", "--mca", "btl_base_verbose", "10"]
+    ours = "pml=ob1 btl=self,vader (one node: set by hksweep)"
+    cases = [("singleton", [], {}, ours),
+             ("2 ranks", mpirun + verbose, {}, ours),
              ("--mca", mpirun + ["--mca", "btl", "self,vader,tcp"], {},
               "pml=default btl=self,vader,tcp (set by the user)"),
-             ("opt out", mpirun, {"HKSWEEP_MPI_ONE_NODE": "0"}, "pml=default btl=default (HKSWEEP_MPI_ONE_NODE=0)")]
+             ("mca file", mpirun, {"HOME": str(home)}, "pml=default btl=default (the user's MCA parameter file)"),
+             ("opt out", mpirun + verbose, {"HKSWEEP_MPI_ONE_NODE": "off"},
+              "pml=default btl=default (HKSWEEP_MPI_ONE_NODE=0)")]
     for name, launch, extra, want in cases:
         out = tmp_path / name.replace(" ", "_")
         proc = subprocess.run([*launch, HKSWEEP, "run", cfg, "--out", out, "--quiet"], capture_output=True,
@@ -78,6 +88,12 @@ def test_one_node_mpi_transports(tmp_path):
             (run,) = f["provenance"].values()
             assert run.attrs["mpi_transports"] == want, name
             assert run.attrs["mpi_world_size"] == (1 if name == "singleton" else 2), name
+        if launch[-1:] == verbose[-1:]:
+            # the setting reached MPI_Init: no TCP transport and no cm PML loaded with it, both without
+            loaded = {line.split("found loaded component ")[1].strip() for line in proc.stdout.splitlines() +
+                      proc.stderr.splitlines() if "components_open: found loaded component" in line}
+            assert "ob1" in loaded and "vader" in loaded, (name, loaded)
+            assert ("tcp" in loaded) == (name == "opt out") and ("cm" in loaded) == (name == "opt out"), (name, loaded)
 
 
 def test_two_ranks_one_team_gives_same_results(reference, small_config, tmp_path):
