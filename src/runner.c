@@ -260,6 +260,10 @@ static int run_point(int item, MPI_Comm team, void *arg, struct hk_point_report 
     int outcome = r.status == HK_OK                                   ? HK_POINT_OK
                   : r.status == HK_FAILED || r.status == HK_DIVERGED ? HK_POINT_FAILED
                                                                       : HK_POINT_ABANDONED;
+    /* an abandoned point reports its status too: a report left as the scheduler zeroed it read as a finished
+     * point whose metrics are all 0 in the end-of-run summary */
+    for (int k = 0; k < HK_REPORT_VALUES; k++) report->values[k] = NAN;
+    report->status = (int)r.status;
     if (trank == 0 && r.status != HK_ABANDONED) {
         struct hk_attrs info = {0}, params = {0};
         char stamp[64];

@@ -364,3 +364,6 @@ def test_signal_during_the_first_training_run_abandons_the_point(tmp_path):
     assert "Segmentation fault" not in stdout + stderr, stderr
     assert "abandoned" in stdout and "interrupted by signal 10" in stderr, stdout + stderr
     assert "1 not run" in stderr, stderr
+    # the summary must not show the abandoned point as a finished one with metrics of 0
+    summary = stdout.split("summary (mean +- std over seeds")[1]
+    assert "(no finished point)" in summary and "mse_hidden_hypernet 0" not in summary, summary
