@@ -104,7 +104,7 @@ static int gp_posterior(struct hk_dmatrix *K, const struct hk_dmatrix *Q, struct
     hk_dist_add_diagonal(K, ridge);
     int info = hk_dist_cholesky(K);
     if (!hk_all_ok(K->g->comm, info == 0))
-        return hk_fail("Kh + %g I is not positive definite (pdpotrf info %d); raise the ridge (--ridge)", ridge, info), 1;
+        return hk_fail("Kh + %g I is not positive definite (Cholesky info %d); raise the ridge (--ridge)", ridge, info), 1;
     const int M = Q->n;
     out->mean_kh = hk_malloc((size_t)M * Yd->n * sizeof(double));
     out->var_kh = hk_malloc((size_t)M * sizeof(double));
@@ -275,7 +275,7 @@ static int factor_th(const struct hk_depths *d, const struct hk_inputs *train, s
         info = hk_dist_cholesky(A);
     }
     if (info == 0) return 0;
-    return hk_fail("Th is not positive definite even with jitter %.3g (pdpotrf info %d at N = %d)", *jitter, info,
+    return hk_fail("Th is not positive definite even with jitter %.3g (Cholesky info %d at N = %d)", *jitter, info,
                    A->n), 1;
 }
 

@@ -1,7 +1,7 @@
 /* krr: kernel ridge regression on a team's process grid, shared by the
  * experiment kinds. The Gram matrix is filled block-cyclically where it
- * lives, optionally written to a snapshot, factored with pdpotrf (raising a
- * jitter by decades if needed) and solved with pdpotrs for k right-hand
+ * lives, optionally written to a snapshot, factored by hk_dist_cholesky (raising a
+ * jitter by decades if needed) and solved by hk_dist_cholesky_solve for k right-hand
  * sides at once; test predictions go through pdgemm one block of test rows
  * at a time, so a rank holds its share of one test_chunk x N matrix besides
  * the Gram matrix. A ridge search (hk_krr_select) also keeps a copy of the
@@ -69,7 +69,7 @@ static int krr_fit(enum hk_kernel kind, const struct hk_depths *d, const struct 
     st->info = info;
     if (info != 0) {
         hk_dmatrix_destroy(&K);
-        hk_fail("Gram matrix of %s is not positive definite even with jitter %.3g added to ridge %.3g (pdpotrf info "
+        hk_fail("Gram matrix of %s is not positive definite even with jitter %.3g added to ridge %.3g (Cholesky info "
                 "%d at N=%d); raise ridge", hk_kernel_name(kind), st->jitter, ridge, info, N);
         return 1;
     }

@@ -286,8 +286,6 @@ static int run_point(int item, MPI_Comm team, void *arg, struct hk_point_report 
         }
         hk_attrs_free(&info);
         hk_attrs_free(&params);
-        for (int k = 0; k < HK_REPORT_VALUES; k++) report->values[k] = NAN;
-        report->status = (int)r.status;
         if (r.status == HK_FAILED || r.status == HK_DIVERGED)
             snprintf(report->summary, sizeof report->summary, "%s: %.220s", hk_status_name(r.status), r.reason);
         else headline(ctx->exp, &r.metrics, report);

@@ -1,8 +1,8 @@
 /* hyperkernel-regression: kernel ridge regression with the hyperkernel (and
  * optionally the hyper-GP and the plain-MLP NTK) on the synthetic hyper-sine
  * task. The training Gram matrix is assembled block-cyclically on the team's
- * grid, each rank computing only its own blocks, factored with pdpotrf and
- * solved with pdpotrs; test predictions go chunk by chunk through pdgemm (hk_krr, krr.c). */
+ * grid, each rank computing only its own blocks, factored (hk_dist_cholesky) and
+ * solved (hk_dist_cholesky_solve); test predictions go chunk by chunk through pdgemm (hk_krr, krr.c). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
