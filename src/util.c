@@ -173,10 +173,11 @@ static double open_uniform(struct hk_rng *rng) /* (0, 1): safe for log */
     return ((double)(hk_rng_next(rng) >> 11) + 0.5) * 0x1.0p-53;
 }
 
-static double zig_normal(struct hk_rng *rng)
+/* A draw from its first 64 bits onward: accepted at once unless it falls in
+ * a box's wedge or in the tail, where more of the stream is used. */
+static double zig_from(struct hk_rng *rng, uint64_t bits)
 {
-    for (;;) {
-        uint64_t bits = hk_rng_next(rng);
+    for (;; bits = hk_rng_next(rng)) {
         double u = 2 * ((double)(bits >> 11) * 0x1.0p-53) - 1;
         int i = (int)(bits & (ZIG_BOXES - 1));
         if (fabs(u) < zig_ratio[i]) return u * zig_x[i];
@@ -195,10 +196,34 @@ static double zig_normal(struct hk_rng *rng)
     }
 }
 
+/* The fast path (98.8 % of draws) runs on a copy of the state held in
+ * registers; the rest goes through zig_from with the state written back.
+ * Drawing through *rng stored and reloaded the four words at every draw, and
+ * the loop ran 1.2-1.4x slower. The same numbers either way:
+ * tests/test_kernels.c pins them. */
 void hk_rng_normal_fill(struct hk_rng *rng, double *a, long count)
 {
     if (!zig_ready) zig_init();
-    for (long i = 0; i < count; i++) a[i] = zig_normal(rng);
+    uint64_t s0 = rng->s[0], s1 = rng->s[1], s2 = rng->s[2], s3 = rng->s[3];
+    for (long k = 0; k < count; k++) {
+        uint64_t bits = rotl(s1 * 5, 7) * 9, t = s1 << 17; /* hk_rng_next on the copy */
+        s2 ^= s0;
+        s3 ^= s1;
+        s1 ^= s2;
+        s0 ^= s3;
+        s2 ^= t;
+        s3 = rotl(s3, 45);
+        double u = 2 * ((double)(bits >> 11) * 0x1.0p-53) - 1;
+        int i = (int)(bits & (ZIG_BOXES - 1));
+        if (__builtin_expect(fabs(u) < zig_ratio[i], 1)) {
+            a[k] = u * zig_x[i];
+            continue;
+        }
+        rng->s[0] = s0, rng->s[1] = s1, rng->s[2] = s2, rng->s[3] = s3;
+        a[k] = zig_from(rng, bits);
+        s0 = rng->s[0], s1 = rng->s[1], s2 = rng->s[2], s3 = rng->s[3];
+    }
+    rng->s[0] = s0, rng->s[1] = s1, rng->s[2] = s2, rng->s[3] = s3;
 }
 
 double hk_now(void)

@@ -264,6 +264,36 @@ static void test_normal_sampler(void)
     free(a);
 }
 
+/* The ziggurat's stream is part of every result: a seed must give the same
+ * weights as when the published sweeps were computed. These fingerprints
+ * were printed by the fill of commit 7c03997 (before its fast path moved
+ * into registers): a million draws, the state after them, and the same
+ * stream drawn in pieces. */
+static void test_normal_stream_pinned(void)
+{
+    const long n = 1000003;
+    double *a = malloc(n * sizeof(double)), *b = malloc(n * sizeof(double));
+    struct hk_rng rng;
+    hk_rng_seed(&rng, 12345, 200);
+    hk_rng_normal_fill(&rng, a, n);
+    hk_rng_normal_fill(&rng, a + n - 5, 5);
+    uint64_t h = hk_fnv1a(a, n * sizeof(double), HK_FNV_OFFSET), next = hk_rng_next(&rng);
+    CHECK(h == 0x057508ee94b021c4ULL, "ziggurat stream changed: hash %016llx, want 057508ee94b021c4",
+          (unsigned long long)h);
+    CHECK(next == 0x0fca9604e4b5203aULL, "generator state after the fill changed: next %016llx",
+          (unsigned long long)next);
+    CHECK(a[0] == -0.91980136739548646 && a[1] == -0.55105724131584788, "first draws %.17g %.17g", a[0], a[1]);
+    /* in pieces of 1, 999 and the rest: the same numbers */
+    hk_rng_seed(&rng, 12345, 200);
+    hk_rng_normal_fill(&rng, b, 1);
+    hk_rng_normal_fill(&rng, b + 1, 999);
+    hk_rng_normal_fill(&rng, b + 1000, n - 1000);
+    hk_rng_normal_fill(&rng, b + n - 5, 5);
+    CHECK(!memcmp(a, b, n * sizeof(double)) && hk_rng_next(&rng) == next, "the stream drawn in pieces differs");
+    free(a);
+    free(b);
+}
+
 /* The vectorised maps take each variance as its sd and 1/sd, whose rounding
  * puts c a few ulp off 1 for a pair of identical inputs, where arccos has
  * infinite slope (1 ulp of c moves Vd by 1e-8). Two points with the same x and
@@ -329,6 +359,7 @@ int main(void)
     CHECK(!(worst_of(0, NAN) <= 1) && !(worst_of(NAN, 0.5) <= 1) && worst_of(0.25, 0.5) == 0.5,
           "worst_of lets a NaN through");
     test_normal_sampler();
+    test_normal_stream_pinned();
     test_dual_maps();
     test_hand_cases();
     test_symmetric_psd();
