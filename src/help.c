@@ -33,6 +33,7 @@ void hk_help(const char *command)
            "  run [CONFIG]      run a sweep under mpirun (no CONFIG: the built-in quickstart)\n"
            "  plan CONFIG       validate a config; print its points, memory and time per point\n"
            "  merge DIR...      consolidate point records into one results.h5\n"
+           "  split FILE        the point records of a results.h5 again, to resume or extend its sweep\n"
            "  inspect FILE      summarise a results, record or kernel file\n"
            "  kernel            evaluate the analytic kernels for your own inputs\n"
            "  ntk               empirical NTK of finite hypernetworks over many initialisations\n"
@@ -58,6 +59,13 @@ void hk_help(const char *command)
            "Consolidates the point records of one or more result directories (a run, a resumed run, the\n"
            "shards of a job array) into one results file, one row per point (default: FIRST_DIR/results.h5).\n"
            "A point present in several directories is taken once. The file is replaced atomically.\n");
+    else if (!strcmp(command, "split")) printf("usage: hksweep split RESULTS.h5 --out DIR\n\n"
+           "The reverse of merge: writes DIR/points/<id>.h5 for every point of a results file (its parameters,\n"
+           "metrics and arrays, each record with a fresh checksum) and DIR/runs/ for its runs' provenance.\n"
+           "For a sweep kept only as results.h5 (points/ deleted, or a published file): 'hksweep run CONFIG\n"
+           "--out DIR --resume' then computes only the points it lacks, and merge writes the whole table again,\n"
+           "the same rows as the file split. Refuses, writing nothing, if DIR already holds any of its points.\n"
+           "A point's kernel snapshot, if it had one, stays where it is: copy it along.\n");
     else if (!strcmp(command, "inspect")) printf("usage: hksweep inspect FILE\n\n"
            "Prints a readable summary of a results file (results.h5), a point record, a run provenance file or\n"
            "a kernel file (from 'hksweep kernel' or a snapshot): datasets, shapes, ranges, symmetry.\n");

@@ -144,6 +144,20 @@ static int cmd_merge(int argc, char **argv)
     return status;
 }
 
+static int cmd_split(int argc, char **argv)
+{
+    const char *out = NULL, *pos[1] = {NULL};
+    int npos;
+    const struct opt opts[] = {{"out", OPT_STRING, &out, 0, 0}, {NULL, 0, NULL, 0, 0}};
+    PARSE("split", opts, pos, 1, &npos);
+    if (!pos[0] || !out)
+        return hk_fail("split: %s (see 'hksweep split --help')", !pos[0] ? "which results FILE?" : "--out DIR is required"),
+               HK_EXIT_USAGE;
+    struct stat st;
+    if (stat(pos[0], &st) != 0 || !S_ISREG(st.st_mode)) return hk_fail("split: %s is not a file", pos[0]), HK_EXIT_USAGE;
+    return hk_store_split(pos[0], out, 1) < 0 ? HK_EXIT_RUNTIME : 0;
+}
+
 static int cmd_inspect(int argc, char **argv)
 {
     const char *pos[1] = {NULL};
@@ -258,7 +272,8 @@ static const struct command {
     int (*fn)(int argc, char **argv);
     int mpi;    /* runs under MPI (collective over the world) */
 } commands[] = {
-    {"run", cmd_run, 1},         {"plan", cmd_plan, 0},   {"merge", cmd_merge, 0}, {"inspect", cmd_inspect, 0},
+    {"run", cmd_run, 1},         {"plan", cmd_plan, 0},   {"merge", cmd_merge, 0}, {"split", cmd_split, 0},
+    {"inspect", cmd_inspect, 0},
     {"kernel", cmd_kernel, 1},   {"ntk", cmd_ntk, 1},     {"predict", cmd_predict, 1}, {"data", cmd_data, 0},
     {"version", cmd_version, 0},
     {"--version", cmd_version, 0}, {NULL, NULL, 0},

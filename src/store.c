@@ -371,6 +371,13 @@ static int is_record_name(const char *name)
     return 1;
 }
 
+static int is_record_name_id(const char *id)
+{
+    char name[32];
+    snprintf(name, sizeof name, "%.20s.h5", id);
+    return is_record_name(name);
+}
+
 static int list_dir(const char *path, int (*accept)(const char *), char ***names)
 {
     DIR *d = opendir(path);
@@ -769,6 +776,269 @@ free_cols:
 done:
     for (int i = 0; i < n; i++) record_free(&recs[i]);
     free(recs);
+    return rc;
+}
+
+/* ---- split ---------------------------------------------------------------- */
+
+/* One column of a results table, read whole: text or numbers. */
+struct table_column {
+    char name[64];
+    int is_text;
+    char **texts;
+    double *nums;
+};
+
+struct column_walk {
+    struct table_column *cols;
+    int n, cap, rows, bad;
+    const char *where;
+};
+
+static herr_t read_column_cb(hid_t group, const char *name, const H5L_info_t *info, void *data)
+{
+    (void)info;
+    struct column_walk *w = data;
+    H5O_info_t oi;
+    if (H5Oget_info_by_name2(group, name, &oi, H5O_INFO_BASIC, H5P_DEFAULT) < 0) return w->bad = 1, 0;
+    if (oi.type != H5O_TYPE_DATASET) return 0; /* points/param and points/metric are read on their own */
+    hid_t ds = H5Dopen2(group, name, H5P_DEFAULT);
+    hid_t space = ds >= 0 ? H5Dget_space(ds) : -1;
+    hsize_t len = 0;
+    if (space < 0 || H5Sget_simple_extent_ndims(space) != 1 || (H5Sget_simple_extent_dims(space, &len, NULL), (int)len != w->rows)) {
+        if (space >= 0) H5Sclose(space);
+        if (ds >= 0) H5Dclose(ds);
+        hk_fail("column %s/%s is not a vector of %d rows", w->where, name, w->rows);
+        return w->bad = 1, 0;
+    }
+    if (w->n == w->cap) {
+        w->cap = w->cap ? 2 * w->cap : 64;
+        w->cols = hk_realloc(w->cols, (size_t)w->cap * sizeof *w->cols);
+    }
+    struct table_column *c = &w->cols[w->n];
+    memset(c, 0, sizeof *c);
+    snprintf(c->name, sizeof c->name, "%s", name);
+    hid_t type = H5Dget_type(ds);
+    c->is_text = H5Tget_class(type) == H5T_STRING;
+    herr_t rc;
+    if (c->is_text) {
+        hid_t mem = text_type();
+        char **raw = hk_calloc((size_t)w->rows + 1, sizeof *raw);
+        rc = H5Tis_variable_str(type) > 0 ? H5Dread(ds, mem, H5S_ALL, H5S_ALL, H5P_DEFAULT, raw) : -1;
+        c->texts = hk_calloc((size_t)w->rows + 1, sizeof *c->texts);
+        for (int i = 0; i < w->rows && rc >= 0; i++) c->texts[i] = hk_strdup(raw[i] ? raw[i] : "");
+        if (rc >= 0) H5Dvlen_reclaim(mem, space, H5P_DEFAULT, raw);
+        free(raw);
+        H5Tclose(mem);
+    } else {
+        c->nums = hk_malloc(((size_t)w->rows + 1) * sizeof(double));
+        rc = H5Dread(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, c->nums);
+    }
+    H5Tclose(type);
+    H5Sclose(space);
+    H5Dclose(ds);
+    w->n++;
+    if (rc < 0) {
+        hk_fail("cannot read column %s/%s", w->where, name);
+        w->bad = 1;
+    }
+    return 0;
+}
+
+static void free_table_columns(struct column_walk *w)
+{
+    for (int c = 0; c < w->n; c++) {
+        if (w->cols[c].texts)
+            for (int i = 0; i < w->rows; i++) free(w->cols[c].texts[i]);
+        free(w->cols[c].texts);
+        free(w->cols[c].nums);
+    }
+    free(w->cols);
+}
+
+static int read_table(hid_t f, const char *group, int rows, struct column_walk *w)
+{
+    memset(w, 0, sizeof *w);
+    w->rows = rows;
+    w->where = group;
+    hid_t g = H5Gopen2(f, group, H5P_DEFAULT);
+    if (g < 0) return hk_fail("no group %s", group);
+    hsize_t idx = 0;
+    herr_t rc = H5Literate(g, H5_INDEX_NAME, H5_ITER_INC, &idx, read_column_cb, w);
+    H5Gclose(g);
+    if (rc < 0 && !w->bad) hk_fail("cannot list %s", group);
+    if (rc >= 0 && !w->bad) return 0;
+    free_table_columns(w);
+    return -1;
+}
+
+static void row_attrs(const struct column_walk *w, int row, struct hk_attrs *out, int skip_record_fields)
+{
+    for (int c = 0; c < w->n; c++) {
+        const struct table_column *col = &w->cols[c];
+        if (skip_record_fields && (!strcmp(col->name, "checksum") || !strcmp(col->name, "format"))) continue;
+        if (col->is_text) hk_attrs_text(out, col->name, col->texts[row]);
+        else hk_attrs_num(out, col->name, col->nums[row]);
+    }
+}
+
+/* Writes the record of row `row` into dir/points/<id>.h5: the same fields a
+ * run writes, its arrays copied from the results file, a fresh checksum. */
+static int split_write_record(hid_t src, const char *pdir, const char *id, const struct hk_attrs *info,
+                              const struct hk_attrs *params, const struct hk_attrs *metrics)
+{
+    char final[PATH_MAX + 32], apath[64];
+    snprintf(final, sizeof final, "%s/%s.h5", pdir, id);
+    hid_t f = memory_file_create();
+    if (f < 0) return hk_fail("cannot start the record of point %s", id);
+    struct hk_attrs root = {0};
+    hk_attrs_text(&root, "format", "hksweep-point-1");
+    for (int i = 0; i < info->n; i++) {
+        const struct hk_attr *a = &info->items[i];
+        if (a->is_text) hk_attrs_text(&root, a->name, a->text);
+        else hk_attrs_num(&root, a->name, a->num);
+    }
+    uint64_t h = attrs_digest(metrics, 0, attrs_digest(params, 0, attrs_digest(&root, 0, HK_FNV_OFFSET)));
+    hid_t g = H5Gcreate2(f, "param", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    int bad = g < 0 || attrs_write(g, params);
+    if (g >= 0) H5Gclose(g);
+    g = H5Gcreate2(f, "metric", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    bad = bad || g < 0 || attrs_write(g, metrics);
+    if (g >= 0) H5Gclose(g);
+    snprintf(apath, sizeof apath, "arrays/%s", id);
+    if (!bad && H5Lexists(src, "arrays", H5P_DEFAULT) > 0 && H5Lexists(src, apath, H5P_DEFAULT) > 0) {
+        struct digest_walk w = {h, 0};
+        hsize_t idx = 0;
+        bad = H5Ocopy(src, apath, f, "arrays", H5P_DEFAULT, H5P_DEFAULT) < 0;
+        hid_t ga = bad ? -1 : H5Gopen2(f, "arrays", H5P_DEFAULT);
+        if (ga < 0 || H5Literate(ga, H5_INDEX_NAME, H5_ITER_INC, &idx, array_digest_cb, &w) < 0 || w.bad) bad = 1;
+        if (ga >= 0) H5Gclose(ga);
+        h = w.h;
+    }
+    char sum[17];
+    hex64(h, sum);
+    hk_attrs_text(&root, "checksum", sum);
+    bad = bad || attrs_write(f, &root);
+    hk_attrs_free(&root);
+    if (bad) {
+        H5Fclose(f);
+        return hk_fail("cannot build the record of point %s (its arrays unreadable?)", id);
+    }
+    return memory_file_commit(f, final, pdir);
+}
+
+int hk_store_split(const char *results_path, const char *dir, int verbose)
+{
+    hid_t f = H5Fopen(results_path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f < 0) return hk_fail("%s: not a readable HDF5 file", results_path);
+    struct hk_attrs top = {0};
+    const struct hk_attr *fmt = NULL;
+    if (attrs_read(f, "/", &top) == 0) fmt = hk_attrs_find(&top, "format");
+    int ok = fmt && fmt->is_text && !strcmp(fmt->text, "hksweep-results-1") &&
+             H5Lexists(f, "points", H5P_DEFAULT) > 0 && H5Lexists(f, "points/id", H5P_DEFAULT) > 0;
+    hk_attrs_free(&top);
+    if (!ok) {
+        H5Fclose(f);
+        return hk_fail("%s: not an hksweep results file (no format hksweep-results-1 or no /points/id); "
+                       "split reads what 'hksweep merge' writes", results_path);
+    }
+    int rows = 0;
+    {
+        hid_t ds = H5Dopen2(f, "points/id", H5P_DEFAULT), space = H5Dget_space(ds);
+        hsize_t len = 0;
+        H5Sget_simple_extent_dims(space, &len, NULL);
+        rows = (int)len;
+        H5Sclose(space);
+        H5Dclose(ds);
+    }
+    struct column_walk info, params, metrics;
+    int rc = -1;
+    int got_info = read_table(f, "points", rows, &info) == 0;
+    int got_params = got_info && read_table(f, "points/param", rows, &params) == 0;
+    int got_metrics = got_params && read_table(f, "points/metric", rows, &metrics) == 0;
+    if (!got_metrics) {
+        char msg[1200];
+        snprintf(msg, sizeof msg, "%s", hk_error_message());
+        hk_fail("%s: %s", results_path, msg);
+        goto tables;
+    }
+    int id_col = -1, status_col = -1;
+    for (int c = 0; c < info.n; c++) {
+        if (!strcmp(info.cols[c].name, "id") && info.cols[c].is_text) id_col = c;
+        if (!strcmp(info.cols[c].name, "status") && info.cols[c].is_text) status_col = c;
+    }
+    if (id_col < 0 || status_col < 0) {
+        hk_fail("%s: the points table has no id or status column", results_path);
+        goto tables;
+    }
+    /* nothing is written unless every id is sound and none is already there */
+    char pdir[PATH_MAX];
+    snprintf(pdir, sizeof pdir, "%s/points", dir);
+    for (int i = 0; i < rows; i++) {
+        const char *id = info.cols[id_col].texts[i];
+        if (!is_record_name_id(id)) {
+            hk_fail("%s: row %d has the id '%s', not 16 hex digits", results_path, i, id);
+            goto tables;
+        }
+        for (int j = 0; j < i; j++)
+            if (!strcmp(id, info.cols[id_col].texts[j])) {
+                hk_fail("%s: point %s is in rows %d and %d", results_path, id, j, i);
+                goto tables;
+            }
+        char path[PATH_MAX + 32];
+        snprintf(path, sizeof path, "%s/%s.h5", pdir, id);
+        if (access(path, F_OK) == 0) {
+            hk_fail("%s already exists: split writes into a directory that does not hold these points yet", path);
+            goto tables;
+        }
+    }
+    if (hk_mkdir_p(pdir)) goto tables;
+    int written = 0;
+    for (int i = 0; i < rows; i++) {
+        struct hk_attrs a = {0}, p = {0}, m = {0};
+        row_attrs(&info, i, &a, 1);
+        row_attrs(&params, i, &p, 0);
+        row_attrs(&metrics, i, &m, 0);
+        int bad = split_write_record(f, pdir, info.cols[id_col].texts[i], &a, &p, &m);
+        hk_attrs_free(&a), hk_attrs_free(&p), hk_attrs_free(&m);
+        if (bad) goto tables;
+        written++;
+    }
+    /* the runs' provenance */
+    int runs = 0;
+    if (H5Lexists(f, "provenance", H5P_DEFAULT) > 0) {
+        hid_t prov = H5Gopen2(f, "provenance", H5P_DEFAULT);
+        H5G_info_t gi;
+        H5Gget_info(prov, &gi);
+        for (hsize_t k = 0; k < gi.nlinks; k++) {
+            char name[256];
+            if (H5Lget_name_by_idx(prov, ".", H5_INDEX_NAME, H5_ITER_INC, k, name, sizeof name, H5P_DEFAULT) < 0) continue;
+            struct hk_attrs pa = {0}, keep = {0};
+            int bad = attrs_read(prov, name, &pa);
+            for (int j = 0; j < pa.n && !bad; j++) {
+                if (!strcmp(pa.items[j].name, "format")) continue;
+                if (pa.items[j].is_text) hk_attrs_text(&keep, pa.items[j].name, pa.items[j].text);
+                else hk_attrs_num(&keep, pa.items[j].name, pa.items[j].num);
+            }
+            bad = bad || hk_store_write_run(dir, name, &keep);
+            hk_attrs_free(&pa), hk_attrs_free(&keep);
+            if (bad) {
+                H5Gclose(prov);
+                goto tables;
+            }
+            runs++;
+        }
+        H5Gclose(prov);
+    }
+    if (verbose)
+        printf("split %s into %d point records and %d run%s in %s\n", results_path, written, runs, runs == 1 ? "" : "s",
+               dir);
+    rc = written;
+tables:
+    if (got_metrics) free_table_columns(&metrics);
+    if (got_params) free_table_columns(&params);
+    if (got_info) free_table_columns(&info);
+    H5Fclose(f);
     return rc;
 }
 

@@ -25,6 +25,11 @@ int hk_store_write_run(const char *dir, const char *run_id, const struct hk_attr
 /* Merges the points and runs of every DIR into out_path (atomic replace).
  * Returns the number of rows, or -1 with a message. */
 int hk_store_merge(int ndirs, char *const *dirs, const char *out_path, int verbose);
+/* The reverse: writes the point records (DIR/points) and runs (DIR/runs) of
+ * a merged results file, so that a sweep kept only as results.h5 can be
+ * resumed or merged with more points. Writes nothing if any point is already
+ * in DIR. Returns the number of records, or -1 with a message. */
+int hk_store_split(const char *results_path, const char *dir, int verbose);
 
 /* A small file of root attributes and arrays, written whole and durably. */
 int hk_store_write_arrays(const char *path, const struct hk_attrs *attrs, const struct hk_array *arrays, int narrays);
