@@ -142,7 +142,12 @@ static void one_case(int nprow, int nb, int distinct_x, int per_x, enum hk_kerne
         const int nbe = hk_dist_eigh_block(N, nb);
         hk_dmatrix_create(&E, &g, N, N, nbe);
         hk_dmatrix_create(&Z, &g, N, N, nbe);
-        hk_dist_fill_kernel(&E, kind, &d, &tr.in, 0, &tr.in, 0, 0);
+        /* the lower triangle only, as the dynamics fill it, and NaN above:
+         * an eigensolver that read the upper triangle would spread it */
+        hk_dist_fill_kernel(&E, kind, &d, &tr.in, 0, &tr.in, 0, 1);
+        for (int jl = 0; jl < E.nloc; jl++)
+            for (int il = 0; il < E.mloc; il++)
+                if (E.grows[il] < E.gcols[jl]) E.a[il + (size_t)jl * E.lld] = NAN;
         hk_dist_add_diagonal(&E, ridge);
         double *w = malloc(N * sizeof(double)), *wref = malloc(N * sizeof(double));
         CHECK(hk_dist_eigh(&E, w, &Z) == 0, "%s: pdsyevd: %s", what, hk_error_message());
@@ -258,6 +263,8 @@ static void cholesky_case(int nprow, int nb, int N, int bad)
     memcpy(ref, full, (size_t)N * N * sizeof(double));
     dpotrf_("L", &N, ref, &N, &ref_info);
     CHECK(info == ref_info, "%s: info %d, serial dpotrf says %d", what, info, ref_info);
+    /* and as it must be: the leading minors up to order bad are positive definite, that of order bad + 1 not */
+    CHECK(info == (bad >= 0 ? bad + 1 : 0), "%s: info %d, want %d", what, info, bad >= 0 ? bad + 1 : 0);
     if (bad < 0) {
         double worst = 0;
         int upper_kept = 1;

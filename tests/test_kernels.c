@@ -141,6 +141,36 @@ static void test_symmetric_psd(void)
     hk_dataset_free(&te);
 }
 
+/* Th and Kh of one pair by the per-pair maps (dx = 6, dz = 3, L = 2), and the
+ * Cauchy-Schwarz bounds sqrt(K(u,u) K(u',u')) to measure their errors by:
+ * Th and Kh cross zero with z.z', and at an entry near zero a relative error
+ * measures the cancellation, not the code. */
+static void pair_reference(int H, const struct hk_inputs *a, int ia, const struct hk_inputs *b, int ib, double *th,
+                           double *kh, double *th_bound, double *kh_bound)
+{
+    const double *xa = a->x + a->xid[ia] * 6, *xb = b->x + b->xid[ib] * 6;
+    const double *za = a->z + ia * 3, *zb = b->z + ib * 3;
+    double sab = 0, saa = 0, sbb = 0, zab = 0, zaa = 0, zbb = 0;
+    for (int k = 0; k < 6; k++) { sab += xa[k] * xb[k]; saa += xa[k] * xa[k]; sbb += xb[k] * xb[k]; }
+    for (int k = 0; k < 3; k++) { zab += za[k] * zb[k]; zaa += za[k] * za[k]; zbb += zb[k] * zb[k]; }
+    double sf, tf, sfa, tfa, sfb, tfb;
+    hk_relu_net_kernels(2, saa / 6, sbb / 6, sab / 6, &sf, &tf);
+    hk_relu_net_kernels(2, saa / 6, saa / 6, saa / 6, &sfa, &tfa);
+    hk_relu_net_kernels(2, sbb / 6, sbb / 6, sbb / 6, &sfb, &tfb);
+    /* K_l(u, u) = Sf(x, x)^l z.z / dz: V(k, k, k) = k for the scaled ReLU */
+    double kda[HK_MAX_DEPTH], kdb[HK_MAX_DEPTH];
+    for (int l = 1; l < H; l++) {
+        kda[l - 1] = pow(sfa, l) * zaa / 3;
+        kdb[l - 1] = pow(sfb, l) * zbb / 3;
+    }
+    double kh_aa, th_aa, kh_bb, th_bb;
+    hk_hyper_pair(H, sf, tf, zab / 3, kda, kdb, kh, th);
+    hk_hyper_pair(H, sfa, tfa, zaa / 3, kda, kda, &kh_aa, &th_aa);
+    hk_hyper_pair(H, sfb, tfb, zbb / 3, kdb, kdb, &kh_bb, &th_bb);
+    *th_bound = sqrt(th_aa * th_bb);
+    *kh_bound = sqrt(kh_aa * kh_bb);
+}
+
 /* The tiled evaluator (many tiles, cross sets, lower_only) against the per-pair maps: Th and Kh at H = 2, 3
  * and 4 (the fused column form has a pass for the first, middle and last layer of g), rows not a whole
  * number of chunks, and the plain-MLP NTK. */
@@ -164,30 +194,16 @@ static void test_tiles_against_pairs(void)
         double worst = 0, worst_kh = 0, worst_mlp = 0;
         for (int i = 0; i < nr; i++)
             for (int j = 0; j < nc; j++) {
+                double want, want_kh, th_bound, kh_bound;
+                pair_reference(H, &te.in, rows[i], &tr.in, cols[j], &want, &want_kh, &th_bound, &kh_bound);
+                worst = worst_of(worst, fabs(th[i + j * nr] - want) / th_bound);
+                worst_kh = worst_of(worst_kh, fabs(kh[i + j * nr] - want_kh) / kh_bound);
+                if (H != 3) continue;
                 const double *xa = te.in.x + te.in.xid[rows[i]] * 6, *xb = tr.in.x + tr.in.xid[cols[j]] * 6;
                 const double *za = te.in.z + rows[i] * 3, *zb = tr.in.z + cols[j] * 3;
                 double sab = 0, saa = 0, sbb = 0, zab = 0, zaa = 0, zbb = 0;
                 for (int k = 0; k < 6; k++) { sab += xa[k] * xb[k]; saa += xa[k] * xa[k]; sbb += xb[k] * xb[k]; }
                 for (int k = 0; k < 3; k++) { zab += za[k] * zb[k]; zaa += za[k] * za[k]; zbb += zb[k] * zb[k]; }
-                double sf, tf, sfa, tfa, sfb, tfb;
-                hk_relu_net_kernels(2, saa / 6, sbb / 6, sab / 6, &sf, &tf);
-                hk_relu_net_kernels(2, saa / 6, saa / 6, saa / 6, &sfa, &tfa);
-                hk_relu_net_kernels(2, sbb / 6, sbb / 6, sbb / 6, &sfb, &tfb);
-                /* K_l(u, u) = Sf(x, x)^l z.z / dz: V(k, k, k) = k for the scaled ReLU */
-                double kda[3], kdb[3];
-                for (int l = 1; l < H; l++) {
-                    kda[l - 1] = pow(sfa, l) * zaa / 3;
-                    kdb[l - 1] = pow(sfb, l) * zbb / 3;
-                }
-                double want_kh, want, kh_aa, th_aa, kh_bb, th_bb;
-                hk_hyper_pair(H, sf, tf, zab / 3, kda, kdb, &want_kh, &want);
-                /* errors relative to the Cauchy-Schwarz bound sqrt(K(u,u) K(u',u')): Th and Kh cross zero with
-                 * z.z', and at an entry near zero a relative error measures the cancellation, not the code */
-                hk_hyper_pair(H, sfa, tfa, zaa / 3, kda, kda, &kh_aa, &th_aa);
-                hk_hyper_pair(H, sfb, tfb, zbb / 3, kdb, kdb, &kh_bb, &th_bb);
-                worst = worst_of(worst, fabs(th[i + j * nr] - want) / sqrt(th_aa * th_bb));
-                worst_kh = worst_of(worst_kh, fabs(kh[i + j * nr] - want_kh) / sqrt(kh_aa * kh_bb));
-                if (H != 3) continue;
                 double s_unused, want_mlp;
                 hk_relu_net_kernels(5, (saa + zaa) / 9, (sbb + zbb) / 9, (sab + zab) / 9, &s_unused, &want_mlp);
                 worst_mlp = worst_of(worst_mlp, fabs(tm[i + j * nr] - want_mlp) / fabs(want_mlp));
@@ -212,13 +228,28 @@ static void test_tiles_against_pairs(void)
         }
     CHECK(upper_ok && lower_ok, "lower_only: upper untouched %d, lower filled %d", upper_ok, lower_ok);
     /* and its entries, whose column segments start mid-tile at the diagonal, bit for bit those of the full
-     * evaluation (checked against the per-pair maps above): an entry must not depend on where it sits */
+     * evaluation (checked against the per-pair maps below): an entry must not depend on where it sits */
     double *full = malloc((size_t)n * n * sizeof(double));
     hk_kernel_eval(HK_TH, &d, &tr.in, idx, n, &tr.in, idx, n, 0, full, n);
     long differ = 0;
     for (int j = 0; j < n; j++)
         for (int i = j; i < n; i++) differ += memcmp(&K[i + j * n], &full[i + j * n], sizeof(double)) != 0;
     CHECK(differ == 0, "lower_only: %ld entries differ from the full evaluation's", differ);
+    /* and the full evaluation of these 300 rows, two row tiles, against the per-pair maps */
+    double worst300 = 0, worst_diag = 0;
+    long ndiag = 0;
+    for (int j = 0; j < n; j++)
+        for (int i = 0; i < n; i++) {
+            double want, want_kh, th_bound, kh_bound;
+            pair_reference(3, &tr.in, i, &tr.in, j, &want, &want_kh, &th_bound, &kh_bound);
+            double err = fabs(full[i + j * n] - want) / th_bound;
+            /* a point with itself meets g's arccos at c = 1, where one ulp of c (the tiles take each side's
+             * variance as sd and 1/sd) moves Vd by about 1e-8: there the bound is that conditioning */
+            if (i == j) worst_diag = worst_of(worst_diag, err), ndiag++;
+            else worst300 = worst_of(worst300, err);
+        }
+    CHECK(worst300 < 1e-12, "Th on 300 x 300 (two row tiles) differs from per-pair maps by %g", worst300);
+    CHECK(ndiag == n && worst_diag < 1e-7, "Th on 300 x 300, its diagonal: differs from per-pair maps by %g", worst_diag);
     free(full);
     free(K); free(idx); free(rows); free(cols); free(th); free(tm);
     hk_dataset_free(&tr);
