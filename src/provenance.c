@@ -68,6 +68,8 @@ void hk_mpi_one_node_defaults(void)
              btl ? btl : "default", why);
 }
 
+const char *hk_mpi_transports(void) { return mpi_transports; }
+
 void hk_blas_limit_threads(void)
 {
     const char *env = getenv("HKSWEEP_BLAS_THREADS");

@@ -31,6 +31,8 @@ const char *hk_blas_warning(const struct hk_blas_info *info);
  * HKSWEEP_MPI_ONE_NODE=0 (or off, no, false). Provenance records which
  * (mpi_transports). */
 void hk_mpi_one_node_defaults(void);
+/* What it decided, as provenance records it. */
+const char *hk_mpi_transports(void);
 
 /* Fills provenance attributes common to every command. */
 void hk_provenance_collect(struct hk_attrs *prov, const struct hk_blas_info *blas, int world_size);
