@@ -173,13 +173,18 @@ int hk_schedule(MPI_Comm world, int nitems, const int *team_sizes, hk_point_fn f
 
         struct manager m = {.comm = sched, .queue = queue, .nqueue = nq, .nteams = nteams, .total_items = nitems,
 .report = report, .labels = labels, .reports = reports, .quiet = quiet, .t0 = t0};
+        /* One team (a point over all ranks, as the paper-scale configs run on
+         * one node): its leader, rank 0, hands out its own points, as a lone
+         * rank does, with no manager thread waking every millisecond to probe
+         * for requests beside the team's ScaLAPACK calls. */
+        const int one_team = threaded && !serial && nteams == 1;
         pthread_t thread;
-        if (rank == 0 && threaded && !serial) pthread_create(&thread, NULL, manager_thread, &m);
+        if (rank == 0 && threaded && !serial && !one_team) pthread_create(&thread, NULL, manager_thread, &m);
         if (team != MPI_COMM_NULL) {
-            team_loop(sched, team, color, fn, ctx, &fatal_local, serial ? &m : NULL);
+            team_loop(sched, team, color, fn, ctx, &fatal_local, serial || (one_team && rank == 0) ? &m : NULL);
             MPI_Comm_free(&team);
         }
-        if (rank == 0 && !serial) {
+        if (rank == 0 && !serial && !one_team) {
             if (threaded) pthread_join(thread, NULL);
             else manager_thread(&m);
         }
