@@ -3,6 +3,7 @@
 #include "hk/blas.h"
 #include "hk/util.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -174,6 +175,123 @@ int hk_dist_cholesky_solve(const struct hk_dmatrix *L, struct hk_dmatrix *B)
     if (single_rank(L)) dpotrs_("L", &L->n, &B->n, L->a, &L->lld, B->a, &B->lld, &info);
     else pdpotrs_("L", &L->n, &B->n, L->a, &one, &one, L->desc, B->a, &one, &one, B->desc, &info);
     return info;
+}
+
+/* Mixed precision, as LAPACK's dsposv does it on one process: the float32
+ * factor costs half the float64 one where SGEMM runs at twice DGEMM's rate,
+ * and refinement in float64 brings the solution to float64's accuracy. */
+#define HK_REFINE_MAX 30
+
+/* Largest |entry| of each global column of a distributed matrix, on every rank. */
+static void column_max_abs(const struct hk_dmatrix *B, const double *v, double *out)
+{
+    for (int j = 0; j < B->n; j++) out[j] = 0;
+    for (int j = 0; j < B->nloc; j++) {
+        double m = 0;
+        for (int i = 0; i < B->mloc; i++) {
+            double a = fabs(v[i + (size_t)j * B->lld]);
+            if (!(a <= m)) m = a; /* NaN propagates: it never compares smaller */
+        }
+        out[B->gcols[j]] = m;
+    }
+    MPI_Allreduce(MPI_IN_PLACE, out, B->n, MPI_DOUBLE, MPI_MAX, B->g->comm);
+}
+
+/* The infinity norm of A + shift I from A's lower triangle. */
+static double sym_lower_inf_norm(const struct hk_dmatrix *A, double shift)
+{
+    double *rows = hk_calloc((size_t)A->n + 1, sizeof(double)), norm = 0;
+    for (int j = 0; j < A->nloc; j++)
+        for (int i = 0; i < A->mloc; i++) {
+            const int gi = A->grows[i], gj = A->gcols[j];
+            const double a = A->a[i + (size_t)j * A->lld];
+            if (gi == gj) rows[gi] += fabs(a + shift);
+            else if (gi > gj) {
+                rows[gi] += fabs(a);
+                rows[gj] += fabs(a);
+            }
+        }
+    MPI_Allreduce(MPI_IN_PLACE, rows, A->n, MPI_DOUBLE, MPI_SUM, A->g->comm);
+    for (int i = 0; i < A->n; i++)
+        if (!(rows[i] <= norm)) norm = rows[i];
+    free(rows);
+    return norm;
+}
+
+/* X32 = X (float); X32 = (A32)^-1 X32; X += X32 (or X = X32 when add is 0). */
+static void solve32(const struct hk_dmatrix *A, const float *A32, const struct hk_dmatrix *B, float *X32,
+                    const double *rhs, double *X, int add)
+{
+    const size_t nb = local_elements(B);
+    int one = 1, info = 0;
+    for (size_t i = 0; i < nb; i++) X32[i] = (float)rhs[i];
+    if (single_rank(A)) spotrs_("L", &A->n, &B->n, A32, &A->lld, X32, &B->lld, &info);
+    else pspotrs_("L", &A->n, &B->n, A32, &one, &one, A->desc, X32, &one, &one, B->desc, &info);
+    for (size_t i = 0; i < nb; i++) X[i] = add ? X[i] + X32[i] : X32[i];
+}
+
+int hk_dist_solve_mixed(const struct hk_dmatrix *A, double shift, struct hk_dmatrix *B, int *steps)
+{
+    const size_t na = local_elements(A), nb = local_elements(B);
+    const int N = A->n, k = B->n, one = 1;
+    *steps = -1;
+    float *A32 = hk_try_malloc(na * sizeof(float)), *X32 = hk_try_malloc(nb * sizeof(float));
+    double *X = hk_try_malloc(nb * sizeof(double)), *R = hk_try_malloc(nb * sizeof(double));
+    double *xn = hk_malloc(((size_t)k + 1) * sizeof(double)), *rn = hk_malloc(((size_t)k + 1) * sizeof(double));
+    double *prev = hk_malloc(((size_t)k + 1) * sizeof(double));
+    int rc = -1, ok = A32 && X32 && X && R;
+    MPI_Allreduce(MPI_IN_PLACE, &ok, 1, MPI_INT, MPI_MIN, A->g->comm);
+    const double anrm = ok ? sym_lower_inf_norm(A, shift) : 0;
+    /* an entry beyond float's range, or a NaN, cannot be factored in float32 */
+    if (!ok || !(anrm < 0.5 * FLT_MAX)) goto done;
+    for (int j = 0; j < A->nloc; j++)
+        for (int i = 0; i < A->mloc; i++) {
+            const double a = A->a[i + (size_t)j * A->lld];
+            A32[i + (size_t)j * A->lld] = (float)(A->grows[i] == A->gcols[j] ? a + shift : a);
+        }
+    int info = 0;
+    if (single_rank(A)) spotrf_("L", &N, A32, &A->lld, &info);
+    else pspotrf_("L", &N, A32, &one, &one, A->desc, &info);
+    if (info != 0) goto done;
+    solve32(A, A32, B, X32, B->a, X, 0);
+    /* dsposv's test: every column's residual within sqrt(N) eps ||A|| ||x|| (infinity norms) */
+    const double tol = sqrt((double)N) * DBL_EPSILON / 2 * anrm;
+    for (int it = 0; it <= HK_REFINE_MAX; it++) {
+        const double minus = -1, plus = 1;
+        memcpy(R, B->a, nb * sizeof(double));
+        if (single_rank(A)) dsymm_("L", "L", &N, &k, &minus, A->a, &A->lld, X, &B->lld, &plus, R, &B->lld);
+        else pdsymm_("L", "L", &N, &k, &minus, A->a, &one, &one, A->desc, X, &one, &one, B->desc, &plus, R, &one, &one,
+                     B->desc);
+        for (size_t i = 0; i < nb; i++) R[i] -= shift * X[i];
+        column_max_abs(B, X, xn);
+        column_max_abs(B, R, rn);
+        /* a column short of the bound whose residual did not at least halve in a step converges too slowly
+         * to be worth it (the float32 factor's error times the condition number is near 1): give up */
+        int converged = 1, stalled = 0;
+        for (int j = 0; j < k; j++)
+            if (!(rn[j] <= xn[j] * tol)) {
+                converged = 0;
+                if (it > 0 && !(rn[j] <= 0.5 * prev[j])) stalled = 1;
+            }
+        if (converged) {
+            memcpy(B->a, X, nb * sizeof(double));
+            *steps = it;
+            rc = 0;
+            break;
+        }
+        if (stalled) break;
+        memcpy(prev, rn, (size_t)k * sizeof(double));
+        if (it < HK_REFINE_MAX) solve32(A, A32, B, X32, R, X, 1);
+    }
+done:
+    free(A32);
+    free(X32);
+    free(X);
+    free(R);
+    free(xn);
+    free(rn);
+    free(prev);
+    return rc;
 }
 
 /* dsyevd on the whole matrix of a 1 x 1 grid (1.26x pdsyevd there at

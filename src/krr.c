@@ -31,56 +31,78 @@ static int gram_fill(struct hk_dmatrix *K, enum hk_kernel kind, const struct hk_
 }
 
 /* Fits (K + (ridge + jitter) I) A = Y on the grid: B gets A (N x k). The
- * Gram matrix is filled (or copied from kept), optionally written to snap,
- * factored (raising the jitter when needed) and freed. Returns as hk_krr. */
+ * Gram matrix is filled (or read from kept, a ridge search's), optionally
+ * written to snap; with mixed, solved in mixed precision (hk_dist_solve_mixed:
+ * kept needs no copy then), otherwise, or when that does not converge,
+ * factored in float64 (raising the jitter when needed). Returns as hk_krr. */
 static int krr_fit(enum hk_kernel kind, const struct hk_depths *d, const struct hk_inputs *train, const double *Y,
-                   int k, double ridge, const struct hk_grid *grid, int nb, struct hk_pfile *snap,
+                   int k, double ridge, int mixed, const struct hk_grid *grid, int nb, struct hk_pfile *snap,
                    const struct hk_dmatrix *kept, struct hk_dmatrix *B, struct hk_krr_stats *st)
 {
     memset(st, 0, sizeof *st);
     memset(B, 0, sizeof *B);
+    st->refine_steps = -1;
     MPI_Comm comm = grid->comm;
     const int N = train->n;
     struct hk_dmatrix K;
-    if (!hk_all_ok(comm, hk_dmatrix_create(&K, grid, N, N, nb) == 0)) {
-        hk_dmatrix_destroy(&K);
-        return 1;
-    }
-    /* a snapshot needs the whole matrix; the Cholesky factor only the lower triangle */
+    memset(&K, 0, sizeof K);
     double t0 = hk_now();
-    int rc = gram_fill(&K, kind, d, train, snap == NULL, kept);
-    st->t_gram = hk_now() - t0;
-    if (!hk_all_ok(comm, rc == 0) ||
-        (snap && hk_pfile_write_blockcyclic(snap, hk_kernel_name(kind), K.desc, K.a))) {
-        hk_dmatrix_destroy(&K);
-        return -1;
+    if (!kept) {
+        if (!hk_all_ok(comm, hk_dmatrix_create(&K, grid, N, N, nb) == 0)) {
+            hk_dmatrix_destroy(&K);
+            return 1;
+        }
+        /* a snapshot needs the whole matrix; the Cholesky factor only the lower triangle */
+        int rc = gram_fill(&K, kind, d, train, snap == NULL, NULL);
+        st->t_gram = hk_now() - t0;
+        if (!hk_all_ok(comm, rc == 0) ||
+            (snap && hk_pfile_write_blockcyclic(snap, hk_kernel_name(kind), K.desc, K.a))) {
+            hk_dmatrix_destroy(&K);
+            return -1;
+        }
     }
-    const double mean_diag = hk_dist_trace(&K) / N;
-    t0 = hk_now();
-    hk_dist_add_diagonal(&K, ridge);
-    int info = hk_dist_cholesky(&K);
-    for (int attempt = 0; info > 0 && attempt < 7; attempt++) {
-        st->jitter = mean_diag * pow(10.0, -10 + attempt);
-        gram_fill(&K, kind, d, train, 1, kept);
-        hk_dist_add_diagonal(&K, ridge + st->jitter);
-        info = hk_dist_cholesky(&K);
-    }
-    st->t_factor = hk_now() - t0;
-    st->info = info;
-    if (info != 0) {
-        hk_dmatrix_destroy(&K);
-        hk_fail("Gram matrix of %s is not positive definite even with jitter %.3g added to ridge %.3g (Cholesky info "
-                "%d at N=%d); raise ridge", hk_kernel_name(kind), st->jitter, ridge, info, N);
-        return 1;
-    }
-    t0 = hk_now();
+    const struct hk_dmatrix *G = kept ? kept : &K;
+    const double mean_diag = hk_dist_trace(G) / N;
     if (!hk_all_ok(comm, hk_dmatrix_create(B, grid, N, k, nb) == 0)) {
         hk_dmatrix_destroy(B);
         hk_dmatrix_destroy(&K);
         return 1;
     }
     hk_dist_columns_set(B, Y);
-    hk_dist_cholesky_solve(&K, B);
+    t0 = hk_now();
+    if (mixed) hk_dist_solve_mixed(G, ridge, B, &st->refine_steps);
+    if (st->refine_steps < 0) {
+        if (kept) {
+            if (!hk_all_ok(comm, hk_dmatrix_create(&K, grid, N, N, nb) == 0)) {
+                hk_dmatrix_destroy(&K);
+                hk_dmatrix_destroy(B);
+                return 1;
+            }
+            gram_fill(&K, kind, d, train, 1, kept);
+        }
+        hk_dist_add_diagonal(&K, ridge);
+        int info = hk_dist_cholesky(&K);
+        for (int attempt = 0; info > 0 && attempt < 7; attempt++) {
+            st->jitter = mean_diag * pow(10.0, -10 + attempt);
+            gram_fill(&K, kind, d, train, 1, kept);
+            hk_dist_add_diagonal(&K, ridge + st->jitter);
+            info = hk_dist_cholesky(&K);
+        }
+        st->t_factor = hk_now() - t0;
+        st->info = info;
+        if (info != 0) {
+            hk_dmatrix_destroy(&K);
+            hk_dmatrix_destroy(B);
+            hk_fail("Gram matrix of %s is not positive definite even with jitter %.3g added to ridge %.3g (Cholesky "
+                    "info %d at N=%d); raise ridge", hk_kernel_name(kind), st->jitter, ridge, info, N);
+            return 1;
+        }
+        t0 = hk_now();
+        hk_dist_cholesky_solve(&K, B);
+    } else {
+        st->t_factor = hk_now() - t0; /* the float32 factor and the refinement */
+        t0 = hk_now();
+    }
     /* (K + lambda I) A = Y: the training residual Y - K A is lambda A */
     double *alpha = hk_malloc((size_t)N * k * sizeof(double));
     hk_dist_columns_allgather(B, alpha);
@@ -123,11 +145,11 @@ static int krr_predict(enum hk_kernel kind, const struct hk_depths *d, const str
 }
 
 int hk_krr(enum hk_kernel kind, const struct hk_depths *d, const struct hk_inputs *train, const double *Y, int k,
-           const struct hk_inputs *test, int test_chunk, double ridge, const struct hk_grid *grid, int nb,
+           const struct hk_inputs *test, int test_chunk, double ridge, int mixed, const struct hk_grid *grid, int nb,
            struct hk_pfile *snap, double *pred, struct hk_krr_stats *st)
 {
     struct hk_dmatrix B;
-    int rc = krr_fit(kind, d, train, Y, k, ridge, grid, nb, snap, NULL, &B, st);
+    int rc = krr_fit(kind, d, train, Y, k, ridge, mixed, grid, nb, snap, NULL, &B, st);
     if (rc) return rc;
     double t0 = hk_now();
     rc = krr_predict(kind, d, train, test, test_chunk, grid, nb, &B, pred);
@@ -192,8 +214,8 @@ static int val_rows_predict(const struct val_rows *v, int V, const struct hk_dma
  * matrix, so a search over R ridges costs R factorisations and one fill. */
 int hk_krr_select(enum hk_kernel kind, const struct hk_depths *d, const struct hk_inputs *train, const double *Y,
                   int k, const struct hk_inputs *val, const double *Yval, const double *ridges, int nridges,
-                  const struct hk_inputs *test, int test_chunk, const struct hk_grid *grid, int nb, double *pred,
-                  struct hk_krr_stats *st, double *val_mse, int *chosen)
+                  int mixed, const struct hk_inputs *test, int test_chunk, const struct hk_grid *grid, int nb,
+                  double *pred, struct hk_krr_stats *st, double *val_mse, int *chosen)
 {
     const int V = val->n;
     double *pv = hk_malloc((size_t)(V > 0 ? V : 1) * k * sizeof(double)), best = INFINITY;
@@ -214,8 +236,21 @@ int hk_krr_select(enum hk_kernel kind, const struct hk_depths *d, const struct h
         rc = val_rows_fill(&vr, kind, d, train, val, test_chunk, grid, nb);
         t_val = hk_now() - t0;
     }
-    for (int r = 0; r < nridges && rc == 0; r++) {
-        int fit = krr_fit(kind, d, train, Y, k, ridges[r], grid, nb, NULL, &kept, &B, &s);
+    /* the ridges from the largest down: once mixed precision has fallen back to float64 at one ridge, it
+     * would at every smaller one too (the conditioning only worsens), so those go straight to float64 */
+    int *order = hk_malloc((size_t)(nridges > 0 ? nridges : 1) * sizeof(int));
+    for (int r = 0; r < nridges; r++) order[r] = r;
+    for (int a = 1; a < nridges; a++)
+        for (int b = a; b > 0 && ridges[order[b]] > ridges[order[b - 1]]; b--) {
+            int t = order[b];
+            order[b] = order[b - 1];
+            order[b - 1] = t;
+        }
+    int try_mixed = mixed;
+    for (int q = 0; q < nridges && rc == 0; q++) {
+        const int r = order[q];
+        int fit = krr_fit(kind, d, train, Y, k, ridges[r], try_mixed, grid, nb, NULL, &kept, &B, &s);
+        if (fit >= 0 && s.refine_steps < 0) try_mixed = 0;
         if (fit < 0) { rc = -1; break; }
         if (fit > 0) continue; /* not positive definite at this ridge: not a candidate */
         t0 = hk_now();
@@ -225,7 +260,8 @@ int hk_krr_select(enum hk_kernel kind, const struct hk_depths *d, const struct h
         for (int j = 0; j < k && rc == 0; j++)
             for (int i = 0; i < V; i++) sse += pow(pv[i + (size_t)j * V] - Yval[i + (size_t)j * V], 2);
         if (rc == 0) val_mse[r] = sse / ((double)V * k);
-        if (rc == 0 && val_mse[r] < best) {
+        /* the least validation MSE; between equal ones, the ridge listed first */
+        if (rc == 0 && (val_mse[r] < best || (val_mse[r] == best && r < *chosen))) {
             best = val_mse[r];
             *chosen = r;
             hk_dmatrix_destroy(&Bbest);
@@ -235,6 +271,7 @@ int hk_krr_select(enum hk_kernel kind, const struct hk_depths *d, const struct h
             hk_dmatrix_destroy(&B);
         }
     }
+    free(order);
     hk_dmatrix_destroy(&kept);
     val_rows_free(&vr);
     free(pv);
@@ -257,9 +294,9 @@ int hk_krr_select(enum hk_kernel kind, const struct hk_depths *d, const struct h
 void hk_krr_record(struct hk_result *r, const char *name, const struct hk_krr_stats *st)
 {
     static const char *const keys[] = {"jitter", "time_gram", "time_factor", "time_solve", "time_predict", "mse_train",
-                                       "time_validation"};
+                                       "time_validation", "refine_steps"};
     const double values[] = {st->jitter, st->t_gram, st->t_factor, st->t_solve, st->t_predict, st->mse_train,
-                             st->t_validation};
+                             st->t_validation, st->refine_steps};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
         char key[64];
         snprintf(key, sizeof key, "%s_%s", keys[i], name);

@@ -2,6 +2,7 @@
  * experiments' kernel ridge regression (hk_krr) and the collective HDF5 write, on every grid shape of the world, several block
  * sizes, N not a multiple of the block: all against serial LAPACK on the same
  * matrix (assembled whole here, in the test only). */
+#include <float.h>
 #include <hdf5.h>
 #include <mpi.h>
 #include <stdlib.h>
@@ -210,15 +211,22 @@ static void one_case(int nprow, int nb, int distinct_x, int per_x, enum hk_kerne
     for (int c = 0; c < 2; c++)
         for (int i = 0; i < M; i++)
             for (int j = 0; j < N; j++) pred2_ref[i + (size_t)c * M] += Kt[i + (size_t)j * M] * ref2[j + (size_t)c * N];
-    struct hk_krr_stats st;
-    int kr = hk_krr(kind, &d, &tr.in, Y2, 2, &te.in, M / 2 + 1, ridge, &g, nb, NULL, pred2, &st);
-    CHECK(kr == 0 && st.jitter == 0, "%s: hk_krr returned %d (jitter %g)", what, kr, st.jitter);
-    err = rel_diff(pred2, pred2_ref, 2 * M);
-    CHECK(err < 1e-10, "%s: hk_krr predictions differ from the serial solve and product by %g", what, err);
-    double mse = 0;
-    for (int i = 0; i < 2 * N; i++) mse += ridge * ref2[i] * ridge * ref2[i] / (2.0 * N);
-    CHECK(fabs(st.mse_train - mse) <= 1e-8 * mse, "%s: hk_krr training MSE %g, want lambda^2 |A|^2 / 2N = %g", what,
-          st.mse_train, mse);
+    /* in float64, and in mixed precision (which must have taken its own path: refinement steps >= 0) */
+    for (int mixed = 0; mixed <= 1; mixed++) {
+        struct hk_krr_stats st;
+        memset(pred2, 0, 2 * (size_t)M * sizeof(double));
+        int kr = hk_krr(kind, &d, &tr.in, Y2, 2, &te.in, M / 2 + 1, ridge, mixed, &g, nb, NULL, pred2, &st);
+        CHECK(kr == 0 && st.jitter == 0, "%s, mixed %d: hk_krr returned %d (jitter %g)", what, mixed, kr, st.jitter);
+        CHECK(mixed ? st.refine_steps >= 0 : st.refine_steps == -1, "%s, mixed %d: refinement steps %d", what, mixed,
+              st.refine_steps);
+        err = rel_diff(pred2, pred2_ref, 2 * M);
+        CHECK(err < 1e-10, "%s, mixed %d: hk_krr predictions differ from the serial solve and product by %g", what,
+              mixed, err);
+        double mse = 0;
+        for (int i = 0; i < 2 * N; i++) mse += ridge * ref2[i] * ridge * ref2[i] / (2.0 * N);
+        CHECK(fabs(st.mse_train - mse) <= 1e-8 * mse, "%s, mixed %d: hk_krr training MSE %g, want lambda^2 |A|^2 / 2N = %g",
+              what, mixed, st.mse_train, mse);
+    }
     free(Y2); free(ref2); free(pred2); free(pred2_ref);
     hk_grid_destroy(&g);
     free(all); free(Kfull); free(Kt); free(alpha); free(ref); free(pred); free(pred_ref);
@@ -294,6 +302,93 @@ static void cholesky_case(int nprow, int nb, int N, int bad)
     free(full); free(b); free(L); free(ref);
 }
 
+/* Mixed precision (hk_dist_solve_mixed) against serial float64 LAPACK on the
+ * same matrix A + shift I, A = B B^T / N with B of N/4 random columns (rank
+ * deficient, so the shift sets the conditioning): with shift 1e-3 and 1e-5
+ * (condition about 1e3 and 1e5) it converges after at least one refinement
+ * step, to dpotrs's solution within the conditioning and to dsposv's residual
+ * bound checked here by hand; with shift 1e-9 (condition about 1e9, beyond
+ * float32) it gives up and leaves B as it was. The strict upper triangle
+ * holds NaN, which must not be read. Two right-hand sides. */
+static void mixed_case(int nprow, int nb, int N, double shift, int want_converged)
+{
+    char what[128];
+    snprintf(what, sizeof what, "mixed solve, grid nprow %d, nb %d, N %d, shift %g", nprow, nb, N, shift);
+    struct hk_grid g;
+    hk_grid_create(&g, MPI_COMM_WORLD, nprow);
+    const int r = N / 4 > 0 ? N / 4 : 1, two = 2;
+    double *full = malloc((size_t)N * N * sizeof(double)), *b = malloc((size_t)N * r * sizeof(double));
+    double *rhs = malloc(2 * (size_t)N * sizeof(double)), *x = malloc(2 * (size_t)N * sizeof(double));
+    struct hk_rng rng;
+    hk_rng_seed(&rng, 17, 5);
+    for (size_t i = 0; i < (size_t)N * r; i++) b[i] = 2 * hk_rng_uniform(&rng) - 1;
+    for (int i = 0; i < 2 * N; i++) rhs[i] = 2 * hk_rng_uniform(&rng) - 1;
+    for (int j = 0; j < N; j++)
+        for (int i = 0; i < N; i++) {
+            double sum = 0;
+            for (int k = 0; k < r; k++) sum += b[i + (size_t)k * N] * b[j + (size_t)k * N];
+            full[i + (size_t)j * N] = i < j ? NAN : sum / N;
+        }
+    struct hk_dmatrix A, X;
+    hk_dmatrix_create(&A, &g, N, N, nb);
+    hk_dmatrix_create(&X, &g, N, 2, nb);
+    hk_dist_columns_set(&A, full);
+    hk_dist_columns_set(&X, rhs);
+    int steps = 99;
+    int rc = hk_dist_solve_mixed(&A, shift, &X, &steps);
+    hk_dist_columns_allgather(&X, x);
+    /* the reference: float64 LAPACK on A + shift I, its upper triangle filled */
+    double *ref = malloc((size_t)N * N * sizeof(double)), *sol = malloc(2 * (size_t)N * sizeof(double));
+    for (int j = 0; j < N; j++)
+        for (int i = 0; i < N; i++)
+            ref[i + (size_t)j * N] = (i >= j ? full[i + (size_t)j * N] : full[j + (size_t)i * N]) + (i == j ? shift : 0);
+    memcpy(sol, rhs, 2 * (size_t)N * sizeof(double));
+    int info = 0;
+    dpotrf_("L", &N, ref, &N, &info);
+    CHECK(info == 0, "%s: serial dpotrf info %d", what, info);
+    dpotrs_("L", &N, &two, ref, &N, sol, &N, &info);
+    if (want_converged) {
+        CHECK(rc == 0 && steps >= 1 && steps <= 30, "%s: returned %d after %d refinement steps, want 0 after 1 to 30",
+              what, rc, steps);
+        const double cond = 1.5 / shift;
+        double err = rel_diff(x, sol, 2 * N);
+        CHECK(err <= 20 * cond * DBL_EPSILON, "%s: solution differs from serial dpotrs by %g (condition ~%.0g)", what,
+              err, cond);
+        /* dsposv's bound, by hand: |rhs - (A + shift I) x|_inf <= sqrt(N) eps |A + shift I|_inf |x|_inf per column */
+        double anrm = 0;
+        for (int i = 0; i < N; i++) {
+            double row = 0;
+            for (int j = 0; j < N; j++) row += fabs(i >= j ? full[i + (size_t)j * N] : full[j + (size_t)i * N]);
+            anrm = worst_of(anrm, row + shift);
+        }
+        for (int c = 0; c < 2; c++) {
+            double rn = 0, xn = 0;
+            for (int i = 0; i < N; i++) {
+                long double s = rhs[i + (size_t)c * N] - (long double)shift * x[i + (size_t)c * N];
+                for (int j = 0; j < N; j++)
+                    s -= (long double)(i >= j ? full[i + (size_t)j * N] : full[j + (size_t)i * N]) * x[j + (size_t)c * N];
+                rn = worst_of(rn, fabs((double)s));
+                xn = worst_of(xn, fabs(x[i + (size_t)c * N]));
+            }
+            CHECK(rn <= sqrt((double)N) * DBL_EPSILON / 2 * anrm * xn,
+                  "%s: column %d residual %g beyond dsposv's bound %g", what, c, rn,
+                  sqrt((double)N) * DBL_EPSILON / 2 * anrm * xn);
+        }
+    } else {
+        CHECK(rc == -1 && steps == -1, "%s: returned %d (steps %d) for a matrix float32 cannot solve, want -1", what,
+              rc, steps);
+        CHECK(!memcmp(x, rhs, 2 * (size_t)N * sizeof(double)), "%s: the right-hand sides were changed", what);
+    }
+    /* A itself is left as it was, NaN upper triangle included */
+    double *back = malloc((size_t)N * N * sizeof(double));
+    hk_dist_columns_allgather(&A, back);
+    CHECK(!memcmp(back, full, (size_t)N * N * sizeof(double)) || N == 0, "%s: A was changed", what);
+    hk_dmatrix_destroy(&A);
+    hk_dmatrix_destroy(&X);
+    hk_grid_destroy(&g);
+    free(full); free(b); free(rhs); free(x); free(ref); free(sol); free(back);
+}
+
 int main(int argc, char **argv)
 {
     int provided, size;
@@ -321,6 +416,9 @@ int main(int argc, char **argv)
         cholesky_case(nprow, 7, 64, -1);
         cholesky_case(nprow, 64, 100, -1); /* two blocks: on 4 ranks, two hold no column */
         cholesky_case(nprow, 64, 40, 0);   /* one block, the first entry negative */
+        mixed_case(nprow, 16, 203, 1e-3, 1);
+        mixed_case(nprow, 32, 150, 1e-5, 1);
+        mixed_case(nprow, 16, 203, 1e-9, 0);
     }
     if (rank == 0) rmdir(tmpdir);
     int failures = check_failures;

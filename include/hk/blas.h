@@ -63,4 +63,16 @@ void pdgemm_(const char *transa, const char *transb, const int *m, const int *n,
              const int *jb, const int *descb, const double *beta, double *c, const int *ic, const int *jc,
              const int *descc);
 
+void spotrf_(const char *uplo, const int *n, float *a, const int *lda, int *info);
+void spotrs_(const char *uplo, const int *n, const int *nrhs, const float *a, const int *lda, float *b,
+             const int *ldb, int *info);
+void dsymm_(const char *side, const char *uplo, const int *m, const int *n, const double *alpha, const double *a,
+            const int *lda, const double *b, const int *ldb, const double *beta, double *c, const int *ldc);
+void pspotrf_(const char *uplo, const int *n, float *a, const int *ia, const int *ja, const int *desca, int *info);
+void pspotrs_(const char *uplo, const int *n, const int *nrhs, const float *a, const int *ia, const int *ja,
+              const int *desca, float *b, const int *ib, const int *jb, const int *descb, int *info);
+void pdsymm_(const char *side, const char *uplo, const int *m, const int *n, const double *alpha, const double *a,
+             const int *ia, const int *ja, const int *desca, const double *b, const int *ib, const int *jb,
+             const int *descb, const double *beta, double *c, const int *ic, const int *jc, const int *descc);
+
 #endif

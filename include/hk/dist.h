@@ -56,6 +56,19 @@ int hk_dist_columns_allgather(const struct hk_dmatrix *v, double *values);
 int hk_dist_cholesky(struct hk_dmatrix *A);
 int hk_dist_cholesky_solve(const struct hk_dmatrix *L, struct hk_dmatrix *B);
 
+/* Solves (A + shift I) X = B, A symmetric positive definite given by its
+ * lower triangle (float64, left as it is), in mixed precision as LAPACK's
+ * dsposv: a float32 Cholesky factor of A + shift I (pspotrf; spotrf on a
+ * 1 x 1 grid), then iterative refinement with float64 residuals (pdsymm)
+ * until every column's residual is within sqrt(N) eps ||A + shift I|| ||x||
+ * (infinity norms, eps = 2^-53), at most 30 steps, giving up as soon as a
+ * column's residual fails to halve in a step. Returns 0 with the
+ * solution in B and *steps the refinement steps taken; -1 (B as it was,
+ * *steps = -1) when float32 cannot factor it (not positive definite there,
+ * entries out of range) or refinement does not converge, for the caller to
+ * factor in float64. A rank holds A plus half of A's share for the factor.
+ * Collective. */
+int hk_dist_solve_mixed(const struct hk_dmatrix *A, double shift, struct hk_dmatrix *B, int *steps);
 /* Eigendecomposition of a symmetric distributed matrix with ScaLAPACK's
  * pdsyevd: A = Z diag(w) Z^T, w ascending (replicated on every rank, n
  * entries), Z distributed like A. A is overwritten. Collective; 0, or -1

@@ -89,6 +89,8 @@
     P(INT, team_size, "0", 0, 1000000, NULL, "ranks per point (0: all ranks)", 1)                                 \
     P(INT, block_size, "128", 1, 4096, NULL, "ScaLAPACK block size (the eigensolver takes at most 64)", 1)        \
     P(INT, grid_rows, "0", 0, 1000000, NULL, "process grid rows (0: most square)", 1)                             \
+    P(STRING, solver, "mixed", 0, 0, "mixed|float64",                                                             \
+      "kernel solves: float32 factor refined to float64 accuracy, or float64 factor", 1)                          \
     P(BOOL, snapshot, "false", 0, 1, NULL, "write the training Gram matrices to snapshots/", 1)
 HK_PARAM_GROUP(hk_common, HK_COMMON_PARAMS)
 

@@ -227,15 +227,16 @@ static int run_pixels(const struct pixel_point *pp, MPI_Comm team, struct hk_res
             if (V > 0) {
                 double val_mse[HK_MAX_REALS];
                 int chosen;
-                kr = hk_krr_select(k, &depths, &train.in, train.y, 1, &pd.val.in, pd.val.y, ridges, nridges, &test.in,
-                                   prm->test_chunk, &grid, pp->common.block_size, pred, &st, val_mse, &chosen);
+                kr = hk_krr_select(k, &depths, &train.in, train.y, 1, &pd.val.in, pd.val.y, ridges, nridges,
+                                   !strcmp(pp->common.solver, "mixed"), &test.in, prm->test_chunk, &grid, pp->common.block_size, pred, &st, val_mse, &chosen);
                 if (chosen >= 0) ridge = ridges[chosen];
                 if (trank == 0) {
                     snprintf(key, sizeof key, "mse_val_by_ridge_%s", name);
                     memcpy(hk_result_array(r, key, 1, nridges, 0, 0, NULL)->data, val_mse, nridges * sizeof(double));
                 }
             } else {
-                kr = hk_krr(k, &depths, &train.in, train.y, 1, &test.in, prm->test_chunk, ridge, &grid,
+                kr = hk_krr(k, &depths, &train.in, train.y, 1, &test.in, prm->test_chunk, ridge,
+                            !strcmp(pp->common.solver, "mixed"), &grid,
                             pp->common.block_size, NULL, pred, &st);
             }
             if (kr < 0) { rc = -1; break; }
@@ -371,7 +372,11 @@ static void estimate_pixels(const struct pixel_point *pp, int team_size, const s
     double tblk = (double)hk_local_elements_max((int)chunk, (int)N, nb, nprow, npcol);
     double data = (U + T) * (dx + HK_IMG_PIXELS) + (N + M) * (dz + 3) + 3 * M;
     struct hk_depths d = {prm->depth_f, prm->depth_g, 0};
-    double kernel_mem = 0, entries = 0, kflop = 0, la = 0;
+    double kernel_mem = 0, entries = 0, kflop = 0, la = 0, la_time = 0;
+    /* mixed precision (hk_dist_solve_mixed) factors in float32 at SGEMM's rate, about twice DGEMM's, and
+     * without a ridge search holds a float32 copy of the Gram matrix beside it (a ridge search factors the
+     * float32 copy in place of the float64 one, or both in turn when it falls back) */
+    const int mixed = !strcmp(pp->common.solver, "mixed");
     /* with validation: each ridge of the grid refactors a copy of the Gram matrix (filled once, as
      * are the validation rows) and predicts the validation pixels; each lr of the grid trains the
      * networks once (at most) */
@@ -385,12 +390,13 @@ static void estimate_pixels(const struct pixel_point *pp, int team_size, const s
         if (!hk_kernel_info(k)->point || !hk_list_has(prm->methods, hk_kernel_name(k))) continue;
         double ws = hk_kernel_workspace_bytes(k, &d, (int)U, (int)U, dx, dz, (int)(N / nprow) + nb, (int)(N / npcol) + nb);
         /* a ridge search keeps a copy of the Gram matrix and the validation rows K(val, train) */
-        kernel_mem = gram + tblk + ws / 8 + (V > 0 ? gram + Mv * N / team_size + N / team_size + nb : 0);
+        kernel_mem = gram + tblk + ws / 8 + (V > 0 ? gram + Mv * N / team_size + N / team_size + nb : mixed ? gram / 2 : 0);
         double cost = hk_kernel_entry_cost(k, &d, dz);
         double pairs = N * (N + 1) / 2 + Mv * N + M * N;
         entries += pairs;
         kflop += cost * pairs / 1e9;
         la += (fits * (N * N * N / 3 + 2 * N * N + 2 * Mv * N) + 2 * M * N) / 1e9;
+        la_time -= mixed ? fits * N * N * N / 6 / 1e9 : 0;
     }
     /* uncertainty on the example images' pixels (hk_dynamics_uncertainty):
      * Th's and Kh's factors in one N x N matrix, three Me x N ones */
@@ -436,7 +442,7 @@ static void estimate_pixels(const struct pixel_point *pp, int team_size, const s
     e->gflop = la + hn_flop;
     /* float32 training: SGEMM at about twice DGEMM's rate (2.1-2.3x measured on the completion model) */
     const double train_rate = !strcmp(prm->precision, "float32") ? 2 : 1;
-    e->seconds = hk_estimate_seconds(rates, team_size, kflop, la, hn_flop / train_rate, step_gb);
+    e->seconds = hk_estimate_seconds(rates, team_size, kflop, la + la_time, hn_flop / train_rate, step_gb);
 }
 
 static void estimate_completion(const struct hk_point *p, int team_size, const struct hk_rates *rates,

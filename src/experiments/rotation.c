@@ -224,7 +224,8 @@ static int run(const struct hk_point *p, MPI_Comm team, const struct hk_experime
             for (int c = 0; c < K; c++)
                 for (int i = 0; i < V; i++) Yv[i + (size_t)c * V] = (lval[i] == c) - 1.0 / K;
             int chosen;
-            kr = hk_krr_select(k, &depths, &train.in, Y, K, &val.in, Yv, ridges, nridges, &test.in, prm.test_chunk,
+            kr = hk_krr_select(k, &depths, &train.in, Y, K, &val.in, Yv, ridges, nridges,
+                               !strcmp(prm.common.solver, "mixed"), &test.in, prm.test_chunk,
                                &grid, prm.common.block_size, pred, &st, val_mse, &chosen);
             if (chosen >= 0) ridge = ridges[chosen];
             if (trank == 0) {
@@ -233,7 +234,8 @@ static int run(const struct hk_point *p, MPI_Comm team, const struct hk_experime
             }
             free(Yv);
         } else {
-            kr = hk_krr(k, &depths, &train.in, Y, K, &test.in, prm.test_chunk, ridge, &grid, prm.common.block_size,
+            kr = hk_krr(k, &depths, &train.in, Y, K, &test.in, prm.test_chunk, ridge,
+                        !strcmp(prm.common.solver, "mixed"), &grid, prm.common.block_size,
                         NULL, pred, &st);
         }
         snprintf(key, sizeof key, "ridge_%s", name);
@@ -310,7 +312,10 @@ static void estimate(const struct hk_point *p, int team_size, const struct hk_ra
     }
     int nb = prm.common.block_size, nprow, npcol;
     hk_grid_shape(team_size, prm.common.grid_rows, &nprow, &npcol);
-    double chunk = fmin((double)prm.test_chunk, M), k_mem = 0, entries = 0, kflop = 0, la = 0;
+    double chunk = fmin((double)prm.test_chunk, M), k_mem = 0, entries = 0, kflop = 0, la = 0, la_time = 0;
+    /* mixed precision (hk_dist_solve_mixed): the factors at SGEMM's rate, about twice DGEMM's; without a
+     * ridge search a float32 copy of the Gram matrix beside it */
+    const int mixed = !strcmp(prm.common.solver, "mixed");
     struct hk_depths d = {s.L + (s.bottleneck > 0), s.H, 0};
     for (int k = 0; k < HK_NKERNELS; k++) {
         if (!hk_kernel_info(k)->point || !hk_list_has(prm.methods, hk_kernel_name(k))) continue;
@@ -321,20 +326,21 @@ static void estimate(const struct hk_point *p, int team_size, const struct hk_ra
          * copy of the Gram matrix for each ridge of the grid */
         const double gram = (double)hk_local_elements_max((int)N, (int)N, nb, nprow, npcol);
         k_mem = gram + (double)hk_local_elements_max((int)chunk, (int)N, nb, nprow, npcol) +
-                2 * (N + M) * HK_ROTATION_CLASSES + ws / 8 + (V > 0 ? gram + V * N / team_size : 0);
+                2 * (N + M) * HK_ROTATION_CLASSES + ws / 8 + (V > 0 ? gram + V * N / team_size : mixed ? gram / 2 : 0);
         double pairs = N * (N + 1) / 2 + V * N + M * N;
         entries += pairs;
         /* each pair has its own x pair: 2 dx for f's input kernel, 2 dz for g's */
         kflop += (hk_kernel_entry_cost(k, &d, (int)dz) + 2 * dx) * pairs / 1e9;
         la += (fits * (N * N * N / 3 + 2 * N * N * HK_ROTATION_CLASSES + 2 * V * N * HK_ROTATION_CLASSES) +
                2 * M * N * HK_ROTATION_CLASSES) / 1e9;
+        la_time -= mixed ? fits * N * N * N / 6 / 1e9 : 0;
     }
     e->mem_bytes_per_rank = 8 * (data + fmax(hn_mem, k_mem));
     e->kernel_entries = entries;
     e->gflop = hn_flop + la;
     /* float32 training: SGEMM at about twice DGEMM's rate (2.1-2.3x measured on the completion model) */
     const double train_rate = !strcmp(prm.precision, "float32") ? 2 : 1;
-    e->seconds = hk_estimate_seconds(rates, team_size, kflop, la, hn_flop / train_rate, step_gb);
+    e->seconds = hk_estimate_seconds(rates, team_size, kflop, la + la_time, hn_flop / train_rate, step_gb);
 }
 
 HK_EXPERIMENT(rotation, "rotation",

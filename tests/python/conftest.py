@@ -53,7 +53,7 @@ RESULT_METRICS = ("mse_train_", "mse_test_", "jitter_", "n_train", "n_test")
 
 
 # parameters that say how a point runs, not what it computes (left out of its id)
-RESOURCE_PARAMS = {"team_size", "block_size", "grid_rows", "test_chunk", "snapshot", "examples"}
+RESOURCE_PARAMS = {"team_size", "block_size", "grid_rows", "test_chunk", "snapshot", "examples", "solver"}
 
 
 def assert_same_results(a, b, rtol=1e-8):

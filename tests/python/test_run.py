@@ -32,6 +32,8 @@ def test_results_rows_and_values(reference):
         assert m["n_train"] == r["param"]["distinct_x"] * 6
         assert np.isfinite(m["mse_test_Th"]) and np.isfinite(m["mse_test_Tmlp"])
         assert m["time_gram_Th"] >= 0 and m["peak_rss_bytes_max_rank"] > 1e6
+        # the default solver is mixed precision, and it converged (no float64 fallback) on these Gram matrices
+        assert r["param"]["solver"] == "mixed" and 0 <= m["refine_steps_Th"] <= 30
     # on this hypernetwork-shaped task the hyperkernel beats predicting the mean
     big = [r for r in rows.values() if r["param"]["distinct_x"] == 30]
     assert len(big) == 4
@@ -107,6 +109,20 @@ def test_two_ranks_one_team_gives_same_results(reference, small_config, tmp_path
     assert_same_results(got, rows, rtol=1e-8)
     with h5py.File(tmp_path / "o2" / "results.h5") as f:
         assert set(f["points/team_size"][...]) == {2}
+
+
+def test_float64_solver_gives_the_mixed_results(reference, small_config, tmp_path):
+    """solver: float64 factors in float64 (refinement steps -1) and gives what the default, mixed precision
+    refined to float64's accuracy, gives: the same points (solver is not part of the id), the same MSEs to 1e-8"""
+    _, _, rows, _ = reference
+    cfg = small_config(team=1)
+    cfg.write_text(cfg.read_text().replace("  kernels: [Th, Tmlp]", "  kernels: [Th, Tmlp]\n  solver: float64"))
+    hk("run", cfg, "--out", tmp_path / "f64", ranks=1, check=True)
+    got = read_results(tmp_path / "f64" / "results.h5")
+    assert_same_results(got, rows, rtol=1e-8)
+    for r in got.values():
+        assert r["param"]["solver"] == "float64"
+        assert r["metric"]["refine_steps_Th"] == -1 and r["metric"]["refine_steps_Tmlp"] == -1
 
 
 def test_four_ranks_two_teams(reference, small_config, tmp_path):
@@ -229,7 +245,8 @@ def test_jitter_rescues_a_singular_gram(tmp_path):
                    "samples_per_x: 10, ridge: 0, team_size: 1}\n")
     hk("run", cfg, "--out", tmp_path / "o", ranks=1, check=True)
     (row,) = read_results(tmp_path / "o" / "results.h5").values()
-    assert row["status"] == "ok" and row["metric"]["jitter_Th"] > 0
+    # float32 cannot factor it either: mixed precision falls back to float64 (steps -1), which adds the jitter
+    assert row["status"] == "ok" and row["metric"]["jitter_Th"] > 0 and row["metric"]["refine_steps_Th"] == -1
 
 
 def test_a_failing_point_is_recorded_and_the_sweep_goes_on(tmp_path):
@@ -255,10 +272,16 @@ def test_plan_predicts_memory_and_time(tmp_path):
     out = hk("plan", cfg, "--ranks", "2", check=True).stdout
     assert "rates measured now" in out
     row = [l for l in out.splitlines() if l.startswith("0 ")][0].split()
-    # N = 10,000 on a 1 x 2 grid: each rank holds 10,000 x 5,000 doubles = 400 MB of Gram matrix
+    # N = 10,000 on a 1 x 2 grid: each rank holds 10,000 x 5,000 doubles = 400 MB of Gram matrix, and with
+    # the default mixed-precision solver its float32 copy, 200 MB more
     mem = float(row[3]) * {"MB": 1e6, "GB": 1e9}[row[4]]
-    assert 400e6 <= mem < 500e6
+    assert 600e6 <= mem < 700e6
     assert float(row[5]) == pytest.approx(10000**3 / 3 / 1e9, rel=0.01)
+    cfg.write_text(cfg.read_text().replace("dx: 784}", "dx: 784, solver: float64}"))
+    out = hk("plan", cfg, "--ranks", "2", check=True).stdout
+    row64 = [l for l in out.splitlines() if l.startswith("0 ")][0].split()
+    mem = float(row64[3]) * {"MB": 1e6, "GB": 1e9}[row64[4]]
+    assert 400e6 <= mem < 500e6
 
 
 def test_inspect_results(reference):
