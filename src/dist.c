@@ -197,24 +197,41 @@ static void column_max_abs(const struct hk_dmatrix *B, const double *v, double *
     MPI_Allreduce(MPI_IN_PLACE, out, B->n, MPI_DOUBLE, MPI_MAX, B->g->comm);
 }
 
-/* The infinity norm of A + shift I from A's lower triangle. */
-static double sym_lower_inf_norm(const struct hk_dmatrix *A, double shift)
+/* A32 = A + shift I in float, its lower triangle only (the factor reads no
+ * more), and the infinity norm of A + shift I from A's lower triangle, in
+ * one pass over the local entries on or below the diagonal. */
+static double convert_lower(const struct hk_dmatrix *A, double shift, float *A32)
 {
-    double *rows = hk_calloc((size_t)A->n + 1, sizeof(double)), norm = 0;
-    for (int j = 0; j < A->nloc; j++)
-        for (int i = 0; i < A->mloc; i++) {
-            const int gi = A->grows[i], gj = A->gcols[j];
-            const double a = A->a[i + (size_t)j * A->lld];
-            if (gi == gj) rows[gi] += fabs(a + shift);
-            else if (gi > gj) {
-                rows[gi] += fabs(a);
-                rows[gj] += fabs(a);
-            }
+    double *rows = hk_calloc((size_t)A->n + 1, sizeof(double)), *local = hk_calloc((size_t)A->mloc + 1, sizeof(double));
+    double norm = 0;
+    int i0 = 0;
+    for (int j = 0; j < A->nloc; j++) {
+        const int gj = A->gcols[j];
+        while (i0 < A->mloc && A->grows[i0] < gj) i0++; /* both index lists ascend */
+        const double *a = A->a + (size_t)j * A->lld;
+        float *a32 = A32 + (size_t)j * A->lld;
+        int i = i0;
+        double col = 0;
+        if (i < A->mloc && A->grows[i] == gj) {
+            const double d = a[i] + shift;
+            a32[i] = (float)d;
+            rows[gj] += fabs(d);
+            i++;
         }
+        for (; i < A->mloc; i++) {
+            const double v = fabs(a[i]);
+            a32[i] = (float)a[i];
+            local[i] += v;
+            col += v;
+        }
+        rows[gj] += col;
+    }
+    for (int i = 0; i < A->mloc; i++) rows[A->grows[i]] += local[i];
     MPI_Allreduce(MPI_IN_PLACE, rows, A->n, MPI_DOUBLE, MPI_SUM, A->g->comm);
     for (int i = 0; i < A->n; i++)
-        if (!(rows[i] <= norm)) norm = rows[i];
+        if (!(rows[i] <= norm)) norm = rows[i]; /* NaN propagates */
     free(rows);
+    free(local);
     return norm;
 }
 
@@ -241,14 +258,9 @@ int hk_dist_solve_mixed(const struct hk_dmatrix *A, double shift, struct hk_dmat
     double *prev = hk_malloc(((size_t)k + 1) * sizeof(double));
     int rc = -1, ok = A32 && X32 && X && R;
     MPI_Allreduce(MPI_IN_PLACE, &ok, 1, MPI_INT, MPI_MIN, A->g->comm);
-    const double anrm = ok ? sym_lower_inf_norm(A, shift) : 0;
+    const double anrm = ok ? convert_lower(A, shift, A32) : 0;
     /* an entry beyond float's range, or a NaN, cannot be factored in float32 */
     if (!ok || !(anrm < 0.5 * FLT_MAX)) goto done;
-    for (int j = 0; j < A->nloc; j++)
-        for (int i = 0; i < A->mloc; i++) {
-            const double a = A->a[i + (size_t)j * A->lld];
-            A32[i + (size_t)j * A->lld] = (float)(A->grows[i] == A->gcols[j] ? a + shift : a);
-        }
     int info = 0;
     if (single_rank(A)) spotrf_("L", &N, A32, &A->lld, &info);
     else pspotrf_("L", &N, A32, &one, &one, A->desc, &info);
