@@ -42,10 +42,13 @@ static int entk_one(int i, double *slot, void *arg)
 {
     struct entk_ctx *c = arg;
     const int N = c->batch.nb;
-    if (c->have_net) hk_hn_reseed(&c->net, c->seed0 + i);
-    else if (hk_hn_init(&c->net, c->shape, c->seed0 + i)) return -1;
-    else c->have_net = 1;
-    hk_hn_entk_outputs(&c->net, &c->batch, slot, slot + (size_t)N * N);
+    if (!c->have_net) {
+        if (hk_hn_init(&c->net, c->shape, c->seed0 + i)) return -1;
+        c->have_net = 1;
+        hk_hn_entk_outputs(&c->net, &c->batch, slot, slot + (size_t)N * N);
+    } else {
+        hk_hn_reseed_entk(&c->net, c->seed0 + i, &c->batch, slot, slot + (size_t)N * N);
+    }
     return 0;
 }
 

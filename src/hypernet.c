@@ -80,6 +80,14 @@ void hk_hn_free(struct hk_hypernet *net)
     memset(net, 0, sizeof *net);
 }
 
+/* Draws for forward's fused path: double only (A in float is rounded from the double one). */
+static void draw_rows_f64(struct hk_rng *rng, double *a, long count) { hk_rng_normal_fill(rng, a, count); }
+static void draw_rows_f32(struct hk_rng *rng, float *a, long count)
+{
+    (void)rng, (void)a, (void)count;
+    abort();
+}
+
 /* The passes, once in double (the default, and the NTK below) and once in
  * float (precision: float32). */
 #define HK_CAT_(a, b) a##b
@@ -105,7 +113,7 @@ void hk_hn_free(struct hk_hypernet *net)
 
 void hk_hn_forward(const struct hk_hypernet *net, const struct hk_hn_batch *b, struct hk_hn_cache *c)
 {
-    forward_f64(net, net->W, net->A, b, c);
+    forward_f64(net, net->W, net->A, b, c, NULL);
 }
 
 void hk_hn_cache_free(struct hk_hn_cache *c) { cache_free_f64(c); }
@@ -132,7 +140,7 @@ int hk_hn_make_f32(struct hk_hypernet *net)
 
 void hk_hn_forward32(const struct hk_hypernet *net, const struct hk_hn_batch *b, struct hk_hn_cache32 *c)
 {
-    forward_f32(net, net->W32, net->A32, b, c);
+    forward_f32(net, net->W32, net->A32, b, c, NULL);
 }
 
 void hk_hn_cache32_free(struct hk_hn_cache32 *c) { cache_free_f32(c); }
@@ -253,11 +261,29 @@ void hk_hn_entk(const struct hk_hypernet *net, const struct hk_hn_batch *b, doub
     hk_hn_entk_outputs(net, b, ntk, NULL);
 }
 
+static void entk_outputs(const struct hk_hypernet *net, const struct hk_hn_batch *b, double *ntk, double *out,
+                         struct hk_rng *draw_a);
+
 void hk_hn_entk_outputs(const struct hk_hypernet *net, const struct hk_hn_batch *b, double *ntk, double *out)
+{
+    entk_outputs(net, b, ntk, out, NULL);
+}
+
+void hk_hn_reseed_entk(struct hk_hypernet *net, long seed, const struct hk_hn_batch *b, double *ntk, double *out)
+{
+    for (int l = 1; l <= net->nf; l++) normal_fill(net->W[l], (long)net->fw[l] * net->fw[l - 1], seed, 100 + l);
+    struct hk_rng rng;
+    hk_rng_seed(&rng, (uint64_t)seed, 200); /* A's stream, as hk_hn_reseed draws it */
+    entk_outputs(net, b, ntk, out, &rng);
+}
+
+/* With draw_a, the forward pass draws A (net->A) as it goes. */
+static void entk_outputs(const struct hk_hypernet *net, const struct hk_hn_batch *b, double *ntk, double *out,
+                         struct hk_rng *draw_a)
 {
     const struct hk_hn_shape *s = &net->s;
     struct hk_hn_cache c;
-    hk_hn_forward(net, b, &c);
+    forward_f64(net, net->W, net->A, b, &c, draw_a);
     if (out) memcpy(out, c.out, (size_t)c.nb * s->k * sizeof(double));
     const int nb = c.nb, n = net->fw[net->nf];
     /* c(u) = dout_0/dV: per layer b_l (x) in_l / sqrt(fan), with b_H = e_0 */

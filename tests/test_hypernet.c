@@ -238,9 +238,8 @@ static void test_entk_explicit(int L, int H, int bottleneck)
 }
 
 /* A batch of 12 distinct x: gradients against finite differences, and
- * outputs against each sample run alone. (In double the products with A are
- * always DGEMM; float's one-pass loops for few x are checked against double
- * in test_model, whose float32 comparisons fail when they are wrong.) */
+ * outputs against each sample run alone (12 x at once go through DGEMM, one
+ * x through the one-pass loops). */
 static void test_many_x_path(void)
 {
     enum { NB = 12, DX = 4, DZ = 3 };
@@ -283,6 +282,88 @@ static void test_many_x_path(void)
     hk_dataset_free(&data);
 }
 
+/* The products with A for few distinct x (nx <= 8: register-blocked loops
+ * over A's rows, no BLAS) and for more (DGEMM), at a width n = 37 that
+ * leaves a remainder after the 8-wide vectors and P = 50 rows that leave one
+ * after blocks of 4 and of 3: the generated weights V against the product
+ * summed here in long double, the gradients of A and of f's layers (through
+ * dphi = dV A) against finite differences, and the empirical NTK with A
+ * drawn as it is multiplied (hk_hn_reseed_entk) against hk_hn_reseed and
+ * hk_hn_entk_outputs: the same bits. */
+static void test_skinny_products(void)
+{
+    enum { DX = 4, DZ = 4, MAXX = 9 };
+    struct hk_rng rng;
+    hk_rng_seed(&rng, 23, 0);
+    double xs[MAXX * DX];
+    for (int i = 0; i < MAXX * DX; i++) xs[i] = hk_rng_normal(&rng);
+    struct hk_hn_shape s = {.dx = DX, .dz = DZ, .n = 37, .L = 2, .m = 10, .H = 2, .k = 1};
+    for (int nx = 1; nx <= MAXX; nx++) {
+        const int nb = 2 * nx;
+        double x[2 * MAXX * DX], z[2 * MAXX * DZ], w[2 * MAXX];
+        int samples[2 * MAXX];
+        for (int i = 0; i < nb; i++) {
+            memcpy(x + i * DX, xs + (i % nx) * DX, DX * sizeof(double));
+            for (int j = 0; j < DZ; j++) z[i * DZ + j] = 2 * hk_rng_uniform(&rng) - 1;
+            w[i] = hk_rng_normal(&rng);
+            samples[i] = i;
+        }
+        struct hk_dataset data;
+        hk_dataset_from_points(nb, DX, x, DZ, z, &data);
+        CHECK(data.in.nx == nx, "distinct x: %d of %d", data.in.nx, nx);
+        struct hk_hn_batch b = {.in = &data.in, .samples = samples, .nb = nb};
+        struct hk_hypernet net;
+        CHECK(hk_hn_init(&net, &s, 31 + nx) == 0, "init");
+        const int n = net.fw[net.nf];
+        CHECK(n == 37 && net.P == 50, "shape: n %d, P %ld", n, net.P);
+        struct hk_hn_cache c;
+        hk_hn_forward(&net, &b, &c);
+        double worst = 0, scale = 0;
+        for (int q = 0; q < nx; q++)
+            for (long p = 0; p < net.P; p++) {
+                long double sum = 0;
+                for (int k = 0; k < n; k++) sum += (long double)net.A[p * n + k] * c.a[net.nf][(size_t)q * n + k];
+                double want = (double)(sum / sqrtl(n));
+                worst = worst_of(worst, fabs(c.V[(size_t)q * net.P + p] - want));
+                scale = worst_of(scale, fabs(want));
+            }
+        CHECK(scale > 0 && worst <= 1e-14 * scale, "%d distinct x: generated weights V differ from the product by %g of %g",
+              nx, worst, scale);
+        hk_hn_cache_free(&c);
+        struct hk_hn_grad g;
+        hk_hn_grad_alloc(&net, &g);
+        hk_hn_forward(&net, &b, &c);
+        hk_hn_backward(&net, &b, &c, w, &g);
+        hk_hn_cache_free(&c);
+        char name[64];
+        snprintf(name, sizeof name, "A (%d distinct x)", nx);
+        check_block(&net, &b, w, net.A, g.A, net.P * n, name);
+        snprintf(name, sizeof name, "W1 (%d distinct x, through dphi)", nx);
+        check_block(&net, &b, w, net.W[1], g.W[1], (long)net.fw[1] * net.fw[0], name);
+        hk_hn_grad_free(&g);
+        /* the NTK with A drawn as it is multiplied, against the network redrawn whole */
+        double *k1 = malloc((size_t)nb * (nb + 1) * sizeof(double)), *k2 = malloc((size_t)nb * (nb + 1) * sizeof(double));
+        hk_hn_reseed(&net, 77);
+        hk_hn_entk_outputs(&net, &b, k1, k1 + (size_t)nb * nb);
+        double *a_whole = malloc((size_t)net.P * n * sizeof(double));
+        memcpy(a_whole, net.A, (size_t)net.P * n * sizeof(double));
+        hk_hn_reseed(&net, 5); /* something else in A first */
+        hk_hn_reseed_entk(&net, 77, &b, k2, k2 + (size_t)nb * nb);
+        CHECK(!memcmp(a_whole, net.A, (size_t)net.P * n * sizeof(double)), "%d distinct x: A drawn in blocks differs", nx);
+        if (nx <= 8)
+            CHECK(!memcmp(k1, k2, (size_t)nb * (nb + 1) * sizeof(double)),
+                  "%d distinct x: NTK with A drawn as it is multiplied differs from the whole network's", nx);
+        else {
+            double e = 0, sc = 0;
+            for (int i = 0; i < nb * (nb + 1); i++) e = worst_of(e, fabs(k1[i] - k2[i])), sc = worst_of(sc, fabs(k1[i]));
+            CHECK(sc > 0 && e <= 1e-13 * sc, "%d distinct x: NTK with A drawn in blocks differs by %g of %g", nx, e, sc);
+        }
+        free(k1); free(k2); free(a_whole);
+        hk_hn_free(&net);
+        hk_dataset_free(&data);
+    }
+}
+
 int main(void)
 {
     test_gradients(2, 3, 2, 0, 0);
@@ -294,6 +375,7 @@ int main(void)
     test_mse_gradient();
     test_cross_entropy_gradient();
     test_many_x_path();
+    test_skinny_products();
     test_entk_explicit(2, 3, 0);
     test_entk_explicit(1, 1, 0);
     test_entk_explicit(3, 4, 0);
