@@ -182,19 +182,25 @@ int hk_dist_cholesky_solve(const struct hk_dmatrix *L, struct hk_dmatrix *B)
  * and refinement in float64 brings the solution to float64's accuracy. */
 #define HK_REFINE_MAX 30
 
-/* Largest |entry| of each global column of a distributed matrix, on every rank. */
-static void column_max_abs(const struct hk_dmatrix *B, const double *v, double *out)
+/* Largest |entry| of each global column of a distributed matrix, on every
+ * rank; returns whether any entry is NaN (on every rank: MPI's MAX has no
+ * rule for NaN, so the flag travels as an integer). */
+static int column_max_abs(const struct hk_dmatrix *B, const double *v, double *out)
 {
+    int nan = 0;
     for (int j = 0; j < B->n; j++) out[j] = 0;
     for (int j = 0; j < B->nloc; j++) {
         double m = 0;
         for (int i = 0; i < B->mloc; i++) {
             double a = fabs(v[i + (size_t)j * B->lld]);
-            if (!(a <= m)) m = a; /* NaN propagates: it never compares smaller */
+            if (a > m) m = a;
+            else if (isnan(a)) nan = 1;
         }
         out[B->gcols[j]] = m;
     }
     MPI_Allreduce(MPI_IN_PLACE, out, B->n, MPI_DOUBLE, MPI_MAX, B->g->comm);
+    MPI_Allreduce(MPI_IN_PLACE, &nan, 1, MPI_INT, MPI_MAX, B->g->comm);
+    return nan;
 }
 
 /* A32 = A + shift I in float, its lower triangle only (the factor reads no
@@ -228,11 +234,14 @@ static double convert_lower(const struct hk_dmatrix *A, double shift, float *A32
     }
     for (int i = 0; i < A->mloc; i++) rows[A->grows[i]] += local[i];
     MPI_Allreduce(MPI_IN_PLACE, rows, A->n, MPI_DOUBLE, MPI_SUM, A->g->comm);
-    for (int i = 0; i < A->n; i++)
-        if (!(rows[i] <= norm)) norm = rows[i]; /* NaN propagates */
+    int nan = 0;
+    for (int i = 0; i < A->n; i++) {
+        if (rows[i] > norm) norm = rows[i];
+        else if (isnan(rows[i])) nan = 1; /* a NaN entry makes its row's sum NaN on every rank */
+    }
     free(rows);
     free(local);
-    return norm;
+    return nan ? NAN : norm;
 }
 
 /* X32 = X (float); X32 = (A32)^-1 X32; X += X32 (or X = X32 when add is 0). */
@@ -256,7 +265,7 @@ int hk_dist_solve_mixed(const struct hk_dmatrix *A, double shift, struct hk_dmat
     double *X = hk_try_malloc(nb * sizeof(double)), *R = hk_try_malloc(nb * sizeof(double));
     double *xn = hk_malloc(((size_t)k + 1) * sizeof(double)), *rn = hk_malloc(((size_t)k + 1) * sizeof(double));
     double *prev = hk_malloc(((size_t)k + 1) * sizeof(double));
-    int rc = -1, ok = A32 && X32 && X && R;
+    int rc = -1, ok = A32 && X32 && X && R; /* -1: float32 cannot factor it; -2: refinement does not converge */
     MPI_Allreduce(MPI_IN_PLACE, &ok, 1, MPI_INT, MPI_MIN, A->g->comm);
     const double anrm = ok ? convert_lower(A, shift, A32) : 0;
     /* an entry beyond float's range, or a NaN, cannot be factored in float32 */
@@ -265,6 +274,7 @@ int hk_dist_solve_mixed(const struct hk_dmatrix *A, double shift, struct hk_dmat
     if (single_rank(A)) spotrf_("L", &N, A32, &A->lld, &info);
     else pspotrf_("L", &N, A32, &one, &one, A->desc, &info);
     if (info != 0) goto done;
+    rc = -2;
     solve32(A, A32, B, X32, B->a, X, 0);
     /* dsposv's test: every column's residual within sqrt(N) eps ||A|| ||x|| (infinity norms) */
     const double tol = sqrt((double)N) * DBL_EPSILON / 2 * anrm;
@@ -275,16 +285,19 @@ int hk_dist_solve_mixed(const struct hk_dmatrix *A, double shift, struct hk_dmat
         else pdsymm_("L", "L", &N, &k, &minus, A->a, &one, &one, A->desc, X, &one, &one, B->desc, &plus, R, &one, &one,
                      B->desc);
         for (size_t i = 0; i < nb; i++) R[i] -= shift * X[i];
-        column_max_abs(B, X, xn);
-        column_max_abs(B, R, rn);
+        const int nan = column_max_abs(B, X, xn) | column_max_abs(B, R, rn);
         /* a column short of the bound whose residual did not at least halve in a step converges too slowly
-         * to be worth it (the float32 factor's error times the condition number is near 1): give up */
-        int converged = 1, stalled = 0;
+         * to be worth it (the float32 factor's error times the condition number is near 1): give up. The
+         * norms are the same on every rank, and so is the decision; it is reduced all the same, so that
+         * the ranks cannot part ways in the loop */
+        int converged = !nan, stalled = nan;
         for (int j = 0; j < k; j++)
             if (!(rn[j] <= xn[j] * tol)) {
                 converged = 0;
                 if (it > 0 && !(rn[j] <= 0.5 * prev[j])) stalled = 1;
             }
+        MPI_Allreduce(MPI_IN_PLACE, &converged, 1, MPI_INT, MPI_MIN, A->g->comm);
+        MPI_Allreduce(MPI_IN_PLACE, &stalled, 1, MPI_INT, MPI_MAX, A->g->comm);
         if (converged) {
             memcpy(B->a, X, nb * sizeof(double));
             *steps = it;

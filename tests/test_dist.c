@@ -310,7 +310,7 @@ static void cholesky_case(int nprow, int nb, int N, int bad)
  * bound checked here by hand; with shift 1e-9 (condition about 1e9, beyond
  * float32) it gives up and leaves B as it was. The strict upper triangle
  * holds NaN, which must not be read. Two right-hand sides. */
-static void mixed_case(int nprow, int nb, int N, double shift, int want_converged)
+static void mixed_case(int nprow, int nb, int N, double shift, int want_converged, int max_steps)
 {
     char what[128];
     snprintf(what, sizeof what, "mixed solve, grid nprow %d, nb %d, N %d, shift %g", nprow, nb, N, shift);
@@ -348,8 +348,8 @@ static void mixed_case(int nprow, int nb, int N, double shift, int want_converge
     CHECK(info == 0, "%s: serial dpotrf info %d", what, info);
     dpotrs_("L", &N, &two, ref, &N, sol, &N, &info);
     if (want_converged) {
-        CHECK(rc == 0 && steps >= 1 && steps <= 30, "%s: returned %d after %d refinement steps, want 0 after 1 to 30",
-              what, rc, steps);
+        CHECK(rc == 0 && steps >= 1 && steps <= max_steps, "%s: returned %d after %d refinement steps, want 0 after 1 "
+              "to %d", what, rc, steps, max_steps);
         const double cond = 1.5 / shift;
         double err = rel_diff(x, sol, 2 * N);
         CHECK(err <= 20 * cond * DBL_EPSILON, "%s: solution differs from serial dpotrs by %g (condition ~%.0g)", what,
@@ -375,8 +375,8 @@ static void mixed_case(int nprow, int nb, int N, double shift, int want_converge
                   sqrt((double)N) * DBL_EPSILON / 2 * anrm * xn);
         }
     } else {
-        CHECK(rc == -1 && steps == -1, "%s: returned %d (steps %d) for a matrix float32 cannot solve, want -1", what,
-              rc, steps);
+        CHECK((rc == -1 || rc == -2) && steps == -1, "%s: returned %d (steps %d) for a matrix float32 cannot solve, "
+              "want -1 or -2", what, rc, steps);
         CHECK(!memcmp(x, rhs, 2 * (size_t)N * sizeof(double)), "%s: the right-hand sides were changed", what);
     }
     /* A itself is left as it was, NaN upper triangle included */
@@ -387,6 +387,55 @@ static void mixed_case(int nprow, int nb, int N, double shift, int want_converge
     hk_dmatrix_destroy(&X);
     hk_grid_destroy(&g);
     free(full); free(b); free(rhs); free(x); free(ref); free(sol); free(back);
+}
+
+/* The two ways of giving up, each forced exactly, and a NaN: A of 2 x 2
+ * blocks [[1, 1 + e], [1 + e, 1 + d]] (NaN above the diagonal) whose float32
+ * rounding is [[1, 1], [1, 1 + d32]]. With d = 2^-23 (representable) and
+ * e = 5.5e-8 (below half of float's spacing above 1, so rounded away) float32
+ * factors exactly, but its inverse times the lost e has spectral radius
+ * 2 e / d = 0.92: refinement cannot converge (-2). With d = 2e-8, lost too,
+ * float32's block is singular: the factor fails (-1) while the float64
+ * matrix is positive definite. A NaN on the diagonal: -1. Each time the
+ * right-hand sides come back as they were. */
+static void mixed_exact_cases(int nprow, int nb, int N)
+{
+    struct hk_grid g;
+    hk_grid_create(&g, MPI_COMM_WORLD, nprow);
+    static const struct { double e, d; int nan, want; const char *what; } cases[] = {
+        {5.5e-8, 0x1p-23, 0, -2, "refinement cannot converge"},
+        {0, 2e-8, 0, -1, "float32 block singular"},
+        {0, 0.5, 1, -1, "a NaN on the diagonal"},
+    };
+    double *full = malloc((size_t)N * N * sizeof(double)), *rhs = malloc(2 * (size_t)N * sizeof(double));
+    double *x = malloc(2 * (size_t)N * sizeof(double));
+    for (int c = 0; c < 3; c++) {
+        char what[160];
+        snprintf(what, sizeof what, "mixed solve, grid nprow %d, nb %d, N %d: %s", nprow, nb, N, cases[c].what);
+        for (size_t i = 0; i < (size_t)N * N; i++) full[i] = 0;
+        for (int j = 0; j < N; j++)
+            for (int i = 0; i < j; i++) full[i + (size_t)j * N] = NAN;
+        for (int b = 0; b + 1 < N; b += 2) {
+            full[b + (size_t)b * N] = 1;
+            full[b + 1 + (size_t)b * N] = 1 + cases[c].e;
+            full[b + 1 + (size_t)(b + 1) * N] = 1 + cases[c].d;
+        }
+        if (cases[c].nan) full[N / 2 + (size_t)(N / 2) * N] = NAN;
+        for (int i = 0; i < 2 * N; i++) rhs[i] = 1 + (i % 7);
+        struct hk_dmatrix A, X;
+        hk_dmatrix_create(&A, &g, N, N, nb);
+        hk_dmatrix_create(&X, &g, N, 2, nb);
+        hk_dist_columns_set(&A, full);
+        hk_dist_columns_set(&X, rhs);
+        int steps = 99, rc = hk_dist_solve_mixed(&A, 0, &X, &steps);
+        hk_dist_columns_allgather(&X, x);
+        CHECK(rc == cases[c].want && steps == -1, "%s: returned %d (steps %d), want %d", what, rc, steps, cases[c].want);
+        CHECK(!memcmp(x, rhs, 2 * (size_t)N * sizeof(double)), "%s: the right-hand sides were changed", what);
+        hk_dmatrix_destroy(&A);
+        hk_dmatrix_destroy(&X);
+    }
+    hk_grid_destroy(&g);
+    free(full); free(rhs); free(x);
 }
 
 int main(int argc, char **argv)
@@ -416,9 +465,11 @@ int main(int argc, char **argv)
         cholesky_case(nprow, 7, 64, -1);
         cholesky_case(nprow, 64, 100, -1); /* two blocks: on 4 ranks, two hold no column */
         cholesky_case(nprow, 64, 40, 0);   /* one block, the first entry negative */
-        mixed_case(nprow, 16, 203, 1e-3, 1);
-        mixed_case(nprow, 32, 150, 1e-5, 1);
-        mixed_case(nprow, 16, 203, 1e-9, 0);
+        /* each refinement step gains about 1 / (condition x 6e-8): 3 steps at 1e3, 6 at 1e5, from float32's start */
+        mixed_case(nprow, 16, 203, 1e-3, 1, 4);
+        mixed_case(nprow, 32, 150, 1e-5, 1, 8);
+        mixed_case(nprow, 16, 203, 1e-9, 0, 0);
+        mixed_exact_cases(nprow, 16, 100);
     }
     if (rank == 0) rmdir(tmpdir);
     int failures = check_failures;

@@ -63,11 +63,11 @@ int hk_dist_cholesky_solve(const struct hk_dmatrix *L, struct hk_dmatrix *B);
  * until every column's residual is within sqrt(N) eps ||A + shift I|| ||x||
  * (infinity norms, eps = 2^-53), at most 30 steps, giving up as soon as a
  * column's residual fails to halve in a step. Returns 0 with the
- * solution in B and *steps the refinement steps taken; -1 (B as it was,
- * *steps = -1) when float32 cannot factor it (not positive definite there,
- * entries out of range) or refinement does not converge, for the caller to
- * factor in float64. A rank holds A plus half of A's share for the factor.
- * Collective. */
+ * solution in B and *steps the refinement steps taken; otherwise B is as it
+ * was and *steps = -1, for the caller to factor in float64: -1 when float32
+ * cannot factor it (not positive definite there, an entry out of float's
+ * range or NaN), -2 when refinement does not converge (or meets a NaN).
+ * A rank holds A plus half of A's share for the factor. Collective. */
 int hk_dist_solve_mixed(const struct hk_dmatrix *A, double shift, struct hk_dmatrix *B, int *steps);
 /* Eigendecomposition of a symmetric distributed matrix with ScaLAPACK's
  * pdsyevd: A = Z diag(w) Z^T, w ascending (replicated on every rank, n

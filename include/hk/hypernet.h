@@ -70,9 +70,10 @@ void hk_hn_free(struct hk_hypernet *net);
  * the values hk_hn_init(net, &net->s, seed) gives, without allocating, so
  * a loop over seeds of one shape reuses one network's memory. */
 void hk_hn_reseed(struct hk_hypernet *net, long seed);
-/* hk_hn_reseed(net, seed) then hk_hn_entk_outputs, with A drawn a block of
- * rows at a time and multiplied while in cache: the same network and the
- * same numbers, one pass over A (the largest array) fewer. */
+/* hk_hn_reseed(net, seed) then hk_hn_entk_outputs: the same network and the
+ * same numbers, bit for bit. With at most 8 inputs A is drawn a block of
+ * rows at a time and multiplied while in cache, one pass over A (the
+ * largest array) fewer. */
 void hk_hn_reseed_entk(struct hk_hypernet *net, long seed, const struct hk_hn_batch *b, double *ntk, double *out);
 
 void hk_hn_forward(const struct hk_hypernet *net, const struct hk_hn_batch *b, struct hk_hn_cache *c);
