@@ -63,10 +63,17 @@ int hk_hn_init(struct hk_hypernet *net, const struct hk_hn_shape *s, long seed)
     return 0;
 }
 
-void hk_hn_reseed(struct hk_hypernet *net, long seed)
+/* f's layers W_l from streams 100 + l; A comes from stream HK_STREAM_A */
+enum { HK_STREAM_A = 200 };
+static void reseed_f_layers(struct hk_hypernet *net, long seed)
 {
     for (int l = 1; l <= net->nf; l++) normal_fill(net->W[l], (long)net->fw[l] * net->fw[l - 1], seed, 100 + l);
-    normal_fill(net->A, net->P * net->fw[net->nf], seed, 200);
+}
+
+void hk_hn_reseed(struct hk_hypernet *net, long seed)
+{
+    reseed_f_layers(net, seed);
+    normal_fill(net->A, net->P * net->fw[net->nf], seed, HK_STREAM_A);
 }
 
 void hk_hn_free(struct hk_hypernet *net)
@@ -271,9 +278,9 @@ void hk_hn_entk_outputs(const struct hk_hypernet *net, const struct hk_hn_batch 
 
 void hk_hn_reseed_entk(struct hk_hypernet *net, long seed, const struct hk_hn_batch *b, double *ntk, double *out)
 {
-    for (int l = 1; l <= net->nf; l++) normal_fill(net->W[l], (long)net->fw[l] * net->fw[l - 1], seed, 100 + l);
+    reseed_f_layers(net, seed);
     struct hk_rng rng;
-    hk_rng_seed(&rng, (uint64_t)seed, 200); /* A's stream, as hk_hn_reseed draws it */
+    hk_rng_seed(&rng, (uint64_t)seed, HK_STREAM_A);
     entk_outputs(net, b, ntk, out, &rng);
 }
 

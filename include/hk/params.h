@@ -94,6 +94,9 @@
     P(BOOL, snapshot, "false", 0, 1, NULL, "write the training Gram matrices to snapshots/", 1)
 HK_PARAM_GROUP(hk_common, HK_COMMON_PARAMS)
 
+/* Whether the kernel solves run in mixed precision (solver, validated to mixed or float64). */
+static inline int hk_solver_mixed(const struct hk_common_params *c) { return c->solver[0] == 'm'; }
+
 /* Whether the comma-joined list holds item. */
 int hk_list_has(const char *list, const char *item);
 /* The numbers of a REALS parameter (validated by the config) into out

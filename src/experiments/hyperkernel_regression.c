@@ -79,7 +79,7 @@ static int run(const struct hk_point *p, MPI_Comm team, const struct hk_experime
         }
         struct hk_krr_stats st;
         int kr = hk_krr(kind, &depths, &train.in, train.y, 1, &test.in, test_chunk, ridge,
-                        !strcmp(prm.common.solver, "mixed"), &grid, nb, snap, ypred,
+                        hk_solver_mixed(&prm.common), &grid, nb, snap, ypred,
                         &st);
         if (kr < 0) { rc = -1; break; }
         hk_krr_record(r, name, &st);
@@ -138,7 +138,7 @@ static void estimate(const struct hk_point *p, int team_size, const struct hk_ra
         }
     /* mixed precision holds a float32 copy of the Gram matrix beside it, and factors at SGEMM's rate,
      * about twice DGEMM's (hk_dist_solve_mixed) */
-    const int mixed = !strcmp(prm.common.solver, "mixed");
+    const int mixed = hk_solver_mixed(&prm.common);
     e->mem_bytes_per_rank = 8 * ((mixed ? 1.5 : 1) * gram + test + data + N) + workspace;
     int lower = !prm.common.snapshot;
     double gram_entries = lower ? N * (N + 1) / 2 : N * N;

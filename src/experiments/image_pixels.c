@@ -228,7 +228,8 @@ static int run_pixels(const struct pixel_point *pp, MPI_Comm team, struct hk_res
                 double val_mse[HK_MAX_REALS];
                 int chosen;
                 kr = hk_krr_select(k, &depths, &train.in, train.y, 1, &pd.val.in, pd.val.y, ridges, nridges,
-                                   !strcmp(pp->common.solver, "mixed"), &test.in, prm->test_chunk, &grid, pp->common.block_size, pred, &st, val_mse, &chosen);
+                                   hk_solver_mixed(&pp->common), &test.in, prm->test_chunk, &grid,
+                                   pp->common.block_size, pred, &st, val_mse, &chosen);
                 if (chosen >= 0) ridge = ridges[chosen];
                 if (trank == 0) {
                     snprintf(key, sizeof key, "mse_val_by_ridge_%s", name);
@@ -236,7 +237,7 @@ static int run_pixels(const struct pixel_point *pp, MPI_Comm team, struct hk_res
                 }
             } else {
                 kr = hk_krr(k, &depths, &train.in, train.y, 1, &test.in, prm->test_chunk, ridge,
-                            !strcmp(pp->common.solver, "mixed"), &grid,
+                            hk_solver_mixed(&pp->common), &grid,
                             pp->common.block_size, NULL, pred, &st);
             }
             if (kr < 0) { rc = -1; break; }
@@ -376,7 +377,7 @@ static void estimate_pixels(const struct pixel_point *pp, int team_size, const s
     /* mixed precision (hk_dist_solve_mixed) factors in float32 at SGEMM's rate, about twice DGEMM's, and
      * without a ridge search holds a float32 copy of the Gram matrix beside it (a ridge search factors the
      * float32 copy in place of the float64 one, or both in turn when it falls back) */
-    const int mixed = !strcmp(pp->common.solver, "mixed");
+    const int mixed = hk_solver_mixed(&pp->common);
     /* with validation: each ridge of the grid refactors a copy of the Gram matrix (filled once, as
      * are the validation rows) and predicts the validation pixels; each lr of the grid trains the
      * networks once (at most) */

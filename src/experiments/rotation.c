@@ -225,7 +225,7 @@ static int run(const struct hk_point *p, MPI_Comm team, const struct hk_experime
                 for (int i = 0; i < V; i++) Yv[i + (size_t)c * V] = (lval[i] == c) - 1.0 / K;
             int chosen;
             kr = hk_krr_select(k, &depths, &train.in, Y, K, &val.in, Yv, ridges, nridges,
-                               !strcmp(prm.common.solver, "mixed"), &test.in, prm.test_chunk,
+                               hk_solver_mixed(&prm.common), &test.in, prm.test_chunk,
                                &grid, prm.common.block_size, pred, &st, val_mse, &chosen);
             if (chosen >= 0) ridge = ridges[chosen];
             if (trank == 0) {
@@ -235,7 +235,7 @@ static int run(const struct hk_point *p, MPI_Comm team, const struct hk_experime
             free(Yv);
         } else {
             kr = hk_krr(k, &depths, &train.in, Y, K, &test.in, prm.test_chunk, ridge,
-                        !strcmp(prm.common.solver, "mixed"), &grid, prm.common.block_size,
+                        hk_solver_mixed(&prm.common), &grid, prm.common.block_size,
                         NULL, pred, &st);
         }
         snprintf(key, sizeof key, "ridge_%s", name);
@@ -315,7 +315,7 @@ static void estimate(const struct hk_point *p, int team_size, const struct hk_ra
     double chunk = fmin((double)prm.test_chunk, M), k_mem = 0, entries = 0, kflop = 0, la = 0, la_time = 0;
     /* mixed precision (hk_dist_solve_mixed): the factors at SGEMM's rate, about twice DGEMM's; without a
      * ridge search a float32 copy of the Gram matrix beside it */
-    const int mixed = !strcmp(prm.common.solver, "mixed");
+    const int mixed = hk_solver_mixed(&prm.common);
     struct hk_depths d = {s.L + (s.bottleneck > 0), s.H, 0};
     for (int k = 0; k < HK_NKERNELS; k++) {
         if (!hk_kernel_info(k)->point || !hk_list_has(prm.methods, hk_kernel_name(k))) continue;
