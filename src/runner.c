@@ -76,6 +76,41 @@ static int team_size_of(const struct hk_point *p, int team_param, int world)
     return (t <= 0 || t > world) ? world : t;
 }
 
+/* The order in which the scheduler hands out the points todo[0 .. n-1]: as
+ * given for a single team (nothing to balance), else by plan's predicted time,
+ * longest first (at fixed nominal rates, so every rank computes the same
+ * order), ties in the sweep's order. */
+static const double *sort_keys;
+static int by_key_descending(const void *a, const void *b)
+{
+    int i = *(const int *)a, j = *(const int *)b;
+    if (sort_keys[i] != sort_keys[j]) return sort_keys[i] < sort_keys[j] ? 1 : -1;
+    return (i > j) - (i < j);
+}
+
+static int *longest_first(const struct hk_experiment *exp, const struct hk_sweep *sw, const int *todo, int n,
+                          int team_param, int world)
+{
+    int *order = hk_malloc((size_t)(n + 1) * sizeof(int)), teams = 0;
+    double *key = hk_malloc((size_t)(n + 1) * sizeof(double));
+    const struct hk_rates nominal = {50, 10, 10};
+    for (int i = 0; i < n; i++) {
+        const struct hk_point *p = &sw->points[todo[i]];
+        const int t = team_size_of(p, team_param, world);
+        struct hk_estimate e;
+        exp->estimate(p, t, &nominal, &e);
+        key[i] = e.seconds;
+        order[i] = i;
+        if (world / t > teams) teams = world / t;
+    }
+    if (teams > 1) {
+        sort_keys = key;
+        qsort(order, (size_t)n, sizeof *order, by_key_descending);
+    }
+    free(key);
+    return order;
+}
+
 static void point_params(const struct hk_point *p, struct hk_attrs *out)
 {
     for (int i = 0; i < p->cfg->nspecs; i++) {
@@ -378,17 +413,30 @@ int hk_runner_run(const struct hk_run_options *o)
     MPI_Bcast(&verdict, 1, MPI_INT, 0, MPI_COMM_WORLD);
     if (verdict) return verdict;
 
+    /* Several teams: the points go out longest first (plan's estimate), so
+     * that the last team to finish is not the one left with the largest. */
+    int *order = longest_first(exp, &sweep, todo, ntodo, team_param, world);
+    int *sched_todo = hk_malloc((size_t)(ntodo + 1) * sizeof(int));
+    for (int i = 0; i < ntodo; i++) sched_todo[i] = todo[order[i]];
+    int reordered = 0;
+    for (int i = 0; i < ntodo; i++) reordered |= order[i] != i;
+    if (world_rank == 0 && reordered && !o->quiet) {
+        printf("several teams: the points go out longest first by plan's estimate: point");
+        for (int i = 0; i < ntodo && i < 12; i++) printf(" %d", sweep.points[sched_todo[i]].index);
+        printf("%s\n", ntodo > 12 ? " ..." : "");
+        fflush(stdout);
+    }
     int *teams = hk_malloc((size_t)(ntodo + 1) * sizeof(int));
     char **labels = hk_malloc((size_t)(ntodo + 1) * sizeof(char *));
     for (int i = 0; i < ntodo; i++) {
-        const struct hk_point *p = &sweep.points[todo[i]];
+        const struct hk_point *p = &sweep.points[sched_todo[i]];
         teams[i] = team_size_of(p, team_param, world);
         char desc[512];
         hk_point_describe(p, desc, sizeof desc);
         labels[i] = hk_malloc(600);
         snprintf(labels[i], 600, "point %d %s %.500s", p->index, p->id_hex, desc);
     }
-    struct run_ctx ctx = {.exp = exp, .ranks_on_node = hk_ranks_on_node(MPI_COMM_WORLD), .sweep = &sweep, .todo = todo, .out_dir = out_dir,
+    struct run_ctx ctx = {.exp = exp, .ranks_on_node = hk_ranks_on_node(MPI_COMM_WORLD), .sweep = &sweep, .todo = sched_todo, .out_dir = out_dir,
                           .config_path = o->config_path ? o->config_path : "<built-in quickstart>", .config_name = stem,
                           .run_id = run_id,
                           .world = world};
@@ -412,11 +460,16 @@ int hk_runner_run(const struct hk_run_options *o)
                     results, hk_error_message(), out_dir);
             status = HK_EXIT_RUNTIME;
         }
+        /* the summary in the sweep's order */
         int *finished_ok = hk_calloc((size_t)ntodo + 1, sizeof(int));
-        for (int i = 0; i < ntodo; i++)
-            finished_ok[i] = reports[i].status == HK_OK;
-        print_summary(exp, &sweep, todo, ntodo, reports, finished_ok);
+        struct hk_point_report *in_order = hk_calloc((size_t)ntodo + 1, sizeof *in_order);
+        for (int i = 0; i < ntodo; i++) {
+            in_order[order[i]] = reports[i];
+            finished_ok[order[i]] = reports[i].status == HK_OK;
+        }
+        print_summary(exp, &sweep, todo, ntodo, in_order, finished_ok);
         free(finished_ok);
+        free(in_order);
         free(reports);
         int remaining = ntodo - rep.done - rep.failed;
         printf("finished %d of %d points (%d failed) in %.1f s; %s holds %d points\n", rep.done + rep.failed, ntodo,
@@ -442,6 +495,8 @@ int hk_runner_run(const struct hk_run_options *o)
     free(labels);
     free(teams);
     free(todo);
+    free(sched_todo);
+    free(order);
     hk_sweep_free(&sweep);
     hk_config_free(&cfg);
     return status;

@@ -131,6 +131,23 @@ def test_four_ranks_two_teams(reference, small_config, tmp_path):
     assert_same_results(read_results(tmp_path / "o4" / "results.h5"), rows)
 
 
+def test_several_teams_take_the_longest_points_first(reference, small_config, tmp_path):
+    """with two teams of one rank, the points go out largest first (the 30-x points, N = 180, before the
+    10-x ones, N = 60): the order is printed, covers every point once, and the results are the reference's"""
+    _, _, rows, _ = reference
+    proc = hk("run", small_config(team=1), "--out", tmp_path / "o", ranks=2, check=True)
+    line = [l for l in proc.stdout.splitlines() if "longest first" in l]
+    assert len(line) == 1, proc.stdout
+    order = [int(w) for w in line[0].split(": point", 1)[1].split()]
+    with h5py.File(tmp_path / "o" / "results.h5") as f:
+        index = f["points/index"][...]
+        distinct = dict(zip(index, f["points/param/distinct_x"][...]))
+    assert sorted(order) == sorted(index) and len(order) == 8
+    sizes = [distinct[i] for i in order]
+    assert sizes == sorted(sizes, reverse=True) and sizes[0] == 30 and sizes[-1] == 10, (order, sizes)
+    assert_same_results(read_results(tmp_path / "o" / "results.h5"), rows)
+
+
 def test_refuses_to_reuse_a_directory(reference, tmp_path):
     cfg, out, _, _ = reference
     before = (out / "results.h5").read_bytes()
