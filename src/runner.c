@@ -76,38 +76,41 @@ static int team_size_of(const struct hk_point *p, int team_param, int world)
     return (t <= 0 || t > world) ? world : t;
 }
 
-/* The order in which the scheduler hands out the points todo[0 .. n-1]: as
- * given for a single team (nothing to balance), else by plan's predicted time,
- * longest first (at fixed nominal rates, so every rank computes the same
- * order), ties in the sweep's order. */
+/* The order in which the scheduler hands out the points todo[0 .. n-1]. It
+ * runs one phase per team size, largest first, each taking its points in
+ * this order: the order of the phases, and within a phase of several teams
+ * plan's predicted time, longest first (at fixed nominal rates, so every
+ * rank computes the same order); a phase of one team keeps the sweep's order
+ * (nothing to balance), as do ties. */
 static const double *sort_keys;
-static int by_key_descending(const void *a, const void *b)
+static const int *sort_teams, *sort_sizes;
+static int by_phase_then_key(const void *a, const void *b)
 {
     int i = *(const int *)a, j = *(const int *)b;
-    if (sort_keys[i] != sort_keys[j]) return sort_keys[i] < sort_keys[j] ? 1 : -1;
+    if (sort_sizes[i] != sort_sizes[j]) return sort_sizes[i] < sort_sizes[j] ? 1 : -1;
+    if (sort_teams[i] > 1 && sort_keys[i] != sort_keys[j]) return sort_keys[i] < sort_keys[j] ? 1 : -1;
     return (i > j) - (i < j);
 }
 
 static int *longest_first(const struct hk_experiment *exp, const struct hk_sweep *sw, const int *todo, int n,
                           int team_param, int world)
 {
-    int *order = hk_malloc((size_t)(n + 1) * sizeof(int)), teams = 0;
+    int *order = hk_malloc((size_t)(n + 1) * sizeof(int));
+    int *size = hk_malloc((size_t)(n + 1) * sizeof(int)), *teams = hk_malloc((size_t)(n + 1) * sizeof(int));
     double *key = hk_malloc((size_t)(n + 1) * sizeof(double));
     const struct hk_rates nominal = {50, 10, 10};
     for (int i = 0; i < n; i++) {
         const struct hk_point *p = &sw->points[todo[i]];
-        const int t = team_size_of(p, team_param, world);
+        size[i] = team_size_of(p, team_param, world);
+        teams[i] = world / size[i];
         struct hk_estimate e;
-        exp->estimate(p, t, &nominal, &e);
-        key[i] = e.seconds;
+        exp->estimate(p, size[i], &nominal, &e);
+        key[i] = isnan(e.seconds) ? 0 : e.seconds;
         order[i] = i;
-        if (world / t > teams) teams = world / t;
     }
-    if (teams > 1) {
-        sort_keys = key;
-        qsort(order, (size_t)n, sizeof *order, by_key_descending);
-    }
-    free(key);
+    sort_keys = key, sort_teams = teams, sort_sizes = size;
+    qsort(order, (size_t)n, sizeof *order, by_phase_then_key);
+    free(key), free(teams), free(size);
     return order;
 }
 
@@ -421,7 +424,7 @@ int hk_runner_run(const struct hk_run_options *o)
     int reordered = 0;
     for (int i = 0; i < ntodo; i++) reordered |= order[i] != i;
     if (world_rank == 0 && reordered && !o->quiet) {
-        printf("several teams: the points go out longest first by plan's estimate: point");
+        printf("several teams: the points go out longest first by plan's estimate (by team size first): point");
         for (int i = 0; i < ntodo && i < 12; i++) printf(" %d", sweep.points[sched_todo[i]].index);
         printf("%s\n", ntodo > 12 ? " ..." : "");
         fflush(stdout);

@@ -104,7 +104,9 @@ def test_one_node_mpi_transports(tmp_path):
 
 def test_two_ranks_one_team_gives_same_results(reference, small_config, tmp_path):
     _, _, rows, _ = reference
-    hk("run", small_config(team=2), "--out", tmp_path / "o2", ranks=2, check=True)
+    proc = hk("run", small_config(team=2), "--out", tmp_path / "o2", ranks=2, check=True)
+    assert "longest first" not in proc.stdout      # one team: the sweep's order, nothing to balance
+    assert proc.stdout.index("point 0 ") < proc.stdout.index("point 7 ")
     got = read_results(tmp_path / "o2" / "results.h5")
     assert_same_results(got, rows, rtol=1e-8)
     with h5py.File(tmp_path / "o2" / "results.h5") as f:
